@@ -1,0 +1,62 @@
+"""What every stage asset shares: the partitions, groups, owners and metadata builders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import dagster as dg
+import pandera.polars as pa
+
+from curaline.reports.plots import bar_png, png_markdown
+from curaline.schemas import ValidationReport, column_docs
+
+#: One dynamic partition per source manifest; `curaline run` and the sensor add them.
+source_partitions = dg.DynamicPartitionsDefinition(name="sources")
+
+OWNER = "team:data-curation"
+
+#: Asset groups, one per curation stage family, in flow order.
+SOURCING = "sourcing"
+CLEANING = "cleaning"
+DEDUP = "dedup"
+RELEASE = "release"
+
+
+def column_schema(model: type[pa.DataFrameModel]) -> dg.TableSchema:
+    """The Pandera model as the UI's column schema (Columns tab)."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=name,
+                type=dtype,
+                description=desc or None,
+                constraints=dg.TableColumnConstraints(nullable=nullable),
+            )
+            for name, dtype, desc, nullable in column_docs(model)
+        ]
+    )
+
+
+def counts_table(counts: Mapping[str, int], key: str = "reason") -> dg.TableMetadataValue:
+    """A {reason: count} mapping as a sortable table in the UI."""
+    schema = dg.TableSchema(columns=[dg.TableColumn(key, "string"), dg.TableColumn("count", "int")])
+    records = [dg.TableRecord({key: k, "count": int(v)}) for k, v in sorted(counts.items(), key=lambda kv: -kv[1])]
+    return dg.MetadataValue.table(records, schema=schema)
+
+
+def counts_markdown(title: str, counts: Mapping[str, int], key: str = "reason") -> str:
+    if not counts:
+        return f"**{title}:** none"
+    rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+    plot = png_markdown(bar_png(list(counts), list(counts.values()), title=title), title)
+    return f"**{title}**\n\n| {key} | count |\n|---|---:|\n{rows}\n\n{plot}"
+
+
+def schema_check_result(report: ValidationReport, check_name: str, asset_key: dg.AssetKey | None = None) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        asset_key=asset_key,
+        passed=report.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"rows": report.rows, "failures": report.failures, "report": dg.MetadataValue.md(report.markdown())},
+    )

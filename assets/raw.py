@@ -1,0 +1,124 @@
+"""raw_records / quarantined_records: a source's files ingested, per source partition."""
+
+
+import dagster as dg
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from assets.common import (
+    OWNER,
+    SOURCING,
+    column_schema,
+    counts_markdown,
+    counts_table,
+    schema_check_result,
+    source_partitions,
+)
+from curaline.ingest import ingest_source
+from curaline.reports.plots import histogram_png, png_markdown
+from curaline.schemas import RECORD_MODELS, QuarantineRow, RecordBase, validate_file
+from curaline.store import file_digest
+from resources.project import ProjectResource
+
+RAW = dg.AssetKey("raw_records")
+QUARANTINE = dg.AssetKey("quarantined_records")
+
+
+def _preview(path) -> str:
+    """A few rows as a table: ids, origin and sizes only, so no raw text (or PII) shows."""
+    table = pq.read_table(path).slice(0, 5)
+    text_cols = [c for c in ("text", "prompt", "response", "chosen", "rejected") if c in table.column_names]
+    lines = ["| doc_id | file | line/row | " + " | ".join(f"{c} chars" for c in text_cols) + " |",
+             "|---|---|---|" + "---:|" * len(text_cols)]  # fmt: skip
+    for row in table.to_pylist():
+        pos = row["source_line"] if row["source_line"] is not None else row["source_row"]
+        sizes = " | ".join(str(len(row[c] or "")) for c in text_cols)
+        lines.append(f"| `{row['doc_id']}` | {row['source_file']} | {pos} | {sizes} |")
+    return "\n".join(lines)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(RAW, group_name=SOURCING, owners=[OWNER], kinds={"python", "parquet"}, code_version="1",
+                     deps=["source_catalog"],
+                     description=("The source's records as read from its files, with stable doc_id, "
+                                  "source_id, licence and content_hash; streamed in bounded Arrow batches.")),
+        dg.AssetSpec(QUARANTINE, group_name=SOURCING, owners=[OWNER], kinds={"python", "parquet"}, code_version="1",
+                     deps=["source_catalog"],
+                     description=("Input that could not become a record (malformed JSON, bad bytes, missing or "
+                                  "empty fields, over-size...), with file, line and reason: nothing is lost.")),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("raw_schema", asset=RAW, blocking=True,
+                          description="records match the kind's Pandera model"),
+        dg.AssetCheckSpec("read_balance", asset=RAW, blocking=True,
+                          description="records read = ingested + quarantined"),
+        dg.AssetCheckSpec("quarantine_schema", asset=QUARANTINE, blocking=True,
+                          description="quarantine rows match the QuarantineRow model"),
+    ],
+    partitions_def=source_partitions,
+)  # fmt: skip
+def raw_records(context: dg.AssetExecutionContext, project: ProjectResource):
+    source_id = context.partition_key
+    proj = project.project
+    manifest = project.manifest(source_id)
+    records_path = proj.stage_path("raw_records", source_id)
+    quarantine_path = proj.stage_path("quarantined_records", source_id)
+    stats = ingest_source(manifest, records_path, quarantine_path, proj.config.ingest)
+    context.log.info(
+        f"{source_id}: read {stats.read}, ingested {stats.ingested}, quarantined {stats.quarantined_total}"
+    )
+
+    model: type[RecordBase] = RECORD_MODELS[manifest.kind]
+    first_text = "text" if manifest.kind in ("document", "evaluation") else "prompt"
+    lengths = pc.utf8_length(pq.read_table(records_path, columns=[first_text])[first_text]).to_numpy(zero_copy_only=False)
+    report = "\n\n".join(
+        [
+            f"### Ingest of `{source_id}`",
+            f"{stats.files} file(s), {stats.read} records read: **{stats.ingested} ingested**, "
+            f"**{stats.quarantined_total} quarantined**, {stats.blank_lines} blank lines skipped.",
+            counts_markdown("Quarantined by reason", dict(stats.quarantined)),
+            png_markdown(histogram_png(np.asarray(lengths), title=f"{first_text} length (characters)",
+                                       xlabel="characters", log_x=True), "length histogram"),  # fmt: skip
+        ]
+    )
+    yield dg.MaterializeResult(
+        asset_key=RAW,
+        data_version=dg.DataVersion(file_digest(records_path)),
+        metadata={
+            "dagster/row_count": stats.ingested,
+            "dagster/column_schema": column_schema(model),
+            "path": dg.MetadataValue.path(str(records_path)),
+            "records_read": stats.read,
+            "records_ingested": stats.ingested,
+            "records_quarantined": stats.quarantined_total,
+            "quarantined_by_reason": counts_table(dict(stats.quarantined)),
+            "license": manifest.license,
+            "obtained": manifest.obtained,
+            "kind": manifest.kind,
+            "format": manifest.format,
+            "files": stats.files,
+            "preview": dg.MetadataValue.md(_preview(records_path)),
+            "report": dg.MetadataValue.md(report),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=QUARANTINE,
+        data_version=dg.DataVersion(file_digest(quarantine_path)),
+        metadata={
+            "dagster/row_count": stats.quarantined_total,
+            "dagster/column_schema": column_schema(QuarantineRow),
+            "path": dg.MetadataValue.path(str(quarantine_path)),
+            "by_reason": counts_table(dict(stats.quarantined)),
+        },
+    )
+    yield schema_check_result(validate_file(records_path, model), "raw_schema", RAW)
+    yield dg.AssetCheckResult(
+        check_name="read_balance",
+        asset_key=RAW,
+        passed=stats.balanced,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"read": stats.read, "ingested": stats.ingested, "quarantined": stats.quarantined_total},
+    )
+    yield schema_check_result(validate_file(quarantine_path, QuarantineRow), "quarantine_schema", QUARANTINE)

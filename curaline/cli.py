@@ -1,0 +1,287 @@
+"""`curaline`: the command line for operators and compliance staff.
+
+This is the one module of the library that may reach the Dagster side, and only
+lazily, inside the commands that run the pipeline (run, demo): everything else here
+reads the project's files and lineage and never imports Dagster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from curaline.project import PROJECT_ENV, Project
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class UserError(click.ClickException):
+    """A mistake the user can fix: one line, exit code 2, no traceback."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"curaline: error: {self.format_message()}", err=True)
+
+
+def project_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help=f"project folder (sources/, releases/); default: ${PROJECT_ENV} or the current directory",
+    )(fn)  # fmt: skip
+
+
+def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")(fn)
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(h) for h in headers], *[["" if v is None else str(v) for v in r] for r in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="curaline")
+def main() -> None:
+    """curaline: curate licence-aware training data with record-level lineage."""
+
+
+# ---- sources --------------------------------------------------------------------------
+
+
+@main.group()
+def sources() -> None:
+    """Validate and list the project's source manifests."""
+
+
+@sources.command("check")
+@project_option
+@json_option
+def sources_check(project_dir: Path | None, as_json: bool) -> None:
+    """Validate every manifest in sources/ and print all problems at once."""
+    from curaline.sources import load_manifests
+
+    project = Project.at(project_dir)
+    if not project.sources_dir.is_dir():
+        raise UserError(f"no sources/ folder in {project.root}")
+    manifests, problems = load_manifests(project.sources_dir, strict=False)
+    if as_json:
+        click.echo(json.dumps({
+            "valid": [m.id for m in manifests],
+            "problems": [{"file": p.file, "field": p.field, "message": p.message} for p in problems],
+        }, indent=2))  # fmt: skip
+    else:
+        for p in problems:
+            click.echo(str(p))
+        bad = len({p.file for p in problems})
+        click.echo(f"{len(manifests)} valid manifest(s), {bad} invalid, {len(problems)} problem(s)")
+    if problems:
+        sys.exit(2)
+
+
+@sources.command("list")
+@project_option
+@json_option
+def sources_list(project_dir: Path | None, as_json: bool) -> None:
+    """List the valid sources with licence, kind and how they were obtained."""
+    from curaline.sources import load_manifests
+
+    manifests, _ = load_manifests(Project.at(project_dir).sources_dir, strict=False)
+    rows = [[m.id, m.kind, m.format, m.license, m.obtained, ",".join(m.languages)] for m in manifests]
+    if as_json:
+        click.echo(json.dumps([m.declaration() for m in manifests], indent=2))
+    else:
+        click.echo(_table(["source", "kind", "format", "license", "obtained", "languages"], rows))
+
+
+# ---- running the pipeline (the only place that reaches Dagster) -------------------------
+
+
+def _prepare_dagster_home(project: Project) -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or project.dagster_home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _load_definitions(project: Project) -> Any:
+    os.environ[PROJECT_ENV] = str(project.root)
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    import definitions
+
+    return definitions
+
+
+def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) -> bool:
+    """Materialize every asset for the project's sources; True when every run succeeded."""
+    from curaline.sources import load_manifests
+
+    manifests, problems = load_manifests(project.sources_dir, strict=False)
+    if problems:
+        lines = "\n".join(str(p) for p in problems)
+        raise UserError(f"invalid source manifests (fix them or run `curaline sources check`):\n{lines}")
+    if not manifests:
+        raise UserError(f"no source manifests in {project.sources_dir}")
+    _prepare_dagster_home(project)
+    definitions = _load_definitions(project)
+    from dagster import DagsterInstance
+
+    defs = definitions.build_definitions(project)
+    quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("CURALINE_LOG_LEVEL", "WARNING")}}}}
+    ok = True
+    with DagsterInstance.get() as instance:
+        result = defs.resolve_job_def("catalog_job").execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
+        ok &= result.success
+        partitions = definitions.source_partitions.name
+        known = set(instance.get_dynamic_partitions(partitions))
+        new = [m.id for m in manifests if m.id not in known]
+        if new:
+            instance.add_dynamic_partitions(partitions, new)
+        job = defs.resolve_job_def("per_source_job")
+        for m in manifests:
+            res = job.execute_in_process(instance=instance, run_config=quiet, partition_key=m.id, raise_on_error=False)
+            echo(f"  {m.id:<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
+            ok &= res.success
+        if any(j.name == "global_job" for j in definitions.JOBS):
+            res = defs.resolve_job_def("global_job").execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
+            echo(f"  {'global stages':<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
+            ok &= res.success
+    return ok
+
+
+def ingest_summary(project: Project) -> list[dict[str, Any]]:
+    """Per source: records read, kept, quarantined by reason (from the stage outputs)."""
+    import duckdb
+
+    from curaline.sources import load_manifests
+
+    manifests, _ = load_manifests(project.sources_dir, strict=False)
+    con = duckdb.connect()
+    out = []
+    for m in manifests:
+        raw = project.stage_path("raw_records", m.id)
+        quarantine = project.stage_path("quarantined_records", m.id)
+        if not raw.exists():
+            continue
+        ingested = con.execute("SELECT count(*) FROM read_parquet(?)", [str(raw)]).fetchall()[0][0]
+        reasons = dict(
+            con.execute("SELECT reason, count(*) FROM read_parquet(?) GROUP BY 1 ORDER BY 2 DESC", [str(quarantine)]).fetchall()
+        ) if quarantine.exists() else {}  # fmt: skip
+        out.append({"source": m.id, "kind": m.kind, "license": m.license, "read": ingested + sum(reasons.values()),
+                    "kept": ingested, "quarantined": sum(reasons.values()), "by_reason": reasons})  # fmt: skip
+    con.close()
+    return out
+
+
+def _print_summary(project: Project) -> None:
+    rows = ingest_summary(project)
+    table = [[r["source"], r["kind"], r["license"], r["read"], r["kept"], r["quarantined"],
+              ", ".join(f"{k}={v}" for k, v in r["by_reason"].items())] for r in rows]  # fmt: skip
+    totals = [sum(r[k] for r in rows) for k in ("read", "kept", "quarantined")]
+    table.append(["TOTAL", "", "", *totals, ""])
+    click.echo(_table(["source", "kind", "license", "read", "kept", "quarantined", "quarantined by reason"], table))
+
+
+def _next_steps(project: Project) -> None:
+    dagster = Path(sys.executable).parent / "dagster"
+    curaline = Path(sys.executable).parent / "curaline"
+    home = os.environ.get("DAGSTER_HOME", str(project.dagster_home))
+    click.echo("\nNext steps:")
+    click.echo("  Open the Dagster UI on this project (asset graph, reports, run history):")
+    click.echo(f"    cd {REPO_ROOT} && CURALINE_PROJECT={project.root} DAGSTER_HOME={home} {dagster} dev -w workspace.yaml")
+    click.echo("  Query the lineage (read-only SQL over the stage outputs):")
+    click.echo(f"    {curaline} lineage sql --project {project.root} "
+               "\"SELECT reason, count(*) AS n FROM quarantined_records GROUP BY 1 ORDER BY n DESC\"")  # fmt: skip
+
+
+@main.command("run")
+@project_option
+def run_cmd(project_dir: Path | None) -> None:
+    """Materialize every asset for the project's sources (the job the UI runs)."""
+    project = Project.at(project_dir)
+    click.echo(f"curaline run: project {project.root}")
+    ok = run_pipeline(project)
+    _print_summary(project)
+    if not ok:
+        click.echo("some runs failed: open the Dagster UI or the run logs for the failing step", err=True)
+        sys.exit(1)
+
+
+@main.command("demo")
+@click.option("--dir", "demo_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("curaline-demo"),
+              show_default=True, help="where to create the demo project")  # fmt: skip
+@click.option("--seed", type=int, default=7, show_default=True, help="seed of the generated corpus")
+@click.option("--scale", type=float, default=1.0, show_default=True, help="corpus size multiplier")
+def demo_cmd(demo_dir: Path, seed: int, scale: float) -> None:
+    """Generate the demo project, run the whole pipeline on it, and say where to look."""
+    from curaline.demo import generate_demo_project
+
+    root = demo_dir.expanduser().resolve()
+    summary = generate_demo_project(root, seed=seed, scale=scale)
+    click.echo(f"curaline demo: generated {sum(summary.records_written.values())} records in "
+               f"{len(summary.sources)} sources under {root}")  # fmt: skip
+    project = Project.at(root)
+    ok = run_pipeline(project)
+    click.echo("")
+    _print_summary(project)
+    _next_steps(project)
+    if not ok:
+        sys.exit(1)
+
+
+# ---- lineage queries (read-only) ---------------------------------------------------------
+
+
+@main.group()
+def lineage() -> None:
+    """Read-only questions about where records came from and what happened to them."""
+
+
+@lineage.command("sql")
+@click.argument("query")
+@project_option
+@json_option
+def lineage_sql(query: str, project_dir: Path | None, as_json: bool) -> None:
+    """Run read-only SQL over the project's views (source_catalog, raw_records, quarantined_records)."""
+    import duckdb
+
+    from curaline.lineage.views import ReadOnlyQueryError, check_read_only, open_views, stage_views
+
+    project = Project.at(project_dir)
+    if not stage_views(project):
+        raise UserError(f"no runs yet in {project.root}: run `curaline run` first")
+    con = open_views(project)
+    try:
+        check_read_only(query)
+        rel = con.sql(query)
+        if rel is None:
+            raise UserError("only queries that return rows are allowed (SELECT ...)")
+        columns = rel.columns
+        rows = rel.fetchall()
+    except ReadOnlyQueryError as exc:
+        raise UserError(str(exc)) from None
+    except duckdb.Error as exc:
+        raise UserError(f"bad SQL: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    if as_json:
+        click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], indent=2, default=str))
+    else:
+        click.echo(_table(list(columns), [list(r) for r in rows]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Lineage: OpenLineage events (dataset level), the record ledger, and the query views."""

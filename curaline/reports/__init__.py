@@ -1,0 +1,1 @@
+"""Reports built from data and lineage: stage reports, cards, compliance summaries."""

@@ -1,0 +1,74 @@
+"""Small PNG plots for stage reports, embedded in Markdown as data URIs.
+
+The Dagster UI has no image metadata type, but it renders a base64 PNG inside
+Markdown inline, so each stage report carries its plot without any file server.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def histogram_png(
+    values: Sequence[float] | np.ndarray,
+    *,
+    title: str,
+    xlabel: str,
+    bins: int = 40,
+    log_x: bool = False,
+    threshold: float | None = None,
+) -> bytes:
+    """A compact histogram; a threshold, if given, is drawn as a red line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = np.asarray(values, dtype=float)
+    data = data[np.isfinite(data)]
+    fig, ax = plt.subplots(figsize=(5.0, 2.4), dpi=90)
+    if data.size:
+        if log_x:
+            data = data[data > 0]
+            edges = np.logspace(np.log10(max(data.min(), 1e-9)), np.log10(max(data.max(), 1e-9)) + 1e-9, bins)
+            ax.hist(data, bins=edges, color="#4F46E5")
+            ax.set_xscale("log")
+        else:
+            ax.hist(data, bins=bins, color="#4F46E5")
+    if threshold is not None:
+        ax.axvline(threshold, color="#DC2626", linewidth=1.2)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel("records", fontsize=8)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def bar_png(labels: Sequence[str], counts: Sequence[float], *, title: str) -> bytes:
+    """Horizontal bars, e.g. records removed by reason."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.0, 0.35 * max(len(labels), 2) + 0.8), dpi=90)
+    ax.barh(list(labels)[::-1], list(counts)[::-1], color="#0EA5E9")
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def png_markdown(png: bytes, alt: str) -> str:
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"

@@ -1,0 +1,180 @@
+"""Pandera models: the contract of every stage's output.
+
+A stage's output is validated against its model by a blocking asset check before
+anything downstream runs. Files are validated row group by row group (bounded memory);
+uniqueness, which spans row groups, is checked with one DuckDB query over the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandera.polars as pa
+import polars as pl
+import pyarrow.parquet as pq
+
+from curaline.ingest import QUARANTINE_REASONS
+from curaline.sources import FORMATS, OBTAINED
+
+DOC_ID_PATTERN = r"^[A-Za-z0-9._-]+:[0-9a-f]{16}$"
+
+
+class RecordBase(pa.DataFrameModel):
+    """Columns every record carries from ingest to release."""
+
+    doc_id: str = pa.Field(unique=True, str_matches=DOC_ID_PATTERN,
+                           description="stable id: source id + hash of the source's own id or position")  # fmt: skip
+    source_id: str = pa.Field(description="the source manifest id")
+    license: str = pa.Field(str_length={"min_value": 1}, description="SPDX licence expression")
+    content_hash: str = pa.Field(str_matches=r"^[0-9a-f]{32}$", description="blake2b-128 of the text fields")
+    source_record_id: str | None = pa.Field(nullable=True, description="the source's own record id")
+    source_file: str = pa.Field(description="file, relative to the source's root folder")
+    source_line: int | None = pa.Field(nullable=True, ge=1, description="1-based line (line formats)")
+    source_row: int | None = pa.Field(nullable=True, ge=0, description="0-based row (json, parquet)")
+
+    class Config:
+        strict = True
+
+
+class DocumentRecord(RecordBase):
+    text: str = pa.Field(str_length={"min_value": 1}, description="the document text")
+
+
+class InstructionRecord(RecordBase):
+    prompt: str = pa.Field(str_length={"min_value": 1}, description="the instruction")
+    context: str | None = pa.Field(nullable=True, description="optional input/context")
+    response: str = pa.Field(str_length={"min_value": 1}, description="the answer")
+
+
+class PreferenceRecord(RecordBase):
+    prompt: str = pa.Field(str_length={"min_value": 1}, description="the prompt")
+    chosen: str = pa.Field(str_length={"min_value": 1}, description="the preferred response")
+    rejected: str = pa.Field(str_length={"min_value": 1}, description="the dispreferred response")
+
+
+class EvaluationRecord(RecordBase):
+    text: str = pa.Field(str_length={"min_value": 1}, description="the evaluation item")
+    answer: str | None = pa.Field(nullable=True, description="the reference answer")
+
+
+RECORD_MODELS: dict[str, type[RecordBase]] = {
+    "document": DocumentRecord,
+    "instruction": InstructionRecord,
+    "preference": PreferenceRecord,
+    "evaluation": EvaluationRecord,
+}
+
+
+class QuarantineRow(pa.DataFrameModel):
+    """Input that could not become a record: where it is and why."""
+
+    source_id: str = pa.Field(description="the source manifest id")
+    file: str = pa.Field(description="file, relative to the source's root folder")
+    line: int | None = pa.Field(nullable=True, ge=1, description="1-based line")
+    row: int | None = pa.Field(nullable=True, ge=0, description="0-based row")
+    byte_offset: int | None = pa.Field(nullable=True, ge=0, description="offset of undecodable bytes")
+    reason: str = pa.Field(isin=list(QUARANTINE_REASONS), description="why it was quarantined")
+    field: str | None = pa.Field(nullable=True, description="the curaline field at fault")
+    detail: str = pa.Field(description="what exactly was wrong")
+    raw: pl.Binary | None = pa.Field(nullable=True, description="the offending bytes, capped at 64 KiB")
+
+    class Config:
+        strict = True
+
+
+class SourceCatalogRow(pa.DataFrameModel):
+    """One validated source declaration."""
+
+    source_id: str = pa.Field(unique=True, description="the manifest id")
+    kind: str = pa.Field(description="document | instruction | preference | evaluation")
+    format: str = pa.Field(isin=list(FORMATS), description="file format")
+    license: str = pa.Field(description="SPDX licence expression")
+    license_url: str | None = pa.Field(nullable=True, description="licence text URL")
+    obtained: str = pa.Field(isin=list(OBTAINED), description="how the data was obtained")
+    personal_data: str = pa.Field(isin=["expected", "none", "unknown"], description="personal data expected")
+    domain: str | None = pa.Field(nullable=True, description="content domain")
+    languages: str | None = pa.Field(nullable=True, description="declared languages, comma-separated")
+    owner: str | None = pa.Field(nullable=True, description="who answers for the source")
+    collected: str | None = pa.Field(nullable=True, description="collection date")
+    priority: int = pa.Field(description="dedup keep-policy priority (higher wins)")
+    manifest: str = pa.Field(description="the manifest file")
+    declaration: str = pa.Field(description="the full declaration as JSON")
+
+    class Config:
+        strict = True
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of validating one file: counts, and the first failure cases."""
+
+    rows: int = 0
+    failures: int = 0
+    by_check: dict[str, int] = field(default_factory=dict)
+    examples: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.failures == 0
+
+    def markdown(self) -> str:
+        if self.passed:
+            return f"All {self.rows} rows pass the schema."
+        lines = [f"**{self.failures} failure(s)** in {self.rows} rows.", "", "| column/check | count |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in sorted(self.by_check.items())]
+        if self.examples:
+            lines += ["", "| column | check | row | value |", "|---|---|---:|---|"]
+            for ex in self.examples[:10]:
+                value = str(ex.get("failure_case"))[:60].replace("|", "\\|")
+                lines.append(f"| {ex.get('column')} | {ex.get('check')} | {ex.get('index')} | {value} |")
+        return "\n".join(lines)
+
+
+def validate_file(path: Path, model: type[pa.DataFrameModel], *, batch_rows: int = 50_000) -> ValidationReport:
+    """Validate a parquet file against a model, batch by batch, plus global uniqueness."""
+    report = ValidationReport()
+    schema = model.to_schema()
+    pf = pq.ParquetFile(path)
+    offset = 0
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        try:
+            model.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as err:
+            cases = err.failure_cases
+            report.failures += cases.height
+            for row in cases.iter_rows(named=True):
+                key = f"{row.get('column')}: {row.get('check')}"
+                report.by_check[key] = report.by_check.get(key, 0) + 1
+                if len(report.examples) < 20:
+                    if row.get("index") is not None:
+                        row["index"] = int(row["index"]) + offset
+                    report.examples.append(row)
+        offset += batch.num_rows
+        report.rows += batch.num_rows
+    unique = [name for name, col in schema.columns.items() if col.unique]
+    if unique and report.rows:
+        con = duckdb.connect()
+        for name in unique:
+            dupes = con.execute(
+                f"SELECT {name} AS v, count(*) AS n FROM read_parquet(?) GROUP BY 1 HAVING n > 1",
+                [str(path)],
+            ).fetchall()
+            if dupes:
+                report.failures += sum(n for _, n in dupes)
+                report.by_check[f"{name}: unique across file"] = sum(n for _, n in dupes)
+                for v, n in dupes[:5]:
+                    report.examples.append({"column": name, "check": "unique", "index": None, "failure_case": f"{v} x{n}"})
+        con.close()
+    return report
+
+
+def column_docs(model: type[pa.DataFrameModel]) -> list[tuple[str, str, str, bool]]:
+    """(name, type, description, nullable) per column: what the UI's column schema shows."""
+    out = []
+    for name, col in model.to_schema().columns.items():
+        out.append((name, str(col.dtype), col.description or "", bool(col.nullable)))
+    return out

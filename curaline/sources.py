@@ -1,0 +1,451 @@
+"""Source manifests: one YAML file per source, validated strictly.
+
+A manifest is a legal declaration as much as a configuration: it states the licence
+and how the data was obtained, which the release gate and the EU AI Act summary rely
+on. So every key is known (a typo is an error, not a silently ignored setting) and
+every problem names the file, the field and what is allowed, all at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from curaline.records import KINDS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+FORMATS = ("jsonl", "jsonl.gz", "json", "parquet", "csv", "text")
+OBTAINED = ("public-dataset", "licensed", "private", "web-crawl", "user-data", "synthetic")
+PERSONAL_DATA = ("expected", "none", "unknown")
+TDM_OPT_OUT = ("honoured", "ignored", "not-applicable")
+
+#: curaline field -> which kinds may map it
+FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
+    "document": ("id", "text"),
+    "instruction": ("id", "prompt", "response", "context"),
+    "preference": ("id", "prompt", "chosen", "rejected"),
+    "evaluation": ("id", "text", "answer"),
+}
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "document": ("text",),
+    "instruction": ("prompt", "response"),
+    "preference": ("prompt", "chosen", "rejected"),
+    "evaluation": ("text",),
+}
+
+ALLOWED_KEYS = (
+    "id", "description", "location", "format", "kind", "fields", "license", "license_url",
+    "obtained", "synthetic", "crawl", "legal_basis", "personal_data", "domain", "languages",
+    "owner", "collected", "priority",
+)  # fmt: skip
+REQUIRED_KEYS = ("id", "location", "format", "kind", "license", "obtained")
+SYNTHETIC_KEYS = ("generator", "terms_url")
+CRAWL_KEYS = (
+    "crawler", "user_agent", "respects_robots_txt", "tdm_opt_out", "period_start", "period_end",
+)  # fmt: skip
+
+#: A field mapping value: a source column name, a column index (headerless CSV), or a
+#: list of either whose values are joined with a newline.
+FieldRef = str | int | list[str | int]
+
+
+class ManifestError(ValueError):
+    """One or more problems in source manifests; str() lists them all, one per line."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class SourceManifest:
+    """A validated source declaration."""
+
+    id: str
+    path: Path  # the manifest file
+    location: str
+    format: str
+    kind: str
+    license: str  # normalized SPDX expression
+    obtained: str
+    fields: dict[str, FieldRef] = field(default_factory=dict)
+    description: str | None = None
+    license_url: str | None = None
+    synthetic: dict[str, str] | None = None
+    crawl: dict[str, Any] | None = None
+    legal_basis: str | None = None
+    personal_data: str = "unknown"
+    domain: str | None = None
+    languages: tuple[str, ...] = ()
+    owner: str | None = None
+    collected: dt.date | None = None
+    priority: int = 0
+
+    @property
+    def root(self) -> Path:
+        """The folder positions in doc ids are relative to: the glob's fixed prefix."""
+        pattern = self._pattern()
+        parts = Path(pattern).parts
+        fixed: list[str] = []
+        for part in parts:
+            if glob.has_magic(part):
+                break
+            fixed.append(part)
+        base = Path(*fixed) if fixed else Path(".")
+        return base if glob.has_magic(pattern) else base.parent
+
+    def _pattern(self) -> str:
+        loc = Path(self.location).expanduser()
+        return str(loc if loc.is_absolute() else (self.path.parent / loc))
+
+    def files(self) -> list[Path]:
+        """The source's files, sorted so positions (and so doc ids) are stable."""
+        pattern = self._pattern()
+        if glob.has_magic(pattern):
+            found = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+            return [p for p in found if p.is_file()]
+        p = Path(pattern)
+        if p.is_dir():
+            return sorted(q for q in p.rglob("*") if q.is_file())
+        return [p]
+
+    def declaration(self) -> dict[str, Any]:
+        """The manifest as plain data: what lineage facets and reports cite."""
+        return {
+            "id": self.id,
+            "description": self.description,
+            "location": self.location,
+            "format": self.format,
+            "kind": self.kind,
+            "license": self.license,
+            "license_url": self.license_url,
+            "obtained": self.obtained,
+            "synthetic": self.synthetic,
+            "crawl": {k: (str(v) if isinstance(v, dt.date) else v) for k, v in self.crawl.items()}
+            if self.crawl
+            else None,
+            "legal_basis": self.legal_basis,
+            "personal_data": self.personal_data,
+            "domain": self.domain,
+            "languages": list(self.languages),
+            "owner": self.owner,
+            "collected": self.collected.isoformat() if self.collected else None,
+            "priority": self.priority,
+        }
+
+
+def validate_license(expr: object) -> tuple[str | None, list[str]]:
+    """Parse an SPDX expression with a real SPDX parser; LicenseRef-* ids are custom."""
+    from license_expression import get_spdx_licensing
+
+    if not isinstance(expr, str) or not expr.strip():
+        return None, ["must be a non-empty SPDX licence expression, e.g. 'CC-BY-4.0'"]
+    licensing = get_spdx_licensing()
+    info = licensing.validate(expr.strip())
+    custom = [s for s in info.invalid_symbols if s.startswith("LicenseRef-")]
+    unknown = [s for s in info.invalid_symbols if s and not s.startswith("LicenseRef-")]
+    if info.errors and not info.invalid_symbols or "" in info.invalid_symbols:
+        return None, [f"{expr!r} is not a valid SPDX expression ({'; '.join(info.errors)})"]
+    if unknown:
+        return None, [
+            f"unknown SPDX licence id(s) {', '.join(map(repr, unknown))} in {expr!r}; use an id "
+            "from https://spdx.org/licenses/ or a LicenseRef-<name> with license_url"
+        ]
+    if custom:
+        parsed = licensing.parse(expr.strip(), strict=False)
+        return str(parsed), []
+    return info.normalized_expression, []
+
+
+def custom_license_refs(expr: str) -> list[str]:
+    return [tok for tok in expr.replace("(", " ").replace(")", " ").split() if tok.startswith("LicenseRef-")]
+
+
+class _Checker:
+    """Collects problems for one manifest file instead of stopping at the first."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def add(self, fld: str, message: str) -> None:
+        self.problems.append(Problem(self.file, fld, message))
+
+    def choice(self, data: dict[str, Any], key: str, allowed: Iterable[str]) -> str | None:
+        value = data.get(key)
+        allowed = tuple(allowed)
+        if value is None:
+            return None
+        if value not in allowed:
+            self.add(key, f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
+            return None
+        return str(value)
+
+    def text(self, data: dict[str, Any], key: str) -> str | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.add(key, f"must be a non-empty string, got {value!r}")
+            return None
+        return value
+
+    def date(self, data: dict[str, Any], key: str, prefix: str = "") -> dt.date | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.add(prefix + key, f"must be a date YYYY-MM-DD, got {value!r}")
+            return None
+
+    def url(self, data: dict[str, Any], key: str, prefix: str = "") -> str | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+            self.add(prefix + key, f"must be an http(s) URL, got {value!r}")
+            return None
+        return value
+
+
+def _check_fields(c: _Checker, raw: object, kind: str | None, fmt: str | None) -> dict[str, FieldRef]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        c.add("fields", f"must be a mapping of curaline field -> source field, got {raw!r}")
+        return {}
+    out: dict[str, FieldRef] = {}
+    allowed = FIELDS_BY_KIND.get(kind or "", ())
+    for name, ref in raw.items():
+        if kind and name not in allowed:
+            c.add(f"fields.{name}", f"is not a field of kind {kind!r}; allowed: {', '.join(allowed)}")
+            continue
+        refs = ref if isinstance(ref, list) else [ref]
+        if not refs or not all(isinstance(r, (str, int)) and not isinstance(r, bool) for r in refs):
+            c.add(f"fields.{name}", f"must name a source field (string, or column index), got {ref!r}")
+            continue
+        if any(isinstance(r, int) for r in refs) and fmt != "csv":
+            c.add(f"fields.{name}", "column indexes are only for headerless csv sources")
+            continue
+        out[str(name)] = ref
+    if kind and fmt != "text":
+        for name in REQUIRED_FIELDS[kind]:
+            # documents and eval items default to a source field of the same name
+            if name not in out and kind not in ("document", "evaluation"):
+                c.add(f"fields.{name}", f"is required for kind {kind!r}")
+    if fmt == "csv" and out:
+        kinds_of_refs = {
+            isinstance(r, int) for v in out.values() for r in (v if isinstance(v, list) else [v])
+        }
+        if len(kinds_of_refs) > 1:
+            c.add("fields", "mix of column names and column indexes: use one (indexes = no header)")
+    return out
+
+
+def parse_manifest(path: Path) -> SourceManifest:
+    """Load and validate one manifest; raises ManifestError listing every problem."""
+    file = str(path)
+    c = _Checker(file)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError([Problem(file, "-", f"cannot read the file: {exc}")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "-"
+        raise ManifestError([Problem(file, where, f"not valid YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise ManifestError([Problem(file, "-", "must be a YAML mapping of manifest keys")])
+
+    for key in data:
+        if key not in ALLOWED_KEYS:
+            c.add(str(key), f"unknown key; allowed keys: {', '.join(ALLOWED_KEYS)}")
+    for key in REQUIRED_KEYS:
+        if data.get(key) in (None, ""):
+            c.add(key, "is required")
+
+    sid = c.text(data, "id")
+    if sid is not None:
+        if not all(ch.isalnum() or ch in "-_." for ch in sid) or ":" in sid:
+            c.add("id", f"{sid!r} may hold only letters, digits, '-', '_' and '.'")
+        elif sid != path.stem:
+            c.add("id", f"{sid!r} must match the file name {path.stem!r}")
+    location = c.text(data, "location")
+    fmt = c.choice(data, "format", FORMATS)
+    kind = c.choice(data, "kind", KINDS)
+    obtained = c.choice(data, "obtained", OBTAINED)
+    fields = _check_fields(c, data.get("fields"), kind, fmt)
+
+    license_expr: str | None = None
+    if data.get("license") not in (None, ""):
+        license_expr, errors = validate_license(data.get("license"))
+        for err in errors:
+            c.add("license", err)
+    license_url = c.url(data, "license_url")
+    if license_expr and custom_license_refs(license_expr) and not license_url:
+        c.add("license_url", f"is required when the licence uses a custom LicenseRef ({license_expr})")
+
+    synthetic = data.get("synthetic")
+    if obtained == "synthetic" and synthetic is None:
+        c.add("synthetic", "is required when obtained is 'synthetic' (generator, terms_url)")
+    if synthetic is not None:
+        if not isinstance(synthetic, dict):
+            c.add("synthetic", "must be a mapping with generator and terms_url")
+            synthetic = None
+        else:
+            for key in synthetic:
+                if key not in SYNTHETIC_KEYS:
+                    c.add(f"synthetic.{key}", f"unknown key; allowed: {', '.join(SYNTHETIC_KEYS)}")
+            if not synthetic.get("generator"):
+                c.add("synthetic.generator", "is required: the model that generated the data")
+            c.url(synthetic, "terms_url", "synthetic.")
+            if not synthetic.get("terms_url"):
+                c.add("synthetic.terms_url", "is required: the generator's terms of use")
+
+    crawl = data.get("crawl")
+    if obtained == "web-crawl" and crawl is None:
+        c.add("crawl", f"is required when obtained is 'web-crawl' ({', '.join(CRAWL_KEYS)})")
+    if crawl is not None:
+        if not isinstance(crawl, dict):
+            c.add("crawl", f"must be a mapping with {', '.join(CRAWL_KEYS)}")
+            crawl = None
+        else:
+            for key in crawl:
+                if key not in CRAWL_KEYS:
+                    c.add(f"crawl.{key}", f"unknown key; allowed: {', '.join(CRAWL_KEYS)}")
+            for key in CRAWL_KEYS:
+                if crawl.get(key) is None:
+                    c.add(f"crawl.{key}", "is required for a web crawl")
+            if crawl.get("respects_robots_txt") is not None and not isinstance(
+                crawl.get("respects_robots_txt"), bool
+            ):
+                c.add("crawl.respects_robots_txt", "must be true or false")
+            if crawl.get("tdm_opt_out") is not None and crawl["tdm_opt_out"] not in TDM_OPT_OUT:
+                c.add("crawl.tdm_opt_out", f"{crawl['tdm_opt_out']!r} is not allowed; allowed: {', '.join(TDM_OPT_OUT)}")
+            start = c.date(crawl, "period_start", "crawl.")
+            end = c.date(crawl, "period_end", "crawl.")
+            if start and end and end < start:
+                c.add("crawl.period_end", f"{end} is before period_start {start}")
+
+    personal = c.choice(data, "personal_data", PERSONAL_DATA) or "unknown"
+    languages = data.get("languages") or []
+    if not isinstance(languages, list) or not all(isinstance(x, str) and x for x in languages):
+        c.add("languages", f"must be a list of language codes, got {languages!r}")
+        languages = []
+    priority = data.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool):
+        c.add("priority", f"must be an integer, got {priority!r}")
+        priority = 0
+    collected = c.date(data, "collected")
+    for key in ("description", "legal_basis", "domain", "owner"):
+        c.text(data, key)
+
+    if c.problems:
+        raise ManifestError(c.problems)
+    assert sid and location and fmt and kind and obtained and license_expr
+    return SourceManifest(
+        id=sid,
+        path=path.resolve(),
+        location=location,
+        format=fmt,
+        kind=kind,
+        license=license_expr,
+        obtained=obtained,
+        fields=fields,
+        description=data.get("description"),
+        license_url=license_url,
+        synthetic=dict(synthetic) if synthetic else None,
+        crawl=dict(crawl) if crawl else None,
+        legal_basis=data.get("legal_basis"),
+        personal_data=personal,
+        domain=data.get("domain"),
+        languages=tuple(languages),
+        owner=data.get("owner"),
+        collected=collected,
+        priority=priority,
+    )
+
+
+def manifest_paths(sources_dir: Path) -> list[Path]:
+    return sorted([*sources_dir.glob("*.yaml"), *sources_dir.glob("*.yml")])
+
+
+def load_manifests(sources_dir: Path, *, strict: bool = True) -> tuple[list[SourceManifest], list[Problem]]:
+    """Every manifest of a project; with strict, raise listing all problems of all files."""
+    manifests: list[SourceManifest] = []
+    problems: list[Problem] = []
+    for path in manifest_paths(sources_dir):
+        try:
+            manifests.append(parse_manifest(path))
+        except ManifestError as err:
+            problems.extend(err.problems)
+    seen: dict[str, Path] = {}
+    for m in manifests:
+        if m.id in seen:
+            problems.append(Problem(str(m.path), "id", f"duplicate source id, also in {seen[m.id]}"))
+        seen[m.id] = m.path
+    if strict and problems:
+        raise ManifestError(problems)
+    return manifests, problems
+
+
+def catalog_table(manifests: list[SourceManifest]) -> pa.Table:
+    """The validated manifests as one table: what the catalog asset stores."""
+    import json
+
+    import pyarrow as pa  # noqa: F811 (runtime import; the top one is for typing only)
+
+    rows = []
+    for m in manifests:
+        rows.append(
+            {
+                "source_id": m.id,
+                "kind": m.kind,
+                "format": m.format,
+                "license": m.license,
+                "license_url": m.license_url,
+                "obtained": m.obtained,
+                "personal_data": m.personal_data,
+                "domain": m.domain,
+                "languages": ",".join(m.languages) or None,
+                "owner": m.owner,
+                "collected": m.collected.isoformat() if m.collected else None,
+                "priority": m.priority,
+                "manifest": str(m.path),
+                "declaration": json.dumps(m.declaration(), sort_keys=True),
+            }
+        )
+    schema = pa.schema(
+        [
+            ("source_id", pa.string()), ("kind", pa.string()), ("format", pa.string()),
+            ("license", pa.string()), ("license_url", pa.string()), ("obtained", pa.string()),
+            ("personal_data", pa.string()), ("domain", pa.string()), ("languages", pa.string()),
+            ("owner", pa.string()), ("collected", pa.string()), ("priority", pa.int64()),
+            ("manifest", pa.string()), ("declaration", pa.string()),
+        ]
+    )  # fmt: skip
+    return pa.Table.from_pylist(rows, schema=schema)

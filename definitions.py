@@ -1,0 +1,53 @@
+"""The Dagster definitions of the project chosen by $CURALINE_PROJECT (default: here).
+
+`dagster dev -w workspace.yaml` loads this module; so does `curaline run`, which
+executes the same jobs in-process against the project's DAGSTER_HOME.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.catalog import source_catalog
+from assets.common import source_partitions
+from assets.raw import raw_records
+from curaline.project import Project
+from resources.project import ProjectResource
+
+#: Unpartitioned assets that per-source stages read (run first).
+CATALOG_ASSETS = [source_catalog]
+#: Per-source stages, partitioned by source.
+PER_SOURCE_ASSETS = [raw_records]
+#: Global stages over every source (dedup, decontamination, mix, release).
+GLOBAL_ASSETS: list[dg.AssetsDefinition] = []
+
+catalog_job = dg.define_asset_job(
+    "catalog_job", selection=dg.AssetSelection.assets(*CATALOG_ASSETS),
+    description="Validate every source manifest and rebuild the source catalog.",
+)  # fmt: skip
+per_source_job = dg.define_asset_job(
+    "per_source_job",
+    selection=dg.AssetSelection.assets(*PER_SOURCE_ASSETS),
+    partitions_def=source_partitions,
+    description="Ingest and clean one source (one partition per source manifest).",
+)
+JOBS = [catalog_job, per_source_job]
+if GLOBAL_ASSETS:
+    JOBS.append(
+        dg.define_asset_job(
+            "global_job", selection=dg.AssetSelection.assets(*GLOBAL_ASSETS),
+            description="Dedup, decontaminate, mix and release across every source.",
+        )  # fmt: skip
+    )
+
+
+def build_definitions(project: Project | None = None) -> dg.Definitions:
+    project = project or Project.at()
+    return dg.Definitions(
+        assets=[*CATALOG_ASSETS, *PER_SOURCE_ASSETS, *GLOBAL_ASSETS],
+        jobs=JOBS,
+        resources={"project": ProjectResource(root=str(project.root))},
+    )
+
+
+defs = build_definitions()

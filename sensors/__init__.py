@@ -1,0 +1,1 @@
+"""Sensors: new or changed sources, takedown requests, drift."""
