@@ -10,6 +10,8 @@ import dagster as dg
 
 from assets.catalog import source_catalog
 from assets.common import source_partitions
+from assets.language import language_checked
+from assets.normalized import normalized
 from assets.raw import raw_records
 from curaline.project import Project
 from resources.project import ProjectResource
@@ -17,7 +19,7 @@ from resources.project import ProjectResource
 #: Unpartitioned assets that per-source stages read (run first).
 CATALOG_ASSETS = [source_catalog]
 #: Per-source stages, partitioned by source.
-PER_SOURCE_ASSETS = [raw_records]
+PER_SOURCE_ASSETS = [raw_records, normalized, language_checked]
 #: Global stages over every source (dedup, decontamination, mix, release).
 GLOBAL_ASSETS: list[dg.AssetsDefinition] = []
 

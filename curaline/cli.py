@@ -163,36 +163,47 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
 
 
 def ingest_summary(project: Project) -> list[dict[str, Any]]:
-    """Per source: records read, kept, quarantined by reason (from the stage outputs)."""
+    """Per source: records read, quarantined by reason, dropped per stage, kept at the end."""
     import duckdb
 
+    from curaline.pipeline import PER_SOURCE_STAGES
     from curaline.sources import load_manifests
 
     manifests, _ = load_manifests(project.sources_dir, strict=False)
     con = duckdb.connect()
     out = []
     for m in manifests:
-        raw = project.stage_path("raw_records", m.id)
         quarantine = project.stage_path("quarantined_records", m.id)
-        if not raw.exists():
+        rows: dict[str, int] = {}
+        for stage in PER_SOURCE_STAGES:
+            path = project.stage_path(stage, m.id)
+            if path.exists():
+                rows[stage] = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchall()[0][0]
+        if not rows:
             continue
-        ingested = con.execute("SELECT count(*) FROM read_parquet(?)", [str(raw)]).fetchall()[0][0]
         reasons = dict(
             con.execute("SELECT reason, count(*) FROM read_parquet(?) GROUP BY 1 ORDER BY 2 DESC", [str(quarantine)]).fetchall()
         ) if quarantine.exists() else {}  # fmt: skip
-        out.append({"source": m.id, "kind": m.kind, "license": m.license, "read": ingested + sum(reasons.values()),
-                    "kept": ingested, "quarantined": sum(reasons.values()), "by_reason": reasons})  # fmt: skip
+        counts = list(rows.values())
+        dropped = {stage: counts[i - 1] - counts[i] for i, stage in enumerate(rows) if i > 0}
+        out.append({"source": m.id, "kind": m.kind, "license": m.license,
+                    "read": counts[0] + sum(reasons.values()), "quarantined": sum(reasons.values()),
+                    "by_reason": reasons, "dropped_by_stage": dropped, "kept": counts[-1]})  # fmt: skip
     con.close()
     return out
 
 
 def _print_summary(project: Project) -> None:
     rows = ingest_summary(project)
-    table = [[r["source"], r["kind"], r["license"], r["read"], r["kept"], r["quarantined"],
-              ", ".join(f"{k}={v}" for k, v in r["by_reason"].items())] for r in rows]  # fmt: skip
-    totals = [sum(r[k] for r in rows) for k in ("read", "kept", "quarantined")]
-    table.append(["TOTAL", "", "", *totals, ""])
-    click.echo(_table(["source", "kind", "license", "read", "kept", "quarantined", "quarantined by reason"], table))
+    table = [[r["source"], r["kind"], r["license"], r["read"], r["quarantined"],
+              sum(r["dropped_by_stage"].values()), r["kept"],
+              ", ".join(f"{k}={v}" for k, v in r["by_reason"].items()),
+              ", ".join(f"{k}={v}" for k, v in r["dropped_by_stage"].items() if v)] for r in rows]  # fmt: skip
+    totals = [sum(r[k] for r in rows) for k in ("read", "quarantined")]
+    dropped = sum(sum(r["dropped_by_stage"].values()) for r in rows)
+    table.append(["TOTAL", "", "", *totals, dropped, sum(r["kept"] for r in rows), "", ""])
+    click.echo(_table(["source", "kind", "license", "read", "quarantined", "dropped", "kept",
+                       "quarantined by reason", "dropped by stage"], table))  # fmt: skip
 
 
 def _next_steps(project: Project) -> None:

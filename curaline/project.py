@@ -29,6 +29,22 @@ class IngestConfig:
 class ProjectConfig:
     name: str = "curaline"
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    #: per-stage settings, e.g. {"quality": {"min_doc_words": 50}}: the keyword arguments
+    #: of that stage kernel's config dataclass (checked when the stage builds its config)
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def stage_config(self, stage: str, config_cls: type[Any], **overrides: Any) -> Any:
+        """The kernel config of a stage: dataclass defaults < curaline.yaml < overrides."""
+        settings = {**self.stages.get(stage, {}), **overrides}
+        known = {f.name for f in fields(config_cls)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ValueError(
+                f"{CONFIG_FILE}: stages.{stage}: unknown setting(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(known))}"
+            )
+        settings = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+        return config_cls(**settings)
 
 
 def _load_config(path: Path) -> ProjectConfig:
@@ -46,7 +62,10 @@ def _load_config(path: Path) -> ProjectConfig:
     bad = sorted(set(ingest) - ingest_allowed)
     if bad:
         raise ValueError(f"{path}: ingest: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(ingest_allowed))}")
-    return ProjectConfig(name=str(data.get("name", "curaline")), ingest=IngestConfig(**ingest))
+    stages = data.get("stages") or {}
+    if not isinstance(stages, dict) or not all(isinstance(v, dict) for v in stages.values()):
+        raise ValueError(f"{path}: stages: must map a stage name to its settings")
+    return ProjectConfig(name=str(data.get("name", "curaline")), ingest=IngestConfig(**ingest), stages=stages)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pandera.polars as pa
 import polars as pl
+import pyarrow as pa_types
 import pyarrow.parquet as pq
 
 from curaline.ingest import QUARANTINE_REASONS
@@ -132,17 +133,37 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-def validate_file(path: Path, model: type[pa.DataFrameModel], *, batch_rows: int = 50_000) -> ValidationReport:
-    """Validate a parquet file against a model, batch by batch, plus global uniqueness."""
+def stage_schema(kind: str, signal_columns: dict[str, pa_types.DataType] | None = None) -> pa.DataFrameSchema:
+    """A stage's output contract: the kind's record model plus the stage's signal columns.
+
+    Signal columns of earlier stages travel along, so columns not named here are allowed.
+    """
+    import pyarrow as pa_arrow
+
+    schema = RECORD_MODELS[kind].to_schema()
+    extra = {}
+    for name, typ in (signal_columns or {}).items():
+        dtype = pl.from_arrow(pa_arrow.table({name: pa_arrow.array([], typ)})).schema[name]  # type: ignore[union-attr]
+        extra[name] = pa.Column(dtype, nullable=True, description=f"signal column {name}")
+    schema = schema.add_columns(extra) if extra else schema
+    return schema.__class__(  # strict=False: signal columns of earlier stages travel along
+        columns=schema.columns, strict=False, name=f"{kind}_stage"
+    )
+
+
+def validate_file(
+    path: Path, model: type[pa.DataFrameModel] | pa.DataFrameSchema, *, batch_rows: int = 50_000
+) -> ValidationReport:
+    """Validate a parquet file against a model or schema, batch by batch, plus global uniqueness."""
     report = ValidationReport()
-    schema = model.to_schema()
+    schema = model if isinstance(model, pa.DataFrameSchema) else model.to_schema()
     pf = pq.ParquetFile(path)
     offset = 0
     for batch in pf.iter_batches(batch_size=batch_rows):
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
         try:
-            model.validate(frame, lazy=True)
+            schema.validate(frame, lazy=True)
         except pa.errors.SchemaErrors as err:
             cases = err.failure_cases
             report.failures += cases.height
@@ -172,9 +193,10 @@ def validate_file(path: Path, model: type[pa.DataFrameModel], *, batch_rows: int
     return report
 
 
-def column_docs(model: type[pa.DataFrameModel]) -> list[tuple[str, str, str, bool]]:
+def column_docs(model: type[pa.DataFrameModel] | pa.DataFrameSchema) -> list[tuple[str, str, str, bool]]:
     """(name, type, description, nullable) per column: what the UI's column schema shows."""
+    schema = model if isinstance(model, pa.DataFrameSchema) else model.to_schema()
     out = []
-    for name, col in model.to_schema().columns.items():
+    for name, col in schema.columns.items():
         out.append((name, str(col.dtype), col.description or "", bool(col.nullable)))
     return out

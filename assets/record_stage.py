@@ -1,0 +1,129 @@
+"""The shape every per-source cleaning stage shares, so each stage module stays a few lines.
+
+A stage reads its upstream stage's parquet for one source, runs a pure kernel from
+`curaline.kernels` batch by batch, writes the kept rows, appends its ledger rows, and
+reports rows in/out, removals and changes by reason, and a histogram of its main signal.
+Two blocking checks guard what flows downstream: the output schema and in = kept + dropped.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pyarrow as pa
+
+from assets.common import (
+    CLEANING,
+    OWNER,
+    column_schema,
+    counts_markdown,
+    counts_table,
+    schema_check_result,
+    source_partitions,
+)
+from curaline.ledger import write_ledger
+from curaline.project import Project
+from curaline.reports.plots import histogram_png, png_markdown
+from curaline.schemas import stage_schema, validate_file
+from curaline.sources import SourceManifest
+from curaline.stage import Kernel, run_record_stage
+from curaline.store import file_digest
+from resources.project import ProjectResource
+
+
+@dataclass(frozen=True)
+class Histogram:
+    title: str
+    xlabel: str
+    log_x: bool = False
+    threshold: Callable[[Any], float | None] = lambda config: None
+
+
+def record_stage_asset(
+    *,
+    name: str,
+    upstream: str,
+    kernel: Kernel,
+    make_config: Callable[[SourceManifest, Project], Any],
+    signal_columns: Mapping[str, pa.DataType],
+    signal_column: str,
+    histogram: Histogram,
+    description: str,
+    code_version: str,
+    group: str = CLEANING,
+) -> dg.AssetsDefinition:
+    key = dg.AssetKey(name)
+
+    @dg.asset(
+        name=name,
+        deps=[upstream],
+        partitions_def=source_partitions,
+        group_name=group,
+        owners=[OWNER],
+        kinds={"python", "parquet"},
+        code_version=code_version,
+        description=description,
+        check_specs=[
+            dg.AssetCheckSpec(f"{name}_schema", asset=key, blocking=True,
+                              description="output matches the kind's Pandera model plus this stage's signals"),
+            dg.AssetCheckSpec(f"{name}_balance", asset=key, blocking=True,
+                              description="records in = kept + dropped, and the ledger agrees"),
+        ],  # fmt: skip
+    )
+    def _stage(context: dg.AssetExecutionContext, project: ProjectResource):
+        source_id = context.partition_key
+        proj = project.project
+        manifest = project.manifest(source_id)
+        config = make_config(manifest, proj)
+        out_path = proj.stage_path(name, source_id)
+        stats, events = run_record_stage(
+            kernel, kind=manifest.kind, config=config,
+            input_path=proj.stage_path(upstream, source_id), output_path=out_path,
+            signal_columns=signal_columns, signal_column=signal_column,
+        )  # fmt: skip
+        write_ledger(proj, events, stage=name, partition=source_id, run_id=context.run_id)
+        schema = stage_schema(manifest.kind, dict(signal_columns))
+        values = stats.signal_values()
+        plot = png_markdown(
+            histogram_png(values, title=histogram.title, xlabel=histogram.xlabel, log_x=histogram.log_x,
+                          threshold=histogram.threshold(config)),
+            histogram.title,
+        )  # fmt: skip
+        summary = (
+            f"### `{name}` of `{source_id}`\n\n{stats.rows_in} in, **{stats.kept} kept**, "
+            f"**{stats.dropped_total} dropped**, {stats.records_changed} changed.\n\n"
+            f"Config: `{config}`"
+        )
+        report = "\n\n".join([summary, counts_markdown("Dropped by reason", dict(stats.dropped)),
+                              counts_markdown("Changed by reason", dict(stats.changed)), plot])  # fmt: skip
+        yield dg.MaterializeResult(
+            asset_key=key,
+            data_version=dg.DataVersion(file_digest(out_path)),
+            metadata={
+                "dagster/row_count": stats.kept,
+                "dagster/column_schema": column_schema(schema),
+                "path": dg.MetadataValue.path(str(out_path)),
+                "rows_in": stats.rows_in,
+                "rows_out": stats.kept,
+                "dropped": stats.dropped_total,
+                "changed": stats.records_changed,
+                "dropped_by_reason": counts_table(dict(stats.dropped)),
+                "changed_by_reason": counts_table(dict(stats.changed)),
+                f"{signal_column}_mean": float(np.nanmean(values)) if values.size else 0.0,
+                "report": dg.MetadataValue.md(report),
+            },
+        )
+        yield schema_check_result(validate_file(out_path, schema), f"{name}_schema", key)
+        ledger_drops = int((events["action"].to_numpy(zero_copy_only=False) == "drop").sum()) if events.num_rows else 0
+        yield dg.AssetCheckResult(
+            check_name=f"{name}_balance",
+            asset_key=key,
+            passed=stats.balanced and ledger_drops >= stats.dropped_total,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"in": stats.rows_in, "kept": stats.kept, "dropped": stats.dropped_total,
+                      "ledger_drop_rows": ledger_drops},  # fmt: skip
+        )
+
+    return _stage

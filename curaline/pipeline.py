@@ -1,0 +1,13 @@
+"""The curation stages in flow order: the names the assets, ledger and reports share."""
+
+from __future__ import annotations
+
+#: per-source stages, each reading the previous one's output for the same source
+PER_SOURCE_STAGES = (
+    "raw_records",
+    "normalized",
+    "language_checked",
+    "quality_filtered",
+    "pii_redacted",
+    "toxicity_screened",
+)
