@@ -15,6 +15,7 @@ from assets.normalized import normalized
 from assets.raw import raw_records
 from curaline.project import Project
 from resources.project import ProjectResource
+from sensors.sources import make_source_sensor
 
 #: Unpartitioned assets that per-source stages read (run first).
 CATALOG_ASSETS = [source_catalog]
@@ -43,11 +44,15 @@ if GLOBAL_ASSETS:
     )
 
 
+SENSORS = [make_source_sensor(per_source_job, catalog_job)]
+
+
 def build_definitions(project: Project | None = None) -> dg.Definitions:
     project = project or Project.at()
     return dg.Definitions(
         assets=[*CATALOG_ASSETS, *PER_SOURCE_ASSETS, *GLOBAL_ASSETS],
         jobs=JOBS,
+        sensors=SENSORS,
         resources={"project": ProjectResource(root=str(project.root))},
     )
 
