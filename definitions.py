@@ -10,9 +10,14 @@ import dagster as dg
 
 from assets.catalog import source_catalog
 from assets.common import source_partitions
+from assets.decontaminated import decontaminated
+from assets.dedup import deduplicated, minhash_bands
 from assets.language import language_checked
 from assets.normalized import normalized
+from assets.pii import pii_redacted
+from assets.quality import quality_filtered
 from assets.raw import raw_records
+from assets.toxicity import toxicity_screened
 from curaline.project import Project
 from resources.project import ProjectResource
 from sensors.sources import make_source_sensor
@@ -20,9 +25,9 @@ from sensors.sources import make_source_sensor
 #: Unpartitioned assets that per-source stages read (run first).
 CATALOG_ASSETS = [source_catalog]
 #: Per-source stages, partitioned by source.
-PER_SOURCE_ASSETS = [raw_records, normalized, language_checked]
+PER_SOURCE_ASSETS = [raw_records, normalized, language_checked, quality_filtered, pii_redacted, toxicity_screened, minhash_bands]
 #: Global stages over every source (dedup, decontamination, mix, release).
-GLOBAL_ASSETS: list[dg.AssetsDefinition] = []
+GLOBAL_ASSETS: list[dg.AssetsDefinition] = [deduplicated, decontaminated]
 
 catalog_job = dg.define_asset_job(
     "catalog_job", selection=dg.AssetSelection.assets(*CATALOG_ASSETS),

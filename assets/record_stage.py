@@ -47,7 +47,7 @@ def record_stage_asset(
     upstream: str,
     kernel: Kernel,
     make_config: Callable[[SourceManifest, Project], Any],
-    signal_columns: Mapping[str, pa.DataType],
+    signal_columns: Mapping[str, pa.DataType] | Callable[[str], Mapping[str, pa.DataType]],
     signal_column: str,
     histogram: Histogram,
     description: str,
@@ -77,14 +77,15 @@ def record_stage_asset(
         proj = project.project
         manifest = project.manifest(source_id)
         config = make_config(manifest, proj)
+        signals = dict(signal_columns(manifest.kind) if callable(signal_columns) else signal_columns)
         out_path = proj.stage_path(name, source_id)
         stats, events = run_record_stage(
             kernel, kind=manifest.kind, config=config,
             input_path=proj.stage_path(upstream, source_id), output_path=out_path,
-            signal_columns=signal_columns, signal_column=signal_column,
+            signal_columns=signals, signal_column=signal_column if signal_column in signals else None,
         )  # fmt: skip
         write_ledger(proj, events, stage=name, partition=source_id, run_id=context.run_id)
-        schema = stage_schema(manifest.kind, dict(signal_columns))
+        schema = stage_schema(manifest.kind, signals)
         values = stats.signal_values()
         plot = png_markdown(
             histogram_png(values, title=histogram.title, xlabel=histogram.xlabel, log_x=histogram.log_x,

@@ -166,7 +166,7 @@ def ingest_summary(project: Project) -> list[dict[str, Any]]:
     """Per source: records read, quarantined by reason, dropped per stage, kept at the end."""
     import duckdb
 
-    from curaline.pipeline import PER_SOURCE_STAGES
+    from curaline.pipeline import GLOBAL_STAGES, PER_SOURCE_STAGES
     from curaline.sources import load_manifests
 
     manifests, _ = load_manifests(project.sources_dir, strict=False)
@@ -175,7 +175,7 @@ def ingest_summary(project: Project) -> list[dict[str, Any]]:
     for m in manifests:
         quarantine = project.stage_path("quarantined_records", m.id)
         rows: dict[str, int] = {}
-        for stage in PER_SOURCE_STAGES:
+        for stage in (*PER_SOURCE_STAGES, *GLOBAL_STAGES):
             path = project.stage_path(stage, m.id)
             if path.exists():
                 rows[stage] = con.execute("SELECT count(*) FROM read_parquet(?)", [str(path)]).fetchall()[0][0]

@@ -11,3 +11,6 @@ PER_SOURCE_STAGES = (
     "pii_redacted",
     "toxicity_screened",
 )
+
+#: global stages that still write one file per (training) source, in flow order
+GLOBAL_STAGES = ("deduplicated", "decontaminated")

@@ -6,7 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from curaline.project import Project
-from curaline.sources import SourceManifest, load_manifests
+from curaline.sources import ManifestError, SourceManifest, load_manifests, parse_manifest
 
 
 class ProjectResource(dg.ConfigurableResource):
@@ -23,9 +23,12 @@ class ProjectResource(dg.ConfigurableResource):
         return manifests
 
     def manifest(self, source_id: str) -> SourceManifest:
-        for m in self.manifests():
-            if m.id == source_id:
-                return m
+        for path in (self.project.sources_dir / f"{source_id}.yaml", self.project.sources_dir / f"{source_id}.yml"):
+            if path.exists():
+                try:
+                    return parse_manifest(path)
+                except ManifestError as err:
+                    raise dg.Failure(description=f"invalid manifest for source {source_id!r}:\n{err}") from None
         raise dg.Failure(
             description=f"no valid manifest for source {source_id!r} in {self.project.sources_dir}; "
             "run `curaline sources check` to see why"

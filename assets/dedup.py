@@ -1,0 +1,124 @@
+"""minhash_bands (per source) and deduplicated (global): exact and near duplicates removed."""
+
+from collections import Counter
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from assets.common import DEDUP, OWNER, counts_markdown, counts_table, schema_check_result, source_partitions
+from curaline.dedup import OUTPUT_STAGE, SIGNATURE_STAGE, deduplicate, source_signatures
+from curaline.kernels.dedup import DedupConfig
+from curaline.kernels.minhash import MinHashConfig
+from curaline.ledger import write_ledger
+from curaline.reports.plots import histogram_png, png_markdown
+from curaline.schemas import stage_schema, validate_file
+from curaline.store import file_digest
+from resources.project import ProjectResource
+
+
+def _configs(project):
+    cfg = project.config
+    return cfg.stage_config("minhash", MinHashConfig), cfg.stage_config("dedup", DedupConfig)
+
+
+@dg.asset(
+    name=SIGNATURE_STAGE,
+    deps=["toxicity_screened"],
+    partitions_def=source_partitions,
+    group_name=DEDUP,
+    owners=[OWNER],
+    kinds={"python", "parquet"},
+    code_version="1",
+    description=(
+        "MinHash band buckets of one source's records (word 5-gram shingles, 128 permutations, "
+        "25 bands x 5 rows): stored per source so a new source costs only its own signatures."
+    ),
+)
+def minhash_bands(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+    proj = project.project
+    minhash, dedup = _configs(proj)
+    manifest = project.manifest(context.partition_key)
+    n = source_signatures(proj, manifest, minhash, dedup)
+    path = proj.stage_path(SIGNATURE_STAGE, manifest.id)
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(file_digest(path)),
+        metadata={"documents": n, "dagster/row_count": pq.ParquetFile(path).metadata.num_rows,
+                  "minhash": minhash.fingerprint, "bands": dedup.bands, "rows_per_band": dedup.rows,
+                  "path": dg.MetadataValue.path(str(path))},  # fmt: skip
+    )
+
+
+KEY = dg.AssetKey(OUTPUT_STAGE)
+
+
+@dg.asset(
+    name=OUTPUT_STAGE,
+    deps=["toxicity_screened", SIGNATURE_STAGE],
+    group_name=DEDUP,
+    owners=[OWNER],
+    kinds={"python", "duckdb", "parquet"},
+    code_version="1",
+    description=(
+        "Training records of every source with exact duplicates (normalized content hash) and "
+        "near duplicates (MinHash LSH, candidates verified by true Jaccard to the kept document) "
+        "removed. Which copy is kept: higher source priority, then the more permissive licence, "
+        "then the earliest collection, then doc_id. Each removal is a `merge-into` ledger row "
+        "naming the kept document and the Jaccard to it."
+    ),
+    check_specs=[
+        dg.AssetCheckSpec("deduplicated_balance", asset=KEY, blocking=True,
+                          description="records in = kept + removed, and the ledger agrees"),
+        dg.AssetCheckSpec("deduplicated_schema", asset=KEY, blocking=True,
+                          description="every source's output matches its kind's Pandera model"),
+    ],  # fmt: skip
+)
+def deduplicated(context: dg.AssetExecutionContext, project: ProjectResource):
+    proj = project.project
+    minhash, dedup = _configs(proj)
+    manifests = project.manifests()
+    stats, events = deduplicate(proj, manifests, minhash, dedup)
+    write_ledger(proj, events, stage=OUTPUT_STAGE, partition=None, run_id=context.run_id)
+    removed = stats.exact_removed + stats.near_removed
+    reasons = Counter(events["reason"].to_pylist())
+    pairs = Counter({f"{a} → {b}": n for (a, b), n in stats.source_pairs.items()})
+    plot = png_markdown(histogram_png(stats.jaccards, title="Jaccard of removed near duplicates to the kept doc",
+                                      xlabel="Jaccard (word 5-grams)", threshold=dedup.threshold), "jaccard")  # fmt: skip
+    report = "\n\n".join([
+        f"### Dedup across {len(stats.by_source)} sources\n\n{stats.rows_in} in, **{stats.kept} kept**, "
+        f"{stats.exact_removed} exact and {stats.near_removed} near duplicates removed "
+        f"({stats.candidate_pairs} candidate pairs, {stats.clusters} clusters). Config: `{dedup}`",
+        counts_markdown("Removed by reason", dict(reasons)),
+        counts_markdown("Removed by source pair (removed → kept)", dict(pairs), key="sources"),
+        "**Biggest clusters**\n\n| kept doc | removed |\n|---|---:|\n"
+        + "\n".join(f"| `{d}` | {n} |" for d, n in stats.biggest),
+        plot,
+    ])  # fmt: skip
+    digest = "".join(file_digest(proj.stage_path(OUTPUT_STAGE, s)) for s in sorted(stats.by_source))
+    yield dg.MaterializeResult(
+        asset_key=KEY,
+        data_version=dg.DataVersion(__import__("hashlib").md5(digest.encode()).hexdigest()),
+        metadata={
+            "dagster/row_count": stats.kept,
+            "rows_in": stats.rows_in, "rows_out": stats.kept, "removed": removed,
+            "exact_removed": stats.exact_removed, "near_removed": stats.near_removed,
+            "clusters": stats.clusters, "candidate_pairs": stats.candidate_pairs,
+            "removed_by_reason": counts_table(dict(reasons)),
+            "removed_by_source_pair": counts_table(dict(pairs), key="sources"),
+            "path": dg.MetadataValue.path(str(proj.data_dir / OUTPUT_STAGE)),
+            "report": dg.MetadataValue.md(report),
+        },
+    )  # fmt: skip
+    yield dg.AssetCheckResult(
+        check_name="deduplicated_balance", asset_key=KEY,
+        passed=stats.rows_in == stats.kept + removed and events.num_rows == removed,
+        metadata={"in": stats.rows_in, "kept": stats.kept, "removed": removed, "ledger_rows": events.num_rows},
+    )  # fmt: skip
+    kinds = {m.id: m.kind for m in manifests}
+    reports = [validate_file(proj.stage_path(OUTPUT_STAGE, s), stage_schema(kinds[s])) for s in stats.by_source]
+    worst = next((r for r in reports if not r.passed), reports[0] if reports else None)
+    if worst is None:
+        yield dg.AssetCheckResult(check_name="deduplicated_schema", asset_key=KEY, passed=True)
+    else:
+        yield schema_check_result(worst, "deduplicated_schema", KEY)
+
+

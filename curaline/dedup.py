@@ -1,0 +1,174 @@
+"""The global dedup stage over a project: exact, then near duplicates across every source.
+
+Signatures and band buckets are computed per source (`source_signatures`) and stored,
+so a new source costs only its own signatures; `deduplicate` then bands all sources
+with one DuckDB join over the stored bucket files (out of core), verifies candidates
+with true Jaccard on the few documents that need it, and writes each source's kept
+records plus ledger events naming the document each removed one merged into.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curaline.kernels.dedup import (
+    DedupConfig,
+    band_table,
+    candidate_pairs,
+    exact_duplicates,
+    merge_events,
+    near_duplicates,
+    needed_rows,
+)
+from curaline.kernels.minhash import MinHashConfig, minhash_signatures, shingle_sets, string_hashes
+from curaline.licenses import CLASSES, classify
+from curaline.project import Project
+from curaline.records import TEXT_COLUMNS
+from curaline.sources import SourceManifest
+from curaline.store import AtomicParquetWriter, write_parquet
+
+#: the stage whose output dedup reads: the last per-source stage
+INPUT_STAGE = "toxicity_screened"
+SIGNATURE_STAGE = "minhash_bands"
+OUTPUT_STAGE = "deduplicated"
+
+
+def dedup_text(table: pa.Table, kind: str) -> pa.Array:
+    """The text two records are compared on: their text fields joined (context aside)."""
+    cols = [c for c in TEXT_COLUMNS[kind] if c in table.column_names and c not in ("context", "answer")]
+    parts = [pc.fill_null(table[c], "") for c in cols]
+    joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\n")
+    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+
+
+def normalized_hash(texts: pa.Array) -> pa.Array:
+    """Exact-dup key: case and whitespace do not make two records different."""
+    squashed = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(texts), r"\s+", " "))
+    return pa.array(string_hashes(squashed).astype(np.uint64).view(np.int64)).cast(pa.string())
+
+
+def source_signatures(project: Project, manifest: SourceManifest, minhash: MinHashConfig, dedup: DedupConfig) -> int:
+    """Write the source's band buckets (doc_id, band, bucket); returns the documents banded."""
+    table = pq.read_table(project.stage_path(INPUT_STAGE, manifest.id))
+    if manifest.kind == "evaluation":
+        table = table.slice(0, 0)  # evaluation items are not training data: never deduplicated
+    sigs = minhash_signatures(dedup_text(table, manifest.kind), config=minhash)
+    bands = band_table(table["doc_id"].combine_chunks(), sigs, dedup)
+    pq_path = project.stage_path(SIGNATURE_STAGE, manifest.id)
+    pq_path.parent.mkdir(parents=True, exist_ok=True)
+    with AtomicParquetWriter(pq_path, bands.schema) as writer:
+        writer.write(bands)
+    return table.num_rows
+
+
+@dataclass
+class DedupStats:
+    rows_in: int = 0
+    kept: int = 0
+    exact_removed: int = 0
+    near_removed: int = 0
+    clusters: int = 0
+    candidate_pairs: int = 0
+    by_source: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> (in, kept)
+    source_pairs: Counter[tuple[str, str]] = field(default_factory=Counter)  # (removed src, kept src)
+    biggest: list[tuple[str, int]] = field(default_factory=list)  # (kept doc, members removed)
+    jaccards: np.ndarray = field(default_factory=lambda: np.array([], dtype=float))
+
+
+def deduplicate(
+    project: Project, manifests: list[SourceManifest], minhash: MinHashConfig, dedup: DedupConfig
+) -> tuple[DedupStats, pa.Table]:
+    """Remove exact then near duplicates across sources; returns stats and ledger events."""
+    training = [m for m in manifests if m.kind != "evaluation" and project.stage_path(INPUT_STAGE, m.id).exists()]
+    stats = DedupStats()
+    metas, texts = [], []
+    for m in training:
+        t = pq.read_table(project.stage_path(INPUT_STAGE, m.id))
+        text = dedup_text(t, m.kind)
+        rank = CLASSES.index(classify(m.license))
+        metas.append(pa.table({
+            "doc_id": t["doc_id"].combine_chunks(),
+            "source_id": pa.array([m.id] * t.num_rows, pa.string()),
+            "priority": pa.array([m.priority] * t.num_rows, pa.int64()),
+            "license_rank": pa.array([rank] * t.num_rows, pa.int64()),
+            "collected": pa.array([m.collected] * t.num_rows, pa.date32()),
+            "content_hash": normalized_hash(text),
+        }))  # fmt: skip
+        texts.append(text)
+    if not metas:
+        return stats, merge_events(exact_duplicates_empty(), near_empty(), dedup)
+    meta = pa.concat_tables(metas)
+    all_text = pa.concat_arrays(texts)
+    stats.rows_in = meta.num_rows
+
+    exact = exact_duplicates(meta)
+    con = duckdb.connect()
+    try:
+        listing = ", ".join(f"'{project.stage_path(SIGNATURE_STAGE, m.id)}'" for m in training)
+        pairs = candidate_pairs(con, f"read_parquet([{listing}])", max_bucket_pairs=dedup.max_bucket_pairs)
+    finally:
+        con.close()
+    gone = exact["doc_id"]
+    pairs = pairs.filter(pc.invert(pc.or_(pc.is_in(pairs["a"], value_set=gone), pc.is_in(pairs["b"], value_set=gone))))
+    stats.candidate_pairs = pairs.num_rows
+    row_of = {d: i for i, d in enumerate(meta["doc_id"].to_pylist())}
+    pair_rows = pa.table({
+        "a": pa.array([row_of[x] for x in pairs["a"].to_pylist()], pa.int64()),
+        "b": pa.array([row_of[x] for x in pairs["b"].to_pylist()], pa.int64()),
+    })  # fmt: skip
+    rows = needed_rows(pair_rows)
+    sets = shingle_sets(all_text.take(pa.array(rows)), config=minhash)
+    near = near_duplicates(meta, pair_rows, sets=sets, set_rows=rows, config=dedup)
+    events = merge_events(exact, near, dedup)
+
+    stats.exact_removed, stats.near_removed = exact.num_rows, near.num_rows
+    stats.clusters = len(set(near["cluster_id"].to_pylist())) + len(set(exact["duplicate_of"].to_pylist()))
+    stats.jaccards = near["jaccard"].to_numpy()
+    source_of = dict(zip(meta["doc_id"].to_pylist(), meta["source_id"].to_pylist(), strict=True))
+    removed_into = {**dict(zip(exact["doc_id"].to_pylist(), exact["duplicate_of"].to_pylist(), strict=True)),
+                    **dict(zip(near["doc_id"].to_pylist(), near["duplicate_of"].to_pylist(), strict=True))}  # fmt: skip
+    for gone, kept in removed_into.items():
+        stats.source_pairs[(source_of[gone], source_of[kept])] += 1
+    stats.biggest = Counter(removed_into.values()).most_common(10)
+    cluster_of = {**{d: d for d in removed_into.values()}, **dict(zip(near["doc_id"].to_pylist(), near["cluster_id"].to_pylist(), strict=True)),
+                  **dict(zip(exact["doc_id"].to_pylist(), exact["duplicate_of"].to_pylist(), strict=True))}  # fmt: skip
+
+    removed = pa.array(list(removed_into), pa.string())
+    for m in training:
+        t = pq.read_table(project.stage_path(INPUT_STAGE, m.id))
+        keep = pc.invert(pc.is_in(t["doc_id"], value_set=removed))
+        kept = t.filter(keep)
+        kept = kept.append_column("dup_cluster", pa.array([cluster_of.get(d) for d in kept["doc_id"].to_pylist()], pa.string()))
+        write_parquet(project.stage_path(OUTPUT_STAGE, m.id), kept)
+        stats.by_source[m.id] = (t.num_rows, kept.num_rows)
+        stats.kept += kept.num_rows
+    _remove_stale(project, OUTPUT_STAGE, {m.id for m in training})
+    return stats, events
+
+
+def exact_duplicates_empty() -> pa.Table:
+    from curaline.kernels.dedup import EXACT_SCHEMA
+
+    return EXACT_SCHEMA.empty_table()
+
+
+def near_empty() -> pa.Table:
+    from curaline.kernels.dedup import NEAR_SCHEMA
+
+    return NEAR_SCHEMA.empty_table()
+
+
+def _remove_stale(project: Project, stage: str, live: set[str]) -> None:
+    """A source whose manifest is gone must not linger in a global stage's output."""
+    folder = project.data_dir / stage
+    for path in folder.glob("*.parquet") if folder.is_dir() else []:
+        if path.stem not in live:
+            Path(path).unlink()
