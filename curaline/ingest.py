@@ -372,7 +372,12 @@ class SourceReader:
     def _append(self, rows: dict[str, list[Any]], item: _Item, mapped: dict[str, Any]) -> None:
         own_id = mapped["own_id"]
         position = item.line if item.line is not None else (item.row or 0)
-        key = own_key(own_id) if own_id is not None else position_key(item.file, position)
+        # a text file is its own record: its id is its position (the file), as for any
+        # record without an id of its own; the path is still kept as source_record_id
+        if own_id is not None and self.m.format != "text":
+            key = own_key(own_id)
+        else:
+            key = position_key(item.file, position)
         texts = [mapped[c] for c in self.text_columns]
         rows["doc_id"].append(make_doc_id(self.m.id, key))
         rows["source_id"].append(self.m.id)

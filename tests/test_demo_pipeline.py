@@ -95,10 +95,15 @@ def test_sft_and_preference_rules_drop_the_planted_cases(demo) -> None:
     project, truth = demo
     drops = ledger(project, "quality_filtered")
     expected = {"trivial_response": "sft_trivial_response", "echo_response": "sft_response_echoes_prompt",
-                "truncated_response": "sft_truncated_response", "identical_pair": "pref_identical_responses"}  # fmt: skip
+                "identical_pair": "pref_identical_responses"}  # fmt: skip
     for case, reason in expected.items():
         for row in truth[case]:
             assert drops.get(row["doc_id"]) == reason, (case, row["doc_id"], drops.get(row["doc_id"]))
+    # truncation has no certain signal: the measured recall on the demo is 3 of 8 (answers
+    # cut right after a number or a noun pass), and there must be no false alarm
+    planted = {r["doc_id"] for r in truth["truncated_response"]}
+    flagged = {d for d, r in drops.items() if r == "sft_truncated_response"}
+    assert len(flagged & planted) >= 3 and flagged <= planted
 
 
 def test_planted_pii_is_redacted_and_never_leaks(demo) -> None:

@@ -137,7 +137,7 @@ def test_text_files_and_bad_encoding(tmp_path: Path) -> None:
     m = manifest(tmp_path, "docs", location="../docs/**/*.txt", format="text", kind="document")
     records, quarantine, _ = read_source(m)
     assert records["source_record_id"].to_pylist() == ["a.txt"]
-    assert records["doc_id"][0].as_py() == make_doc_id("docs", own_key("a.txt"))
+    assert records["doc_id"][0].as_py() == make_doc_id("docs", position_key("a.txt", 0))
     assert quarantine.to_pylist()[0]["reason"] == "undecodable_bytes"
     assert quarantine.to_pylist()[0]["file"] == "sub/b.txt"
 

@@ -36,6 +36,14 @@ _ANSWER_ENDS = sorted(set(ts._TERMINAL) | set("\"')]}`*>|\u201d\u2019\u00bb%0123
 
 _F64, _I64, _BOOL = pa.float64(), pa.int64(), pa.bool_()
 
+#: words an English sentence does not end on: an answer ending on one was cut off
+_DANGLING_WORDS = (
+    "the", "a", "an", "and", "or", "but", "so", "of", "to", "in", "on", "at", "for", "from", "with",
+    "by", "as", "your", "my", "our", "their", "his", "her", "its", "this", "that", "these", "those",
+    "is", "are", "was", "were", "be", "will", "would", "can", "could", "should", "if", "because",
+    "than", "then", "which", "who", "whose", "when", "where", "while", "into", "about", "we", "i",
+)  # fmt: skip
+
 #: Signal columns added for kind "document" (name -> arrow type).
 DOCUMENT_SIGNALS: dict[str, pa.DataType] = {
     "q_char_count": _I64,
@@ -152,11 +160,22 @@ class QualityConfig:
 
     # Instruction / preference records (Alpaca-cleaned and LIMA style curation checks).
     min_response_words: int = 1  # fewer letters-or-digits words: trivial
+    # a stock acknowledgement ("OK.", "Sure.", "Thanks!") answering a real instruction (this
+    # many prompt words or more) is trivial too, while "No" to "Yes or no?" stays
+    trivial_prompt_words: int = 6
+    stock_acknowledgements: tuple[str, ...] = (
+        "ok", "okay", "yes", "no", "sure", "thanks", "thank you", "done", "noted", "got it",
+        "n/a", "none", "i don't know", "sure thing", "of course", "will do",
+    )  # fmt: skip
     truncation_min_words: int = 40  # long answers must end like a sentence or a block
     drop_prompt_echo: bool = True
     drop_identical_preference: bool = True
 
     threads: int = 1  # compiled kernel threads per batch (it releases the GIL)
+
+    #: the Gopher stop-word rule counts English stop words, so it only applies to records
+    #: the language stage labelled with one of these (or to all when there is no label)
+    stop_word_languages: tuple[str, ...] = ("en",)
 
     def __post_init__(self) -> None:
         if tuple(n for n, _ in self.top_ngram_char_frac) != TOP_NGRAMS[: len(
@@ -213,7 +232,9 @@ def _decide(table: pa.Table, rules: list[_Rule]) -> KernelResult:
     return KernelResult(table, keep, events)
 
 
-def _document_rules(sig: dict[str, np.ndarray], empty: np.ndarray, c: QualityConfig) -> list[_Rule]:
+def _document_rules(
+    sig: dict[str, np.ndarray], empty: np.ndarray, c: QualityConfig, stop_word_lang: np.ndarray | None = None
+) -> list[_Rule]:
     rules = [_Rule("empty_text", empty, sig["q_char_count"], 0)]
     ok = ~empty
 
@@ -244,7 +265,11 @@ def _document_rules(sig: dict[str, np.ndarray], empty: np.ndarray, c: QualityCon
         above("gopher_too_many_bullets", "q_bullet_line_frac", c.max_bullet_lines_ratio)
         above("gopher_too_many_end_ellipsis", "q_ellipsis_line_frac", c.max_ellipsis_lines_ratio)
         below("gopher_below_alpha_threshold", "q_alpha_word_frac", c.min_alpha_words_ratio)
-        below("gopher_too_few_stop_words", "q_stop_word_count", c.min_stop_words)
+        if c.min_stop_words is not None:
+            few = ok & (sig["q_stop_word_count"] < c.min_stop_words)
+            if stop_word_lang is not None:
+                few &= stop_word_lang
+            rules.append(_Rule("gopher_too_few_stop_words", few, sig["q_stop_word_count"], c.min_stop_words))
     if c.c4:
         first = sig["_c4_first"]
         if c.c4_drop_lorem_ipsum:
@@ -308,7 +333,20 @@ def _instruction(table: pa.Table, c: QualityConfig) -> KernelResult:
     last = pc.utf8_slice_codeunits(trimmed, -1)
     unterminated = ~_np(pc.is_in(last, value_set=pa.array(_ANSWER_ENDS)))
     fences = _np(pc.count_substring(resp, "```"))
-    truncated = ((words >= c.truncation_min_words) & unterminated) | (fences % 2 == 1)
+    # a list's last item ends without punctuation by nature: never call that truncated
+    last_line = pc.utf8_trim_whitespace(pc.replace_substring_regex(trimmed, r"(?s)^.*\n", ""))
+    list_item = _np(pc.match_substring_regex(last_line, r"^([-*•]|\d+[.)]|[a-zA-Z][.)])\s")).astype(bool)
+    # cut mid-sentence: complete sentences before, none at the end, or a last word that
+    # cannot end a sentence ("... so your", "... my train from")
+    earlier_sentence = _np(pc.match_substring_regex(trimmed, r"[.!?][\"')\]]?\s+\S")).astype(bool)
+    last_word = pc.utf8_lower(pc.struct_field(pc.extract_regex(trimmed, r"(?P<w>[\pL']+)\W*$"), "w"))
+    dangling = _np(pc.fill_null(pc.is_in(last_word, value_set=pa.array(_DANGLING_WORDS)), False)).astype(bool)
+    # a short last line of its own is a sign-off or a name ("Best regards,\nJorun"), not a cut
+    signoff = _np(pc.match_substring(trimmed, "\n")).astype(bool) & (_words(last_line) <= 3)
+    unfinished = unterminated & ~list_item & ~signoff & (
+        (words >= c.truncation_min_words) | (earlier_sentence & (words >= 8)) | (dangling & (words >= 5))
+    )
+    truncated = unfinished | (fences % 2 == 1)
     table = _attach(
         table,
         {
@@ -318,7 +356,9 @@ def _instruction(table: pa.Table, c: QualityConfig) -> KernelResult:
             "q_response_code_fences": _col(fences, _I64),
         },
     )
-    trivial = words < c.min_response_words
+    stock = pc.utf8_trim(_norm(resp), " .!?,;:")
+    acknowledgement = _np(pc.is_in(stock, value_set=pa.array(c.stock_acknowledgements))).astype(bool)
+    trivial = (words < c.min_response_words) | (acknowledgement & (_words(prompt) >= c.trivial_prompt_words))
     rules = [_Rule("sft_trivial_response", trivial, words, c.min_response_words)]
     if c.drop_prompt_echo:
         rules.append(_Rule("sft_response_echoes_prompt", ~trivial & echo, echo, 1))
@@ -367,6 +407,11 @@ def score_quality(
     text = table["text"]
     sig = document_signals(text, c)
     empty = _np(pc.equal(pc.utf8_trim_whitespace(pc.fill_null(text, "")), ""))
-    rules = _document_rules(sig, empty, c)
+    lang_ok = None
+    if "language" in table.column_names:
+        lang = table["language"]
+        lang_ok = _np(pc.or_kleene(pc.is_null(lang), pc.is_in(lang, value_set=pa.array(c.stop_word_languages))))
+        lang_ok = lang_ok.astype(bool)
+    rules = _document_rules(sig, empty, c, lang_ok)
     table = _attach(table, {k: _col(sig[k], t) for k, t in DOCUMENT_SIGNALS.items()})
     return _decide(table, rules)

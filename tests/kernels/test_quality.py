@@ -313,6 +313,8 @@ LONG_ANSWER = " ".join(["The answer explains each step in plain words"] * 6)
         ("sft_truncated_response", "Explain the method.", LONG_ANSWER + " and then the"),
         ("sft_truncated_response", "List the steps.", LONG_ANSWER + ", as follows:"),
         ("sft_truncated_response", "Write code.", "Here it is:\n```python\nprint('hi')\n"),
+        ("sft_trivial_response", "Write a short poem about the sea at night.", "Sure!"),
+        ("sft_trivial_response", "Summarize the following article in three sentences.", "OK."),
     ],
 )
 def test_instruction_rules(reason: str, prompt: str, response: str | None) -> None:
@@ -426,3 +428,20 @@ def test_real_preference_data(shared_data: Path) -> None:
     flagged = res.table["q_identical_responses"].to_pylist()
     assert all(f for f, s in zip(flagged, same, strict=True) if s)  # exact copies are flagged
     assert 0.8 < res.keep.mean() <= 1.0
+
+
+def test_stop_word_rule_only_for_languages_it_knows() -> None:
+    """Gopher's stop words are English: a German page must not fail for lacking them."""
+    german = " ".join([
+        "Die Stadt liegt am Fluss und hat eine lange Geschichte.", "Im Sommer kommen viele Besucher.",
+        "Der Markt findet jeden Samstag statt.", "Die Kirche wurde im zwölften Jahrhundert gebaut.",
+        "Ein Museum zeigt Funde aus der Römerzeit.", "Die Brücke verbindet zwei Stadtteile.",
+        "Im Winter ist es ruhig, aber der Weihnachtsmarkt lockt viele Familien.",
+        "Die Schule am Rathaus feiert bald ihr hundertjähriges Bestehen.",
+        "Radwege führen entlang des Ufers bis zum nächsten Dorf.",
+        "Eine Fähre bringt Pendler morgens über den Strom.",
+    ])  # fmt: skip
+    table = pa.table({"doc_id": ["de", "en?"], "text": [german, german], "language": ["de", "en"]})
+    res = score_quality(table, kind="document")
+    assert res.keep.tolist() == [True, False]
+    assert reasons(res) == {"en?": "gopher_too_few_stop_words"}
