@@ -148,7 +148,8 @@ def decontaminate(
         hits += col_hits
         first = np.where(first < 0, col_first, first)
     contaminated = hits >= config.min_matches
-    by = np.where(first >= 0, index.item_ids[np.maximum(first, 0)], None)
+    by = (np.where(first >= 0, index.item_ids[np.maximum(first, 0)], None) if len(index.item_ids)
+          else np.full(n, None, dtype=object))  # fmt: skip
     out = table
     for name in SIGNAL_COLUMNS:
         if name in out.column_names:

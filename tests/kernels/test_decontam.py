@@ -13,8 +13,9 @@ ITEM = "Which planet in the solar system has the longest day measured in Earth h
 
 def index(*texts: str, config: DecontamConfig | None = None) -> EvalIndex:
     n = len(texts)
-    return EvalIndex.build(pa.table({"doc_id": [f"ev:{i:016x}" for i in range(n)], "source_id": ["ev"] * n,
-                                     "text": list(texts)}), config)  # fmt: skip
+    return EvalIndex.build(pa.table({"doc_id": pa.array([f"ev:{i:016x}" for i in range(n)], pa.string()),
+                                     "source_id": pa.array(["ev"] * n, pa.string()),
+                                     "text": pa.array(list(texts), pa.string())}), config)  # fmt: skip
 
 
 def test_verbatim_and_lightly_edited_copies_are_dropped_with_the_item_named() -> None:
@@ -60,3 +61,9 @@ def test_real_eval_sets_catch_planted_copies(shared_data: Path) -> None:
     planted = [f"Here is a task for you. {items[3]}", items[10][: len(items[10]) // 2 + 80], "Unrelated prose " * 20]
     docs = pa.table({"doc_id": ["x", "y", "z"], "text": planted})
     assert decontaminate(docs, kind="document", index=idx).keep.tolist() == [False, False, True]
+
+
+def test_no_evaluation_sets_keeps_everything() -> None:
+    docs = pa.table({"doc_id": ["a"], "text": [ITEM]})
+    result = decontaminate(docs, kind="document", index=index())
+    assert result.keep.tolist() == [True] and result.table["contaminated_by"].to_pylist() == [None]
