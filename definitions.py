@@ -19,6 +19,7 @@ from assets.quality import quality_filtered
 from assets.raw import raw_records
 from assets.toxicity import toxicity_screened
 from curaline.project import Project
+from resources.lineage import LineageResource
 from resources.project import ProjectResource
 from sensors.sources import make_source_sensor
 
@@ -58,7 +59,7 @@ def build_definitions(project: Project | None = None) -> dg.Definitions:
         assets=[*CATALOG_ASSETS, *PER_SOURCE_ASSETS, *GLOBAL_ASSETS],
         jobs=JOBS,
         sensors=SENSORS,
-        resources={"project": ProjectResource(root=str(project.root))},
+        resources={"project": (proj := ProjectResource(root=str(project.root))), "lineage": LineageResource(project=proj)},
     )
 
 

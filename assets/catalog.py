@@ -9,6 +9,7 @@ from assets.common import OWNER, SOURCING, column_schema, counts_table, schema_c
 from curaline.schemas import SourceCatalogRow, validate_file
 from curaline.sources import catalog_table, load_manifests
 from curaline.store import file_digest, write_parquet
+from resources.lineage import LineageResource
 from resources.project import ProjectResource
 
 CATALOG_KEY = dg.AssetKey("source_catalog")
@@ -31,19 +32,25 @@ CATALOG_KEY = dg.AssetKey("source_catalog")
                           description="every manifest in sources/ is valid"),
     ],  # fmt: skip
 )
-def source_catalog(context: dg.AssetExecutionContext, project: ProjectResource):
+def source_catalog(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     proj = project.project
     manifests, problems = load_manifests(proj.sources_dir, strict=False)
     table = catalog_table(manifests)
     path = proj.stage_path("source_catalog")
-    write_parquet(path, table)
+    with lineage.materialization(context, inputs=[m.path for m in manifests]) as run:
+        write_parquet(path, table)
+        version = file_digest(path)
+        schema_check = schema_check_result(validate_file(path, SourceCatalogRow), "catalog_schema", CATALOG_KEY)
+        run.output(path, asset_key=CATALOG_KEY, model=SourceCatalogRow, version=version, rows=table.num_rows,
+                   licence_mix=False)  # fmt: skip
+        run.checks(path, [schema_check])
     for p in problems:
         context.log.error(str(p))
     licences = Counter(m.license for m in manifests)
     problems_md = "\n".join(f"- `{p.file}`: **{p.field}**: {p.message}" for p in problems) or "none"
     yield dg.MaterializeResult(
         asset_key=CATALOG_KEY,
-        data_version=dg.DataVersion(file_digest(path)),
+        data_version=dg.DataVersion(version),
         metadata={
             "dagster/row_count": table.num_rows,
             "dagster/column_schema": column_schema(SourceCatalogRow),
@@ -57,7 +64,7 @@ def source_catalog(context: dg.AssetExecutionContext, project: ProjectResource):
             "problems": dg.MetadataValue.md(problems_md),
         },
     )
-    yield schema_check_result(validate_file(path, SourceCatalogRow), "catalog_schema", CATALOG_KEY)
+    yield schema_check
     yield dg.AssetCheckResult(
         check_name="manifests_valid",
         asset_key=CATALOG_KEY,

@@ -8,6 +8,7 @@ from curaline.kernels.decontam import DecontamConfig
 from curaline.ledger import write_ledger
 from curaline.schemas import stage_schema, validate_file
 from curaline.store import file_digest
+from resources.lineage import LineageResource
 from resources.project import ProjectResource
 
 KEY = dg.AssetKey(OUTPUT_STAGE)
@@ -33,12 +34,17 @@ KEY = dg.AssetKey(OUTPUT_STAGE)
                           description="every source's output matches its kind's Pandera model"),
     ],  # fmt: skip
 )
-def decontaminated(context: dg.AssetExecutionContext, project: ProjectResource):
+def decontaminated(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     proj = project.project
     config = proj.config.stage_config("decontaminate", DecontamConfig)
     manifests = project.manifests()
-    stats, events = decontaminate_project(proj, manifests, config)
-    write_ledger(proj, events, stage=OUTPUT_STAGE, partition=None, run_id=context.run_id)
+    with lineage.materialization(context) as run:  # inputs: deduplicated records, evaluation items
+        stats, events = decontaminate_project(proj, manifests, config)
+        write_ledger(proj, events, stage=OUTPUT_STAGE, partition=None, run_id=context.run_id)
+        for source_id, (rows_in, kept) in sorted(stats.by_source.items()):
+            path = proj.stage_path(OUTPUT_STAGE, source_id)
+            removals = {"contaminated_eval_ngram": rows_in - kept} if rows_in > kept else {}
+            run.output(path, asset_key=KEY, version=file_digest(path), rows=kept, rows_in=rows_in, removals=removals)
     dropped = stats.rows_in - stats.kept
     pairs = {f"{a} ← {b}": n for (a, b), n in stats.by_eval_set.items()}
     report = "\n\n".join([

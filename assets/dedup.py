@@ -13,6 +13,7 @@ from curaline.ledger import write_ledger
 from curaline.reports.plots import histogram_png, png_markdown
 from curaline.schemas import stage_schema, validate_file
 from curaline.store import file_digest
+from resources.lineage import LineageResource
 from resources.project import ProjectResource
 
 
@@ -34,12 +35,16 @@ def _configs(project):
         "25 bands x 5 rows): stored per source so a new source costs only its own signatures."
     ),
 )
-def minhash_bands(context: dg.AssetExecutionContext, project: ProjectResource) -> dg.MaterializeResult:
+def minhash_bands(
+    context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource
+) -> dg.MaterializeResult:
     proj = project.project
     minhash, dedup = _configs(proj)
     manifest = project.manifest(context.partition_key)
-    n = source_signatures(proj, manifest, minhash, dedup)
     path = proj.stage_path(SIGNATURE_STAGE, manifest.id)
+    with lineage.materialization(context) as run:
+        n = source_signatures(proj, manifest, minhash, dedup)
+        run.output(path, asset_key=dg.AssetKey(SIGNATURE_STAGE), version=file_digest(path), licence_mix=False)
     return dg.MaterializeResult(
         data_version=dg.DataVersion(file_digest(path)),
         metadata={"documents": n, "dagster/row_count": pq.ParquetFile(path).metadata.num_rows,
@@ -72,12 +77,17 @@ KEY = dg.AssetKey(OUTPUT_STAGE)
                           description="every source's output matches its kind's Pandera model"),
     ],  # fmt: skip
 )
-def deduplicated(context: dg.AssetExecutionContext, project: ProjectResource):
+def deduplicated(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     proj = project.project
     minhash, dedup = _configs(proj)
     manifests = project.manifests()
-    stats, events = deduplicate(proj, manifests, minhash, dedup)
-    write_ledger(proj, events, stage=OUTPUT_STAGE, partition=None, run_id=context.run_id)
+    with lineage.materialization(context) as run:  # inputs: every source's cleaned records and bands
+        stats, events = deduplicate(proj, manifests, minhash, dedup)
+        write_ledger(proj, events, stage=OUTPUT_STAGE, partition=None, run_id=context.run_id)
+        for source_id, (rows_in, kept) in sorted(stats.by_source.items()):
+            path = proj.stage_path(OUTPUT_STAGE, source_id)
+            run.output(path, asset_key=KEY, version=file_digest(path), rows=kept, rows_in=rows_in,
+                       removals=dict(stats.removed_by.get(source_id, {})))  # fmt: skip
     removed = stats.exact_removed + stats.near_removed
     reasons = Counter(events["reason"].to_pylist())
     pairs = Counter({f"{a} → {b}": n for (a, b), n in stats.source_pairs.items()})

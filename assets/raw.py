@@ -19,6 +19,7 @@ from curaline.ingest import ingest_source
 from curaline.reports.plots import histogram_png, png_markdown
 from curaline.schemas import RECORD_MODELS, QuarantineRow, RecordBase, validate_file
 from curaline.store import file_digest
+from resources.lineage import LineageResource
 from resources.project import ProjectResource
 
 RAW = dg.AssetKey("raw_records")
@@ -59,18 +60,35 @@ def _preview(path) -> str:
     ],
     partitions_def=source_partitions,
 )  # fmt: skip
-def raw_records(context: dg.AssetExecutionContext, project: ProjectResource):
+def raw_records(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     source_id = context.partition_key
     proj = project.project
     manifest = project.manifest(source_id)
     records_path = proj.stage_path("raw_records", source_id)
     quarantine_path = proj.stage_path("quarantined_records", source_id)
-    stats = ingest_source(manifest, records_path, quarantine_path, proj.config.ingest)
+    model: type[RecordBase] = RECORD_MODELS[manifest.kind]
+    with lineage.materialization(context) as run:  # START now; COMPLETE, or FAIL on error
+        run.source(manifest)
+        stats = ingest_source(manifest, records_path, quarantine_path, proj.config.ingest)
+        raw_version, quarantine_version = file_digest(records_path), file_digest(quarantine_path)
+        checks = [
+            schema_check_result(validate_file(records_path, model), "raw_schema", RAW),
+            dg.AssetCheckResult(
+                check_name="read_balance", asset_key=RAW, passed=stats.balanced, severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"read": stats.read, "ingested": stats.ingested, "quarantined": stats.quarantined_total},
+            ),
+            schema_check_result(validate_file(quarantine_path, QuarantineRow), "quarantine_schema", QUARANTINE),
+        ]  # fmt: skip
+        run.output(records_path, asset_key=RAW, model=model, version=raw_version, rows=stats.ingested,
+                   rows_in=stats.read, quarantined=dict(stats.quarantined), source=manifest)  # fmt: skip
+        run.output(quarantine_path, asset_key=QUARANTINE, model=QuarantineRow, version=quarantine_version,
+                   rows=stats.quarantined_total, licence_mix=False)  # fmt: skip
+        run.checks(records_path, checks[:2])
+        run.checks(quarantine_path, checks[2:])
     context.log.info(
         f"{source_id}: read {stats.read}, ingested {stats.ingested}, quarantined {stats.quarantined_total}"
     )
 
-    model: type[RecordBase] = RECORD_MODELS[manifest.kind]
     first_text = "text" if manifest.kind in ("document", "evaluation") else "prompt"
     lengths = pc.utf8_length(pq.read_table(records_path, columns=[first_text])[first_text]).to_numpy(zero_copy_only=False)
     report = "\n\n".join(
@@ -85,7 +103,7 @@ def raw_records(context: dg.AssetExecutionContext, project: ProjectResource):
     )
     yield dg.MaterializeResult(
         asset_key=RAW,
-        data_version=dg.DataVersion(file_digest(records_path)),
+        data_version=dg.DataVersion(raw_version),
         metadata={
             "dagster/row_count": stats.ingested,
             "dagster/column_schema": column_schema(model),
@@ -105,7 +123,7 @@ def raw_records(context: dg.AssetExecutionContext, project: ProjectResource):
     )
     yield dg.MaterializeResult(
         asset_key=QUARANTINE,
-        data_version=dg.DataVersion(file_digest(quarantine_path)),
+        data_version=dg.DataVersion(quarantine_version),
         metadata={
             "dagster/row_count": stats.quarantined_total,
             "dagster/column_schema": column_schema(QuarantineRow),
@@ -113,12 +131,4 @@ def raw_records(context: dg.AssetExecutionContext, project: ProjectResource):
             "by_reason": counts_table(dict(stats.quarantined)),
         },
     )
-    yield schema_check_result(validate_file(records_path, model), "raw_schema", RAW)
-    yield dg.AssetCheckResult(
-        check_name="read_balance",
-        asset_key=RAW,
-        passed=stats.balanced,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"read": stats.read, "ingested": stats.ingested, "quarantined": stats.quarantined_total},
-    )
-    yield schema_check_result(validate_file(quarantine_path, QuarantineRow), "quarantine_schema", QUARANTINE)
+    yield from checks

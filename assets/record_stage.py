@@ -30,6 +30,7 @@ from curaline.schemas import stage_schema, validate_file
 from curaline.sources import SourceManifest
 from curaline.stage import Kernel, run_record_stage
 from curaline.store import file_digest
+from resources.lineage import LineageResource
 from resources.project import ProjectResource
 
 
@@ -72,20 +73,35 @@ def record_stage_asset(
                               description="records in = kept + dropped, and the ledger agrees"),
         ],  # fmt: skip
     )
-    def _stage(context: dg.AssetExecutionContext, project: ProjectResource):
+    def _stage(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
         source_id = context.partition_key
         proj = project.project
         manifest = project.manifest(source_id)
         config = make_config(manifest, proj)
         signals = dict(signal_columns(manifest.kind) if callable(signal_columns) else signal_columns)
         out_path = proj.stage_path(name, source_id)
-        stats, events = run_record_stage(
-            kernel, kind=manifest.kind, config=config,
-            input_path=proj.stage_path(upstream, source_id), output_path=out_path,
-            signal_columns=signals, signal_column=signal_column if signal_column in signals else None,
-        )  # fmt: skip
-        write_ledger(proj, events, stage=name, partition=source_id, run_id=context.run_id)
         schema = stage_schema(manifest.kind, signals)
+        with lineage.materialization(context) as run:  # START now; COMPLETE, or FAIL on error
+            stats, events = run_record_stage(
+                kernel, kind=manifest.kind, config=config,
+                input_path=proj.stage_path(upstream, source_id), output_path=out_path,
+                signal_columns=signals, signal_column=signal_column if signal_column in signals else None,
+            )  # fmt: skip
+            write_ledger(proj, events, stage=name, partition=source_id, run_id=context.run_id)
+            version = file_digest(out_path)
+            ledger_drops = int((events["action"].to_numpy(zero_copy_only=False) == "drop").sum()) if events.num_rows else 0
+            checks = [
+                schema_check_result(validate_file(out_path, schema), f"{name}_schema", key),
+                dg.AssetCheckResult(
+                    check_name=f"{name}_balance", asset_key=key,
+                    passed=stats.balanced and ledger_drops >= stats.dropped_total, severity=dg.AssetCheckSeverity.ERROR,
+                    metadata={"in": stats.rows_in, "kept": stats.kept, "dropped": stats.dropped_total,
+                              "ledger_drop_rows": ledger_drops},
+                ),
+            ]  # fmt: skip
+            run.output(out_path, asset_key=key, model=schema, version=version, rows=stats.kept,
+                       rows_in=stats.rows_in, removals=dict(stats.dropped), changes=dict(stats.changed))  # fmt: skip
+            run.checks(out_path, checks)
         values = stats.signal_values()
         plot = png_markdown(
             histogram_png(values, title=histogram.title, xlabel=histogram.xlabel, log_x=histogram.log_x,
@@ -101,7 +117,7 @@ def record_stage_asset(
                               counts_markdown("Changed by reason", dict(stats.changed)), plot])  # fmt: skip
         yield dg.MaterializeResult(
             asset_key=key,
-            data_version=dg.DataVersion(file_digest(out_path)),
+            data_version=dg.DataVersion(version),
             metadata={
                 "dagster/row_count": stats.kept,
                 "dagster/column_schema": column_schema(schema),
@@ -116,15 +132,6 @@ def record_stage_asset(
                 "report": dg.MetadataValue.md(report),
             },
         )
-        yield schema_check_result(validate_file(out_path, schema), f"{name}_schema", key)
-        ledger_drops = int((events["action"].to_numpy(zero_copy_only=False) == "drop").sum()) if events.num_rows else 0
-        yield dg.AssetCheckResult(
-            check_name=f"{name}_balance",
-            asset_key=key,
-            passed=stats.balanced and ledger_drops >= stats.dropped_total,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"in": stats.rows_in, "kept": stats.kept, "dropped": stats.dropped_total,
-                      "ledger_drop_rows": ledger_drops},  # fmt: skip
-        )
+        yield from checks
 
     return _stage

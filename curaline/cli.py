@@ -206,16 +206,38 @@ def _print_summary(project: Project) -> None:
                        "quarantined by reason", "dropped by stage"], table))  # fmt: skip
 
 
+def _example_doc(project: Project) -> str | None:
+    """A record worth tracing: one that a global stage removed, else any ingested record."""
+    import duckdb
+
+    ledger = project.lineage_dir / "ledger"
+    try:
+        with duckdb.connect() as con:
+            row = con.execute(
+                "SELECT doc_id FROM read_parquet(?, hive_partitioning = false) "
+                "WHERE stage IN ('deduplicated', 'decontaminated') ORDER BY stage, doc_id LIMIT 1",
+                [str(ledger / "**" / "*.parquet")],
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    return row[0] if row else None
+
+
 def _next_steps(project: Project) -> None:
-    dagster = Path(sys.executable).parent / "dagster"
-    curaline = Path(sys.executable).parent / "curaline"
+    bindir = Path(sys.executable).parent
     home = os.environ.get("DAGSTER_HOME", str(project.dagster_home))
     click.echo("\nNext steps:")
-    click.echo("  Open the Dagster UI on this project (asset graph, reports, run history):")
-    click.echo(f"    cd {REPO_ROOT} && CURALINE_PROJECT={project.root} DAGSTER_HOME={home} {dagster} dev -w workspace.yaml")
-    click.echo("  Query the lineage (read-only SQL over the stage outputs):")
-    click.echo(f"    {curaline} lineage sql --project {project.root} "
-               "\"SELECT reason, count(*) AS n FROM quarantined_records GROUP BY 1 ORDER BY n DESC\"")  # fmt: skip
+    click.echo("  Open the Dagster UI on this project (asset graph, stage reports, run history):")
+    click.echo(f"    cd {REPO_ROOT} && CURALINE_PROJECT={project.root} DAGSTER_HOME={home} {bindir / 'dagster'} dev -w workspace.yaml")
+    click.echo("  The curated records (releases come with the release stage), one parquet file per source:")
+    click.echo(f"    {project.data_dir}/decontaminated/")
+    click.echo("  Ask the lineage: every source with licence class and removals; where one record went:")
+    click.echo(f"    {bindir / 'curaline'} lineage sources --project {project.root}")
+    doc = _example_doc(project)
+    if doc:
+        click.echo(f"    {bindir / 'curaline'} lineage trace {doc} --project {project.root}")
+    click.echo(f"    {bindir / 'curaline'} lineage sql --project {project.root} "
+               "\"SELECT stage, reason, count(*) AS n FROM ledger GROUP BY ALL ORDER BY n DESC\"")  # fmt: skip
 
 
 @main.command("run")
@@ -253,45 +275,11 @@ def demo_cmd(demo_dir: Path, seed: int, scale: float) -> None:
         sys.exit(1)
 
 
-# ---- lineage queries (read-only) ---------------------------------------------------------
+# ---- lineage queries (read-only): curaline.lineage.cli ------------------------------------
 
+from curaline.lineage.cli import lineage  # noqa: E402  (the group is defined with its queries)
 
-@main.group()
-def lineage() -> None:
-    """Read-only questions about where records came from and what happened to them."""
-
-
-@lineage.command("sql")
-@click.argument("query")
-@project_option
-@json_option
-def lineage_sql(query: str, project_dir: Path | None, as_json: bool) -> None:
-    """Run read-only SQL over the project's views (source_catalog, raw_records, quarantined_records)."""
-    import duckdb
-
-    from curaline.lineage.views import ReadOnlyQueryError, check_read_only, open_views, stage_views
-
-    project = Project.at(project_dir)
-    if not stage_views(project):
-        raise UserError(f"no runs yet in {project.root}: run `curaline run` first")
-    con = open_views(project)
-    try:
-        check_read_only(query)
-        rel = con.sql(query)
-        if rel is None:
-            raise UserError("only queries that return rows are allowed (SELECT ...)")
-        columns = rel.columns
-        rows = rel.fetchall()
-    except ReadOnlyQueryError as exc:
-        raise UserError(str(exc)) from None
-    except duckdb.Error as exc:
-        raise UserError(f"bad SQL: {str(exc).splitlines()[0]}") from None
-    finally:
-        con.close()
-    if as_json:
-        click.echo(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], indent=2, default=str))
-    else:
-        click.echo(_table(list(columns), [list(r) for r in rows]))
+main.add_command(lineage)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ class DecontamStats:
     eval_sets: list[str] = field(default_factory=list)
     by_source: dict[str, tuple[int, int]] = field(default_factory=dict)
     by_eval_set: Counter[tuple[str, str]] = field(default_factory=Counter)  # (training src, eval src)
+    eval_files: list[str] = field(default_factory=list)
 
 
 def decontaminate_project(
@@ -42,6 +43,7 @@ def decontaminate_project(
                             pa.table({"doc_id": pa.array([], pa.string()), "source_id": pa.array([], pa.string()),
                                       "text": pa.array([], pa.string())}), config)  # fmt: skip
     stats.eval_sets = [m.id for m in evals]
+    stats.eval_files = [str(project.stage_path(EVAL_STAGE, m.id)) for m in evals]
     stats.eval_items = sum(t.num_rows for t in items)
     stats.eval_items_too_short = index.too_short
     events: list[pa.Table] = []

@@ -79,6 +79,7 @@ class DedupStats:
     candidate_pairs: int = 0
     by_source: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> (in, kept)
     source_pairs: Counter[tuple[str, str]] = field(default_factory=Counter)  # (removed src, kept src)
+    removed_by: dict[str, Counter[str]] = field(default_factory=dict)  # source -> reason -> count
     biggest: list[tuple[str, int]] = field(default_factory=list)  # (kept doc, members removed)
     jaccards: np.ndarray = field(default_factory=lambda: np.array([], dtype=float))
 
@@ -137,6 +138,8 @@ def deduplicate(
                     **dict(zip(near["doc_id"].to_pylist(), near["duplicate_of"].to_pylist(), strict=True))}  # fmt: skip
     for gone, kept in removed_into.items():
         stats.source_pairs[(source_of[gone], source_of[kept])] += 1
+    for doc, reason in zip(events["doc_id"].to_pylist(), events["reason"].to_pylist(), strict=True):
+        stats.removed_by.setdefault(source_of[doc], Counter())[reason] += 1
     stats.biggest = Counter(removed_into.values()).most_common(10)
     cluster_of = {**{d: d for d in removed_into.values()}, **dict(zip(near["doc_id"].to_pylist(), near["cluster_id"].to_pylist(), strict=True)),
                   **dict(zip(exact["doc_id"].to_pylist(), exact["duplicate_of"].to_pylist(), strict=True))}  # fmt: skip

@@ -10,14 +10,16 @@ rule names and numbers, never record text, so the ledger holds no personal data.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curaline.kernels.base import ACTIONS, EVENT_SCHEMA
 from curaline.project import Project
-from curaline.store import write_parquet
+from curaline.store import AtomicParquetWriter
 
 LEDGER_SCHEMA = pa.schema(
     [
@@ -31,6 +33,13 @@ LEDGER_SCHEMA = pa.schema(
 )
 
 GLOBAL_PARTITION = "__all__"
+
+#: Actions after which the record is gone from the stage's output.
+REMOVAL_ACTIONS = ("drop", "merge-into", "takedown")
+#: Footer key of the per-file counts (see `summarize`).
+SUMMARY_KEY = "curaline.ledger.summary"
+#: Rows per row group: a doc_id lookup in a sorted file reads one group of this size.
+ROW_GROUP_ROWS = 8_192
 
 
 def ledger_dir(project: Project) -> Path:
@@ -61,8 +70,39 @@ def to_ledger(events: pa.Table, *, stage: str, partition: str | None, run_id: st
     return pa.table(cols, schema=LEDGER_SCHEMA)
 
 
+def summarize(table: pa.Table) -> dict[str, Any]:
+    """Distinct records removed / changed per source, and per action and reason.
+
+    Stored in the file's footer so that `lineage sources` reads counts for a million-row
+    ledger from footers alone; distinct because one record may break several rules.
+    """
+    ids = table["doc_id"]
+    source = pc.list_element(pc.split_pattern(ids, ":", max_splits=1), 0)
+    removal = pc.is_in(table["action"], value_set=pa.array(REMOVAL_ACTIONS))
+    keyed = pa.table({"source": source, "removal": removal, "doc_id": ids, "action": table["action"],
+                      "reason": table["reason"]})  # fmt: skip
+    sources: dict[str, dict[str, int]] = {}
+    for row in keyed.group_by(["source", "removal"]).aggregate([("doc_id", "count_distinct")]).to_pylist():
+        kind = "removed" if row["removal"] else "changed"
+        sources.setdefault(row["source"], {"removed": 0, "changed": 0})[kind] = row["doc_id_count_distinct"]
+    reasons: dict[str, dict[str, int]] = {}
+    for row in keyed.group_by(["action", "reason"]).aggregate([("doc_id", "count_distinct")]).to_pylist():
+        reasons.setdefault(row["action"], {})[row["reason"]] = row["doc_id_count_distinct"]
+    return {"rows": table.num_rows, "sources": sources, "reasons": reasons}
+
+
 def write_ledger(project: Project, events: pa.Table, *, stage: str, partition: str | None, run_id: str) -> Path:
-    """Append one run's ledger rows (possibly none: an empty file still records the run)."""
+    """Append one run's ledger rows (possibly none: an empty file still records the run).
+
+    Rows are sorted by doc_id (stably: a record's events keep their order) in small row
+    groups, so `lineage trace` reads one row group per file; the footer carries the
+    counts of `summarize` under SUMMARY_KEY.
+    """
     path = ledger_path(project, stage, partition, run_id)
-    write_parquet(path, to_ledger(events, stage=stage, partition=partition, run_id=run_id), LEDGER_SCHEMA)
+    table = to_ledger(events, stage=stage, partition=partition, run_id=run_id)
+    table = table.take(pc.sort_indices(table, sort_keys=[("doc_id", "ascending")]))
+    summary = {"stage": stage, "partition": partition or GLOBAL_PARTITION, "run_id": run_id, **summarize(table)}
+    schema = LEDGER_SCHEMA.with_metadata({SUMMARY_KEY: json.dumps(summary, sort_keys=True)})
+    with AtomicParquetWriter(path, schema, row_group_size=ROW_GROUP_ROWS) as writer:
+        writer.write(table.replace_schema_metadata(schema.metadata))
     return path

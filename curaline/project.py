@@ -32,6 +32,9 @@ class ProjectConfig:
     #: per-stage settings, e.g. {"quality": {"min_doc_words": 50}}: the keyword arguments
     #: of that stage kernel's config dataclass (checked when the stage builds its config)
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: class of each custom LicenseRef-* id (commercial | share-alike | non-commercial |
+    #: unknown): only the project knows what its private agreements allow
+    license_classes: dict[str, str] = field(default_factory=dict)
 
     def stage_config(self, stage: str, config_cls: type[Any], **overrides: Any) -> Any:
         """The kernel config of a stage: dataclass defaults < curaline.yaml < overrides."""
@@ -65,7 +68,11 @@ def _load_config(path: Path) -> ProjectConfig:
     stages = data.get("stages") or {}
     if not isinstance(stages, dict) or not all(isinstance(v, dict) for v in stages.values()):
         raise ValueError(f"{path}: stages: must map a stage name to its settings")
-    return ProjectConfig(name=str(data.get("name", "curaline")), ingest=IngestConfig(**ingest), stages=stages)
+    classes = data.get("license_classes") or {}
+    if not isinstance(classes, dict):
+        raise ValueError(f"{path}: license_classes: must map a LicenseRef-* id to its class")
+    return ProjectConfig(name=str(data.get("name", "curaline")), ingest=IngestConfig(**ingest), stages=stages,
+                         license_classes={str(k): str(v) for k, v in classes.items()})
 
 
 @dataclass(frozen=True)

@@ -171,3 +171,41 @@ def test_planted_eval_copies_are_decontaminated_and_traced_to_their_item(demo) -
     released = sql(project, "SELECT count(*) FROM read_parquet('$DATA/decontaminated/*.parquet', union_by_name=true) "
                             "WHERE doc_id IN (SELECT unnest(?))", [r["doc_id"] for r in truth["contaminated"]])  # fmt: skip
     assert released == [(0,)]
+
+
+def test_every_openlineage_event_of_the_run_validates_against_the_spec(demo, shared_dir: Path) -> None:
+    from curaline.lineage.validate import EventValidator
+
+    project, _ = demo
+    validator = EventValidator(shared_dir / "openlineage-spec" / "spec")
+    lines = (project.lineage_dir / "events" / "openlineage.jsonl").read_text().splitlines()
+    events = [json.loads(line) for line in lines]
+    # START + COMPLETE for the catalog, 7 per-source assets x 8 sources, and 2 global stages
+    assert len(events) == 2 * (1 + 7 * 8 + 2)
+    assert {e["eventType"] for e in events} == {"START", "COMPLETE"}
+    problems = [(e["job"]["name"], err) for e in events for err in validator.validate(e)]
+    assert not problems, problems[:5]
+    complete = [e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"] == "raw_records"]
+    output = complete[0]["outputs"][0]
+    assert {"schema", "version", "dataQualityMetrics", "dataQualityAssertions", "ownership"} <= set(output["facets"])
+    assert {"curaline_licenseMix", "curaline_removals", "curaline_sourceDeclaration"} <= set(output["facets"])
+    assert "outputStatistics" in output["outputFacets"]
+
+
+def test_lineage_cli_answers_from_the_ledger(demo) -> None:
+    from click.testing import CliRunner
+
+    from curaline.cli import main
+
+    project, truth = demo
+    runner = CliRunner()
+    dup = next(r for r in truth["exact_dup"] if r["source_id"] == "web-crawl")
+    result = runner.invoke(main, ["lineage", "trace", dup["doc_id"], "--project", str(project.root), "--json"])
+    assert result.exit_code == 0, result.output
+    assert dup["dup_of"] in result.output or dup["doc_id"] in result.output
+    sources = runner.invoke(main, ["lineage", "sources", "--project", str(project.root), "--json"])
+    rows = {r["source_id"] if "source_id" in r else r["source"]: r for r in json.loads(sources.output)}
+    forum = rows["forum"]
+    assert "non-commercial" in json.dumps(forum)
+    bad = runner.invoke(main, ["lineage", "trace", "nope:0000000000000000", "--project", str(project.root)])
+    assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1

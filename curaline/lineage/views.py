@@ -1,19 +1,112 @@
-"""Read-only DuckDB views over the project's parquet outputs.
+"""Read-only DuckDB views over the project's parquet outputs and lineage store.
 
 Views live in an in-memory database over parquet files that runs replace atomically,
 so queries never take a lock a running pipeline needs (a .duckdb file would: one
 writer excludes every reader).
+
+Views (each exists even before the first run, empty, with its columns):
+
+- one per stage output (``source_catalog``, ``raw_records``, ``quarantined_records``...),
+  without text columns: lineage answers "where from, what happened", never "what it said";
+- ``events``: every OpenLineage event, flattened (`curaline.lineage.store.EVENTS_SCHEMA`);
+- ``runs``: one row per materialization: asset, partition, status, times, outputs and
+  their versions, check results;
+- ``catalog``: every dataset the events name, at its latest materialized version;
+- ``ledger_history``: every ledger row of every run; ``ledger``: only the latest run of
+  each (stage, partition), i.e. what the current outputs reflect;
+- ``records``: where each ingested record came from (ids, file, line/row, licence, hash);
+- ``release_records``: release manifests, once releases write them (the hook:
+  ``lineage/releases/release=<name>/*.parquet`` with at least doc_id and source_id).
+
+No pyarrow import here: the CLI's fast path (`trace`, `sources`) uses this module.
 """
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
 import duckdb
 
 from curaline.project import Project
+from curaline.records import TEXT_COLUMNS
+
+#: Columns no view exposes: record text, and the raw bytes of quarantined input.
+HIDDEN_COLUMNS = tuple(sorted({c for cols in TEXT_COLUMNS.values() for c in cols} | {"raw"}))
+
+#: Removals in the ledger: the record is gone from the stage's output.
+REMOVAL_ACTIONS = ("drop", "merge-into", "takedown")
+
+#: DuckDB types of the lineage tables, for their empty views (must match LEDGER_SCHEMA and
+#: EVENTS_SCHEMA, which a test checks; declared here to keep pyarrow off the CLI path).
+LEDGER_COLUMNS = (
+    ("doc_id", "VARCHAR"), ("stage", "VARCHAR"), ("partition", "VARCHAR"), ("run_id", "VARCHAR"),
+    ("recorded_at", "TIMESTAMP WITH TIME ZONE"), ("action", "VARCHAR"), ("reason", "VARCHAR"),
+    ("value", "DOUBLE"), ("threshold", "DOUBLE"), ("detail", "VARCHAR"),
+)  # fmt: skip
+EVENT_COLUMNS = (
+    ("event_time", "TIMESTAMP WITH TIME ZONE"), ("event_type", "VARCHAR"), ("run_id", "VARCHAR"),
+    ("parent_run_id", "VARCHAR"), ("parent_job", "VARCHAR"), ("namespace", "VARCHAR"), ("job", "VARCHAR"),
+    ("partition", "VARCHAR"),
+    ("inputs", 'STRUCT(namespace VARCHAR, "name" VARCHAR, "version" VARCHAR)[]'),
+    ("outputs", 'STRUCT(namespace VARCHAR, "name" VARCHAR, "version" VARCHAR, "rows" BIGINT, bytes BIGINT)[]'),
+    ("assertions", 'STRUCT(dataset VARCHAR, "name" VARCHAR, "assertion" VARCHAR, success BOOLEAN, '
+                   '"column" VARCHAR, severity VARCHAR)[]'),
+    ("error_message", "VARCHAR"), ("producer", "VARCHAR"), ("run_facets", "VARCHAR"), ("job_facets", "VARCHAR"),
+    ("input_facets", "VARCHAR"), ("output_facets", "VARCHAR"),
+)  # fmt: skip
+RECORD_COLUMNS = (
+    ("doc_id", "VARCHAR"), ("source_id", "VARCHAR"), ("source_file", "VARCHAR"), ("source_line", "BIGINT"),
+    ("source_row", "BIGINT"), ("source_record_id", "VARCHAR"), ("license", "VARCHAR"), ("content_hash", "VARCHAR"),
+)  # fmt: skip
+RELEASE_COLUMNS = (("release", "VARCHAR"), ("doc_id", "VARCHAR"), ("source_id", "VARCHAR"), ("license", "VARCHAR"))
+
+LINEAGE_VIEWS = ("events", "runs", "catalog", "ledger", "ledger_history", "records", "release_records")
 
 
 class ReadOnlyQueryError(ValueError):
     pass
+
+
+#: What DuckDB says when a parquet file was replaced between reading its footer and its
+#: pages: the pipeline renames new outputs over old ones, so the next attempt is consistent.
+_REPLACED = ("TProtocolException", "Invalid data", "No magic bytes", "too small to be a Parquet file",
+             "No such file", "Could not open file", "Could not read enough bytes", "Corrupt",
+             "out of range")  # fmt: skip
+
+T = TypeVar("T")
+
+
+def retry_replaced(fn: Callable[[], T], *, attempts: int = 5, wait_s: float = 0.02) -> T:
+    """Run a read; if a file was swapped under it by an atomic rename, read again."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except duckdb.Error as exc:
+            transient = isinstance(exc, duckdb.IOException) or any(m in str(exc) for m in _REPLACED)
+            if attempt == attempts - 1 or not transient:
+                raise
+            time.sleep(wait_s * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _sql_str(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _file_list(paths: list[Path]) -> str:
+    return "[" + ", ".join(_sql_str(p) for p in paths) + "]"
+
+
+def _empty(columns: tuple[tuple[str, str], ...]) -> str:
+    return "SELECT " + ", ".join(f"NULL::{t} AS {n}" for n, t in columns) + " WHERE false"
+
+
+def _visible(columns: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(n for n, _ in columns)
 
 
 def stage_views(project: Project) -> dict[str, str]:
@@ -23,18 +116,142 @@ def stage_views(project: Project) -> dict[str, str]:
     if (data / "source_catalog.parquet").exists():
         views["source_catalog"] = str(data / "source_catalog.parquet")
     if data.is_dir():
+        for single in sorted(data.glob("*.parquet")):  # global stages written as one file
+            views.setdefault(single.stem, str(single))
         for stage_dir in sorted(p for p in data.iterdir() if p.is_dir() and any(p.glob("*.parquet"))):
             views[stage_dir.name] = str(stage_dir / "*.parquet")
     return views
 
 
+# ---- the lineage store's files ---------------------------------------------------------
+
+
+def ledger_root(project: Project) -> Path:
+    return project.lineage_dir / "ledger"
+
+
+def events_root(project: Project) -> Path:
+    return project.lineage_dir / "events"
+
+
+def releases_root(project: Project) -> Path:
+    return project.lineage_dir / "releases"
+
+
+def event_files(project: Project, job: str | None = None) -> list[Path]:
+    root = events_root(project)
+    pattern = f"job={job}/run=*.parquet" if job else "job=*/run=*.parquet"
+    return sorted(root.glob(pattern)) if root.is_dir() else []
+
+
+def ledger_files(project: Project, *, partition: str | None = None, latest: bool = True) -> list[Path]:
+    """Ledger files (one per stage, partition and run); with latest, the newest per (stage, partition).
+
+    "Newest" is the file's modification time: each run writes its file once, atomically,
+    when the stage finishes, so the newest file is the run the current output reflects.
+    """
+    root = ledger_root(project)
+    if not root.is_dir():
+        return []
+    parts = f"partition={partition}" if partition else "partition=*"
+    out: list[Path] = []
+    for part_dir in sorted(root.glob(f"stage=*/{parts}")):
+        files = [(e.stat().st_mtime_ns, e.name, Path(e.path)) for e in os.scandir(part_dir)
+                 if e.name.endswith(".parquet") and e.is_file()]  # fmt: skip
+        if not files:
+            continue
+        out += [max(files)[2]] if latest else [f for _, _, f in sorted(files)]
+    return out
+
+
+def release_files(project: Project, release: str | None = None) -> list[Path]:
+    root = releases_root(project)
+    if not root.is_dir():
+        return []
+    pattern = f"release={release}/*.parquet" if release else "release=*/*.parquet"
+    return sorted(root.glob(pattern))
+
+
+def releases(project: Project) -> list[str]:
+    root = releases_root(project)
+    return sorted(p.name.split("=", 1)[1] for p in root.glob("release=*") if p.is_dir()) if root.is_dir() else []
+
+
+# ---- views ---------------------------------------------------------------------------------
+
+
+def _stage_view_sql(pattern: str) -> str:
+    hidden = ", ".join(_sql_str(c) for c in HIDDEN_COLUMNS)
+    return (f"SELECT COLUMNS(lambda c: NOT list_contains([{hidden}], c)) "
+            f"FROM read_parquet({_sql_str(pattern)}, union_by_name = true)")  # fmt: skip
+
+
+def lineage_view_sql(project: Project) -> dict[str, str]:
+    """The SQL of every lineage view, in creation order (later ones use earlier ones)."""
+    views: dict[str, str] = {}
+    events = event_files(project)
+    views["events"] = (
+        f"SELECT {_visible(EVENT_COLUMNS)} FROM read_parquet({_sql_str(events_root(project) / 'job=*' / 'run=*.parquet')}, "
+        "union_by_name = true, hive_partitioning = false)"
+        if events
+        else _empty(EVENT_COLUMNS)
+    )  # fmt: skip
+    views["runs"] = """
+        SELECT run_id, any_value(job) AS asset, any_value(partition) AS partition,
+               any_value(parent_run_id) AS parent_run_id, any_value(parent_job) AS parent_job,
+               min(event_time) FILTER (WHERE event_type = 'START') AS started_at,
+               max(event_time) FILTER (WHERE event_type IN ('COMPLETE', 'FAIL', 'ABORT')) AS ended_at,
+               coalesce(arg_max(event_type, event_time) FILTER (WHERE event_type IN ('COMPLETE', 'FAIL', 'ABORT')),
+                        'RUNNING') AS status,
+               arg_max(inputs, event_time) AS inputs, arg_max(outputs, event_time) AS outputs,
+               arg_max(assertions, event_time) AS assertions, max(error_message) AS error_message
+        FROM events GROUP BY run_id"""
+    views["catalog"] = """
+        SELECT o.namespace, o.name AS dataset, job AS asset, partition, o.version, o.rows, o.bytes,
+               event_time AS materialized_at, run_id
+        FROM (SELECT job, partition, event_time, run_id, unnest(outputs) AS o FROM events
+              WHERE event_type = 'COMPLETE')
+        QUALIFY row_number() OVER (PARTITION BY o.namespace, o.name ORDER BY event_time DESC) = 1"""
+    history = ledger_files(project, latest=False)
+    views["ledger_history"] = (
+        f"SELECT {_visible(LEDGER_COLUMNS)} FROM read_parquet({_sql_str(ledger_root(project) / '**' / '*.parquet')}, "
+        "union_by_name = true, hive_partitioning = false)"
+        if history
+        else _empty(LEDGER_COLUMNS)
+    )  # fmt: skip
+    latest = ledger_files(project, latest=True)
+    views["ledger"] = (
+        f"SELECT {_visible(LEDGER_COLUMNS)} FROM read_parquet({_file_list(latest)}, union_by_name = true, "
+        "hive_partitioning = false)"
+        if latest
+        else _empty(LEDGER_COLUMNS)
+    )
+    raw = project.data_dir / "raw_records"
+    views["records"] = (
+        f"SELECT {_visible(RECORD_COLUMNS)} FROM read_parquet({_sql_str(raw / '*.parquet')}, union_by_name = true)"
+        if raw.is_dir() and any(raw.glob("*.parquet"))
+        else _empty(RECORD_COLUMNS)
+    )
+    rel = release_files(project)
+    views["release_records"] = (
+        f"SELECT COLUMNS(lambda c: NOT list_contains([{', '.join(_sql_str(c) for c in HIDDEN_COLUMNS)}], c)) "
+        f"FROM read_parquet({_file_list(rel)}, union_by_name = true, hive_partitioning = true)"
+        if rel
+        else _empty(RELEASE_COLUMNS)
+    )
+    return views
+
+
 def open_views(project: Project) -> duckdb.DuckDBPyConnection:
-    """An in-memory connection with one view per stage output; refuses writes."""
+    """An in-memory connection with the stage and lineage views; refuses nothing by itself
+    (`check_read_only` guards what users send)."""
     con = duckdb.connect()
     for name, pattern in stage_views(project).items():
-        con.execute(
-            f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{pattern}', union_by_name = true)"
-        )
+        if name in LINEAGE_VIEWS:
+            continue  # a stage cannot shadow a lineage view
+        con.execute(f"CREATE VIEW \"{name}\" AS {_stage_view_sql(pattern)}")
+    for name, sql in lineage_view_sql(project).items():
+        con.execute(f"CREATE VIEW {name} AS {sql}")
     return con
 
 

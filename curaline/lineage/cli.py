@@ -1,0 +1,280 @@
+"""`curaline lineage ...`: what compliance staff ask, answered from lineage alone.
+
+Every command reads (only `flush` delivers queued events), takes ``--project DIR`` and
+``--json``, and turns a user mistake (unknown doc id or source, no runs yet, bad SQL)
+into one line on stderr and exit code 2. Imports are lazy so that a `trace` costs
+little more than starting Python and DuckDB.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+PROJECT_ENV = "CURALINE_PROJECT"
+
+
+class UserError(click.ClickException):
+    """A mistake the user can fix: one line, exit code 2, no traceback."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"curaline: error: {self.format_message()}", err=True)
+
+
+def project_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+        help=f"project folder (sources/, releases/); default: ${PROJECT_ENV} or the current directory",
+    )(fn)  # fmt: skip
+
+
+def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")(fn)
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(h) for h in headers], *[["" if v is None else str(v) for v in r] for r in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _dump(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _project(project_dir: Path | None) -> Any:
+    from curaline.project import Project
+
+    try:
+        return Project.at(project_dir)
+    except ValueError as exc:  # a bad curaline.yaml
+        raise UserError(str(exc).splitlines()[0]) from None
+
+
+def _license_classes(project: Any) -> dict[str, str]:
+    # the project config maps custom LicenseRef ids to a class (`license_classes:` in curaline.yaml)
+    return dict(getattr(project.config, "license_classes", None) or {})
+
+
+def _counts(d: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in d.items())
+
+
+def _short(path: str | None, root: Path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return path
+
+
+@click.group()
+def lineage() -> None:
+    """Read-only questions about where records came from and what happened to them."""
+
+
+@lineage.command("sources")
+@click.option("--release", default=None, help="only the sources in this release, with their record counts")
+@project_option
+@json_option
+def sources_cmd(release: str | None, project_dir: Path | None, as_json: bool) -> None:
+    """Every source: licence and licence class, how obtained, records read, kept, removed by stage."""
+    from curaline.lineage.queries import LineageQueryError, sources_report
+
+    project = _project(project_dir)
+    try:
+        rows = sources_report(project, release=release, license_classes=_license_classes(project))
+    except LineageQueryError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        _dump(rows)
+        return
+    table = [[r["source"], r["license"], r["license_class"], r["obtained"], r["read"], r["quarantined"],
+              _counts(r["removed_by_stage"]), r["kept"]] + ([r["in_release"]] if release else []) for r in rows]  # fmt: skip
+    headers = ["source", "license", "class", "obtained", "read", "quarantined", "removed by stage", "kept"]
+    click.echo(_table(headers + (["in release"] if release else []), table))
+
+
+@lineage.command("trace")
+@click.argument("doc_id")
+@project_option
+@json_option
+def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
+    """Where record DOC_ID came from, and every stage it passed, was changed or dropped at, and why."""
+    from curaline.lineage.queries import LineageQueryError, trace
+
+    project = _project(project_dir)
+    try:
+        t = trace(project, doc_id, license_classes=_license_classes(project))
+    except LineageQueryError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        _dump(t)
+        return
+    s, o = t["source"], t["origin"]
+    click.echo(f"record   {t['doc_id']}")
+    click.echo(f"source   {s['id']}  licence {s.get('license')} ({s.get('license_class')}), obtained {s.get('obtained')}")
+    if o:
+        where = f"line {o['line']}" if o["line"] is not None else f"row {o['row']}"
+        click.echo(f"origin   {o['file']} {where}  ({o['path']})  licence {o['license']}  content {o['content_hash']}")
+    else:
+        click.echo("origin   not in the current raw_records output (see history)")
+    rows = []
+    for st in t["stages"]:
+        why = "; ".join(f"{e['action']} {e['reason']}" + (f" value={e['value']:g}" if e["value"] is not None else "")
+                        + (f" threshold={e['threshold']:g}" if e["threshold"] is not None else "")
+                        + (f" ({e['detail']})" if e["detail"] else "") for e in st["events"])  # fmt: skip
+        rows.append([st["stage"], st["status"], _short(st.get("dataset"), project.root), st.get("version"), why])
+    click.echo("")
+    click.echo(_table(["stage", "status", "dataset", "version", "why"], rows))
+    if t["history"]:
+        click.echo(f"\n{len(t['history'])} ledger row(s) from earlier runs: use --json to see them")
+    releases = ", ".join(f"{r['release']}" for r in t["releases"]) or "none"
+    click.echo(f"\nreleases {releases}")
+
+
+@lineage.command("impact")
+@click.argument("source_id")
+@project_option
+@json_option
+def impact_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
+    """Every dataset and version holding records of SOURCE_ID, with counts (e.g. for a takedown)."""
+    from curaline.lineage.queries import LineageQueryError, impact
+
+    project = _project(project_dir)
+    try:
+        result = impact(project, source_id)
+    except LineageQueryError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        _dump(result)
+        return
+    click.echo(f"source {result['source']}  licence {result['license']}, obtained {result['obtained']}\n")
+    click.echo(_table(["asset", "dataset", "version", "records"],
+                      [[d["asset"], _short(d["path"], project.root), d["version"], d["records"]]
+                       for d in result["datasets"]]))  # fmt: skip
+    if result["ledger"]:
+        click.echo("")
+        click.echo(_table(["stage", "action", "reason", "records"],
+                          [[r["stage"], r["action"], r["reason"], r["records"]] for r in result["ledger"]]))  # fmt: skip
+    versions = {(h["dataset"], h["version"]) for h in result["history"]}
+    click.echo(f"\n{len(versions)} dataset version(s) in the run history; releases: "
+               f"{', '.join(r['release'] for r in result['releases']) or 'none'}")  # fmt: skip
+
+
+@lineage.command("runs")
+@click.option("--asset", default=None, help="only this asset's materializations")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="newest N runs")
+@project_option
+@json_option
+def runs_cmd(asset: str | None, limit: int, project_dir: Path | None, as_json: bool) -> None:
+    """Materialization history: status, output versions and check results, newest first."""
+    from curaline.lineage.queries import LineageQueryError, runs_report
+
+    project = _project(project_dir)
+    try:
+        rows = runs_report(project, asset=asset, limit=limit)
+    except LineageQueryError as exc:
+        raise UserError(str(exc)) from None
+    if as_json:
+        _dump(rows)
+        return
+    table = []
+    for r in rows:
+        failed = [c["name"] for c in r["checks"] if not c["passed"]]
+        checks = f"{len(r['checks']) - len(failed)}/{len(r['checks'])} passed" + (f" (failed: {', '.join(failed)})" if failed else "")
+        outs = ", ".join(f"{Path(o['dataset']).parent.name}/{Path(o['dataset']).name}@{(o['version'] or '?')[:8]}"
+                         for o in r["outputs"])  # fmt: skip
+        table.append([(r["started_at"] or "")[:19], r["asset"], r["partition"], r["status"], outs,
+                      checks if r["checks"] else "", r["run_id"][-12:]])  # fmt: skip
+    click.echo(_table(["started", "asset", "partition", "status", "outputs@version", "checks", "run"], table))
+
+
+@lineage.command("sql")
+@click.argument("query")
+@project_option
+@json_option
+def sql_cmd(query: str, project_dir: Path | None, as_json: bool) -> None:
+    """Read-only SQL over the views: events, runs, catalog, ledger, ledger_history, records,
+    release_records, and one per stage output (text columns left out)."""
+    import duckdb
+
+    from curaline.lineage.views import (
+        ReadOnlyQueryError,
+        check_read_only,
+        event_files,
+        open_views,
+        retry_replaced,
+        stage_views,
+    )
+
+    project = _project(project_dir)
+    if not stage_views(project) and not event_files(project):
+        raise UserError(f"no runs yet in {project.root}: run `curaline run` first")
+    def run() -> tuple[list[str], list[tuple[Any, ...]]]:
+        con = open_views(project)
+        try:
+            rel = con.sql(query)
+            if rel is None:
+                raise UserError("only queries that return rows are allowed (SELECT ...)")
+            return list(rel.columns), rel.fetchall()
+        finally:
+            con.close()
+
+    try:
+        check_read_only(query)
+        columns, rows = retry_replaced(run)
+    except ReadOnlyQueryError as exc:
+        raise UserError(str(exc)) from None
+    except duckdb.Error as exc:
+        raise UserError(f"bad SQL: {str(exc).splitlines()[0]}") from None
+    if as_json:
+        _dump([dict(zip(columns, r, strict=True)) for r in rows])
+    else:
+        click.echo(_table(columns, [list(r) for r in rows]))
+
+
+@lineage.command("flush")
+@project_option
+@json_option
+def flush_cmd(project_dir: Path | None, as_json: bool) -> None:
+    """Re-send the events queued in lineage/outbox/ (a backend was down); exit 1 if some remain."""
+    from curaline.lineage.delivery import outbox_pending
+    from curaline.lineage.emitter import LineageEmitter, outbox_dir
+
+    project = _project(project_dir)
+    try:
+        emitter = LineageEmitter(project, license_classes=_license_classes(project))
+    except (ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise UserError(f"cannot build the OpenLineage transport: {str(exc).splitlines()[0]}") from None
+    report = emitter.flush()
+    emitter.close()
+    configured = {ch.name for ch in emitter.delivery.channels}
+    orphaned = {k: v for k, v in outbox_pending(outbox_dir(project)).items() if k not in configured and v}
+    result = {"delivered": report.delivered, "pending": report.pending, "errors": report.errors,
+              "unconfigured_outboxes": orphaned}  # fmt: skip
+    if as_json:
+        _dump(result)
+    else:
+        rows = [[name, report.delivered.get(name, 0), report.pending.get(name, 0), report.errors.get(name, "")]
+                for name in sorted(configured)]  # fmt: skip
+        rows += [[name, 0, n, "no such transport configured now"] for name, n in orphaned.items()]
+        click.echo(_table(["transport", "delivered", "pending", "error"], rows))
+    if report.total_pending or orphaned:
+        click.echo(f"curaline: {report.total_pending + sum(orphaned.values())} event(s) still queued in "
+                   f"{outbox_dir(project)}", err=True)  # fmt: skip
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    lineage()
