@@ -60,3 +60,24 @@ def schema_check_result(report: ValidationReport, check_name: str, asset_key: dg
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"rows": report.rows, "failures": report.failures, "report": dg.MetadataValue.md(report.markdown())},
     )
+
+
+def per_source_version(project, stage: str, source_ids) -> dg.DataVersion:
+    """A global stage's data version: one hash over its per-source output files."""
+    import hashlib
+
+    from curaline.store import file_digest
+
+    digest = "".join(file_digest(project.stage_path(stage, s)) for s in sorted(source_ids))
+    return dg.DataVersion(hashlib.md5(digest.encode()).hexdigest())
+
+
+def per_source_schema_check(project, stage: str, kinds: Mapping[str, str], check_name: str, key: dg.AssetKey):
+    """Validate every per-source file of a global stage; report the first failing one."""
+    from curaline.schemas import stage_schema, validate_file
+
+    reports = [validate_file(project.stage_path(stage, s), stage_schema(kind)) for s, kind in sorted(kinds.items())]
+    failing = [r for r in reports if not r.passed]
+    if not reports:
+        return dg.AssetCheckResult(check_name=check_name, asset_key=key, passed=True, metadata={"files": 0})
+    return schema_check_result(failing[0] if failing else reports[0], check_name, key)

@@ -2,11 +2,10 @@
 
 import dagster as dg
 
-from assets.common import DEDUP, OWNER, counts_markdown, counts_table, schema_check_result
+from assets.common import DEDUP, OWNER, counts_markdown, counts_table, per_source_schema_check, per_source_version
 from curaline.decontamination import OUTPUT_STAGE, decontaminate_project
 from curaline.kernels.decontam import DecontamConfig
 from curaline.ledger import write_ledger
-from curaline.schemas import stage_schema, validate_file
 from curaline.store import file_digest
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
@@ -53,10 +52,9 @@ def decontaminated(context: dg.AssetExecutionContext, project: ProjectResource, 
         f"{stats.rows_in} training records in, **{stats.kept} kept**, **{dropped} contaminated**. Config: `{config}`",
         counts_markdown("Contaminated records by source ← eval set", pairs, key="sources"),
     ])  # fmt: skip
-    digest = "".join(file_digest(proj.stage_path(OUTPUT_STAGE, s)) for s in sorted(stats.by_source))
     yield dg.MaterializeResult(
         asset_key=KEY,
-        data_version=dg.DataVersion(__import__("hashlib").md5(digest.encode()).hexdigest()),
+        data_version=per_source_version(proj, OUTPUT_STAGE, stats.by_source),
         metadata={
             "dagster/row_count": stats.kept, "rows_in": stats.rows_in, "rows_out": stats.kept,
             "dropped": dropped, "eval_sets": ", ".join(stats.eval_sets), "eval_items": stats.eval_items,
@@ -69,10 +67,5 @@ def decontaminated(context: dg.AssetExecutionContext, project: ProjectResource, 
         check_name="decontaminated_balance", asset_key=KEY,
         passed=events.num_rows == dropped, metadata={"in": stats.rows_in, "kept": stats.kept, "ledger_rows": events.num_rows},
     )  # fmt: skip
-    kinds = {m.id: m.kind for m in manifests}
-    reports = [validate_file(proj.stage_path(OUTPUT_STAGE, s), stage_schema(kinds[s])) for s in stats.by_source]
-    worst = next((r for r in reports if not r.passed), reports[0] if reports else None)
-    if worst is None:
-        yield dg.AssetCheckResult(check_name="decontaminated_schema", asset_key=KEY, passed=True)
-    else:
-        yield schema_check_result(worst, "decontaminated_schema", KEY)
+    kinds = {m.id: m.kind for m in manifests if m.id in stats.by_source}
+    yield per_source_schema_check(proj, OUTPUT_STAGE, kinds, "decontaminated_schema", KEY)

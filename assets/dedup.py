@@ -5,13 +5,20 @@ from collections import Counter
 import dagster as dg
 import pyarrow.parquet as pq
 
-from assets.common import DEDUP, OWNER, counts_markdown, counts_table, schema_check_result, source_partitions
+from assets.common import (
+    DEDUP,
+    OWNER,
+    counts_markdown,
+    counts_table,
+    per_source_schema_check,
+    per_source_version,
+    source_partitions,
+)
 from curaline.dedup import OUTPUT_STAGE, SIGNATURE_STAGE, deduplicate, source_signatures
 from curaline.kernels.dedup import DedupConfig
 from curaline.kernels.minhash import MinHashConfig
 from curaline.ledger import write_ledger
 from curaline.reports.plots import histogram_png, png_markdown
-from curaline.schemas import stage_schema, validate_file
 from curaline.store import file_digest
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
@@ -103,10 +110,9 @@ def deduplicated(context: dg.AssetExecutionContext, project: ProjectResource, li
         + "\n".join(f"| `{d}` | {n} |" for d, n in stats.biggest),
         plot,
     ])  # fmt: skip
-    digest = "".join(file_digest(proj.stage_path(OUTPUT_STAGE, s)) for s in sorted(stats.by_source))
     yield dg.MaterializeResult(
         asset_key=KEY,
-        data_version=dg.DataVersion(__import__("hashlib").md5(digest.encode()).hexdigest()),
+        data_version=per_source_version(proj, OUTPUT_STAGE, stats.by_source),
         metadata={
             "dagster/row_count": stats.kept,
             "rows_in": stats.rows_in, "rows_out": stats.kept, "removed": removed,
@@ -123,12 +129,5 @@ def deduplicated(context: dg.AssetExecutionContext, project: ProjectResource, li
         passed=stats.rows_in == stats.kept + removed and events.num_rows == removed,
         metadata={"in": stats.rows_in, "kept": stats.kept, "removed": removed, "ledger_rows": events.num_rows},
     )  # fmt: skip
-    kinds = {m.id: m.kind for m in manifests}
-    reports = [validate_file(proj.stage_path(OUTPUT_STAGE, s), stage_schema(kinds[s])) for s in stats.by_source]
-    worst = next((r for r in reports if not r.passed), reports[0] if reports else None)
-    if worst is None:
-        yield dg.AssetCheckResult(check_name="deduplicated_schema", asset_key=KEY, passed=True)
-    else:
-        yield schema_check_result(worst, "deduplicated_schema", KEY)
-
-
+    kinds = {m.id: m.kind for m in manifests if m.id in stats.by_source}
+    yield per_source_schema_check(proj, OUTPUT_STAGE, kinds, "deduplicated_schema", KEY)

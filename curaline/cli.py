@@ -16,37 +16,12 @@ from typing import Any
 
 import click
 
+from curaline.clitools import UserError, json_option, project_option, table
 from curaline.project import PROJECT_ENV, Project
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-class UserError(click.ClickException):
-    """A mistake the user can fix: one line, exit code 2, no traceback."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"curaline: error: {self.format_message()}", err=True)
-
-
-def project_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-        help=f"project folder (sources/, releases/); default: ${PROJECT_ENV} or the current directory",
-    )(fn)  # fmt: skip
-
-
-def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")(fn)
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(h) for h in headers], *[["" if v is None else str(v) for v in r] for r in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,7 +75,7 @@ def sources_list(project_dir: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps([m.declaration() for m in manifests], indent=2))
     else:
-        click.echo(_table(["source", "kind", "format", "license", "obtained", "languages"], rows))
+        click.echo(table(["source", "kind", "format", "license", "obtained", "languages"], rows))
 
 
 # ---- running the pipeline (the only place that reaches Dagster) -------------------------
@@ -195,15 +170,15 @@ def ingest_summary(project: Project) -> list[dict[str, Any]]:
 
 def _print_summary(project: Project) -> None:
     rows = ingest_summary(project)
-    table = [[r["source"], r["kind"], r["license"], r["read"], r["quarantined"],
+    lines = [[r["source"], r["kind"], r["license"], r["read"], r["quarantined"],
               sum(r["dropped_by_stage"].values()), r["kept"],
               ", ".join(f"{k}={v}" for k, v in r["by_reason"].items()),
               ", ".join(f"{k}={v}" for k, v in r["dropped_by_stage"].items() if v)] for r in rows]  # fmt: skip
     totals = [sum(r[k] for r in rows) for k in ("read", "quarantined")]
     dropped = sum(sum(r["dropped_by_stage"].values()) for r in rows)
-    table.append(["TOTAL", "", "", *totals, dropped, sum(r["kept"] for r in rows), "", ""])
-    click.echo(_table(["source", "kind", "license", "read", "quarantined", "dropped", "kept",
-                       "quarantined by reason", "dropped by stage"], table))  # fmt: skip
+    lines.append(["TOTAL", "", "", *totals, dropped, sum(r["kept"] for r in rows), "", ""])
+    click.echo(table(["source", "kind", "license", "read", "quarantined", "dropped", "kept",
+                       "quarantined by reason", "dropped by stage"], lines))  # fmt: skip
 
 
 def _example_doc(project: Project) -> str | None:

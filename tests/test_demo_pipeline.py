@@ -23,15 +23,19 @@ EXPECTED_QUARANTINE = {
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory):
-    from curaline.cli import run_pipeline
-    from curaline.demo import generate_demo_project
+    from click.testing import CliRunner
+
+    from curaline.cli import main
 
     root = tmp_path_factory.mktemp("demo")
     mp = pytest.MonkeyPatch()
-    mp.setenv("DAGSTER_HOME", str(root / ".dagster"))
-    generate_demo_project(root, seed=7, scale=1.0)
+    mp.delenv("DAGSTER_HOME", raising=False)  # the demo uses its own, under the project
+    result = CliRunner().invoke(main, ["demo", "--dir", str(root)])  # what the README's first line runs
+    assert result.exit_code == 0, result.output
+    assert "TOTAL" in result.output and "dagster dev -w workspace.yaml" in result.output
+    assert "lineage trace" in result.output
     project = Project.at(root)
-    assert run_pipeline(project, echo=lambda _: None)
+    mp.setenv("DAGSTER_HOME", str(project.dagster_home))
     truth = [json.loads(line) for line in (root / "ground_truth.jsonl").read_text().splitlines()]
     by_case: dict[str, list[dict]] = defaultdict(list)
     for row in truth:

@@ -106,3 +106,15 @@ def test_string_asset_selection_works_from_the_cli(project: Project) -> None:
     assert pq.read_table(project.stage_path("source_catalog")).num_rows == 2
     proc = dagster_cli(project, "asset", "materialize", "-m", "definitions", "--select", "key:source_catalog or group:nothing")
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_curaline_run_command_prints_the_summary(project: Project) -> None:
+    from click.testing import CliRunner
+
+    from curaline.cli import main
+
+    result = CliRunner().invoke(main, ["run", "--project", str(project.root)])
+    assert result.exit_code == 0, result.output
+    assert "TOTAL" in result.output and "malformed_json=1" in result.output
+    check = CliRunner().invoke(main, ["sources", "check", "--project", str(project.root)])
+    assert check.exit_code == 0 and "2 valid manifest(s), 0 invalid" in check.output

@@ -10,41 +10,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-PROJECT_ENV = "CURALINE_PROJECT"
-
-
-class UserError(click.ClickException):
-    """A mistake the user can fix: one line, exit code 2, no traceback."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"curaline: error: {self.format_message()}", err=True)
-
-
-def project_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-        help=f"project folder (sources/, releases/); default: ${PROJECT_ENV} or the current directory",
-    )(fn)  # fmt: skip
-
-
-def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")(fn)
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(h) for h in headers], *[["" if v is None else str(v) for v in r] for r in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+from curaline.clitools import UserError, json_option, project_option
+from curaline.clitools import table as text_table
 
 
 def _dump(data: Any) -> None:
@@ -102,7 +74,7 @@ def sources_cmd(release: str | None, project_dir: Path | None, as_json: bool) ->
     table = [[r["source"], r["license"], r["license_class"], r["obtained"], r["read"], r["quarantined"],
               _counts(r["removed_by_stage"]), r["kept"]] + ([r["in_release"]] if release else []) for r in rows]  # fmt: skip
     headers = ["source", "license", "class", "obtained", "read", "quarantined", "removed by stage", "kept"]
-    click.echo(_table(headers + (["in release"] if release else []), table))
+    click.echo(text_table(headers + (["in release"] if release else []), table))
 
 
 @lineage.command("trace")
@@ -136,7 +108,7 @@ def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
                         + (f" ({e['detail']})" if e["detail"] else "") for e in st["events"])  # fmt: skip
         rows.append([st["stage"], st["status"], _short(st.get("dataset"), project.root), st.get("version"), why])
     click.echo("")
-    click.echo(_table(["stage", "status", "dataset", "version", "why"], rows))
+    click.echo(text_table(["stage", "status", "dataset", "version", "why"], rows))
     if t["history"]:
         click.echo(f"\n{len(t['history'])} ledger row(s) from earlier runs: use --json to see them")
     releases = ", ".join(f"{r['release']}" for r in t["releases"]) or "none"
@@ -160,12 +132,12 @@ def impact_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
         _dump(result)
         return
     click.echo(f"source {result['source']}  licence {result['license']}, obtained {result['obtained']}\n")
-    click.echo(_table(["asset", "dataset", "version", "records"],
+    click.echo(text_table(["asset", "dataset", "version", "records"],
                       [[d["asset"], _short(d["path"], project.root), d["version"], d["records"]]
                        for d in result["datasets"]]))  # fmt: skip
     if result["ledger"]:
         click.echo("")
-        click.echo(_table(["stage", "action", "reason", "records"],
+        click.echo(text_table(["stage", "action", "reason", "records"],
                           [[r["stage"], r["action"], r["reason"], r["records"]] for r in result["ledger"]]))  # fmt: skip
     versions = {(h["dataset"], h["version"]) for h in result["history"]}
     click.echo(f"\n{len(versions)} dataset version(s) in the run history; releases: "
@@ -197,7 +169,7 @@ def runs_cmd(asset: str | None, limit: int, project_dir: Path | None, as_json: b
                          for o in r["outputs"])  # fmt: skip
         table.append([(r["started_at"] or "")[:19], r["asset"], r["partition"], r["status"], outs,
                       checks if r["checks"] else "", r["run_id"][-12:]])  # fmt: skip
-    click.echo(_table(["started", "asset", "partition", "status", "outputs@version", "checks", "run"], table))
+    click.echo(text_table(["started", "asset", "partition", "status", "outputs@version", "checks", "run"], table))
 
 
 @lineage.command("sql")
@@ -241,7 +213,7 @@ def sql_cmd(query: str, project_dir: Path | None, as_json: bool) -> None:
     if as_json:
         _dump([dict(zip(columns, r, strict=True)) for r in rows])
     else:
-        click.echo(_table(columns, [list(r) for r in rows]))
+        click.echo(text_table(columns, [list(r) for r in rows]))
 
 
 @lineage.command("flush")
@@ -269,7 +241,7 @@ def flush_cmd(project_dir: Path | None, as_json: bool) -> None:
         rows = [[name, report.delivered.get(name, 0), report.pending.get(name, 0), report.errors.get(name, "")]
                 for name in sorted(configured)]  # fmt: skip
         rows += [[name, 0, n, "no such transport configured now"] for name, n in orphaned.items()]
-        click.echo(_table(["transport", "delivered", "pending", "error"], rows))
+        click.echo(text_table(["transport", "delivered", "pending", "error"], rows))
     if report.total_pending or orphaned:
         click.echo(f"curaline: {report.total_pending + sum(orphaned.values())} event(s) still queued in "
                    f"{outbox_dir(project)}", err=True)  # fmt: skip
