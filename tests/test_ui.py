@@ -1,0 +1,113 @@
+"""The operator's UI for real: `dagster dev` on a run project, asked over GraphQL, and
+photographed in headless Chromium (Debian's package) when it is installed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from curaline.project import Project
+from tests_support import make_project
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts"
+
+QUERY = """{ assetNodes { assetKey { path } groupName description owners { ... on TeamAssetOwner { team } }
+  assetChecksOrError { ... on AssetChecks { checks { name } } } } }"""
+META_QUERY = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { ... on Asset {
+  assetMaterializations(limit: 1) { metadataEntries { label } } } } }"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def graphql(port: int, query: str, variables: dict | None = None) -> dict:
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", body, {"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())["data"]
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory: pytest.TempPathFactory):
+    from curaline.cli import run_pipeline
+
+    root = tmp_path_factory.mktemp("ui") / "proj"
+    project = make_project(root)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DAGSTER_HOME", str(project.dagster_home))
+    project.dagster_home.mkdir(parents=True, exist_ok=True)
+    assert run_pipeline(project, echo=lambda _: None)
+    port = free_port()
+    env = {**os.environ, "CURALINE_PROJECT": str(project.root), "DAGSTER_HOME": str(project.dagster_home)}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if graphql(port, QUERY)["assetNodes"]:
+                    break
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("dagster dev did not come up within 120 s")
+            time.sleep(1)
+        yield project, port
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        mp.undo()
+
+
+def test_every_asset_is_described_grouped_owned_and_checked(ui) -> None:
+    _, port = ui
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in graphql(port, QUERY)["assetNodes"]}
+    assert {"source_catalog", "raw_records", "normalized", "quality_filtered", "deduplicated", "decontaminated"} <= set(nodes)
+    for key, node in nodes.items():
+        assert node["description"] and node["groupName"] != "default" and node["owners"], key
+    checks = {c["name"] for n in nodes.values() for c in (n["assetChecksOrError"] or {}).get("checks", [])}
+    assert {"raw_schema", "read_balance", "quality_filtered_balance", "deduplicated_schema"} <= checks
+    labels = {e["label"] for e in graphql(port, META_QUERY, {"key": {"path": ["quality_filtered"]}})
+              ["assetOrError"]["assetMaterializations"][0]["metadataEntries"]}  # fmt: skip
+    assert {"dagster/row_count", "dropped_by_reason", "report", "rows_in", "rows_out"} <= labels
+
+
+def test_screenshots_of_the_graph_and_an_asset_page(ui) -> None:
+    chromium = shutil.which("chromium")
+    if not chromium:
+        pytest.skip("headless Chromium is not installed (Debian package 'chromium')")
+    _, port = ui
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, path in (("asset-graph", "asset-groups"), ("asset-quality_filtered", "assets/quality_filtered")):
+        out = ARTIFACTS / f"{name}.png"
+        out.unlink(missing_ok=True)
+        profile = ARTIFACTS / f".chromium-{name}"
+        subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--window-size=1600,1000", "--virtual-time-budget=15000",
+             f"--screenshot={out}", f"http://127.0.0.1:{port}/{path}"],
+            timeout=90, capture_output=True, check=False,
+        )  # fmt: skip
+        shutil.rmtree(profile, ignore_errors=True)
+        assert out.exists() and out.stat().st_size > 20_000, name  # a rendered page, not a blank one
