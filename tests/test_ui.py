@@ -15,8 +15,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from curaline.project import Project
 from tests_support import make_project
 
 REPO = Path(__file__).resolve().parents[1]
