@@ -22,7 +22,7 @@ DEDUP = "dedup"
 RELEASE = "release"
 
 
-def column_schema(model: type[pa.DataFrameModel]) -> dg.TableSchema:
+def column_schema(model: type[pa.DataFrameModel] | pa.DataFrameSchema) -> dg.TableSchema:
     """The Pandera model as the UI's column schema (Columns tab)."""
     return dg.TableSchema(
         columns=[

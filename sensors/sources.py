@@ -31,7 +31,7 @@ def make_source_sensor(per_source_job, catalog_job, *, interval_seconds: int = 3
         seen: dict[str, str] = state.get("sources", {})
         files = state.get("files", {})
         manifests, problems = load_manifests(project.project.sources_dir, strict=False)
-        known = set(context.instance.get_dynamic_partitions(source_partitions.name))
+        known = set(context.instance.get_dynamic_partitions(str(source_partitions.name)))
 
         requests: list[dg.RunRequest] = []
         new_partitions: list[str] = []

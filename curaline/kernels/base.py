@@ -9,6 +9,7 @@ so the ledger can be shared with auditors without leaking personal data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,9 +39,9 @@ def make_events(
     doc_ids: pa.Array | list[str],
     action: str,
     reason: str | list[str],
-    value: list[float | None] | np.ndarray | None = None,
-    threshold: float | list[float | None] | None = None,
-    detail: list[str | None] | str | None = None,
+    value: Sequence[float | None] | np.ndarray | None = None,
+    threshold: float | Sequence[float | None] | None = None,
+    detail: Sequence[str | None] | str | None = None,
 ) -> pa.Table:
     """Build an events table; scalars are broadcast over doc_ids."""
     if action not in ACTIONS:

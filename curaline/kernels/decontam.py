@@ -148,8 +148,10 @@ def decontaminate(
         hits += col_hits
         first = np.where(first < 0, col_first, first)
     contaminated = hits >= config.min_matches
-    by = (np.where(first >= 0, index.item_ids[np.maximum(first, 0)], None) if len(index.item_ids)
-          else np.full(n, None, dtype=object))  # fmt: skip
+    by = np.full(n, None, dtype=object)
+    if len(index.item_ids):
+        hit = first >= 0
+        by[hit] = index.item_ids[first[hit]]
     out = table
     for name in SIGNAL_COLUMNS:
         if name in out.column_names:

@@ -35,7 +35,7 @@ def histogram_png(
         if log_x:
             data = data[data > 0]
             edges = np.logspace(np.log10(max(data.min(), 1e-9)), np.log10(max(data.max(), 1e-9)) + 1e-9, bins)
-            ax.hist(data, bins=edges, color="#4F46E5")
+            ax.hist(data, bins=list(edges), color="#4F46E5")
             ax.set_xscale("log")
         else:
             ax.hist(data, bins=bins, color="#4F46E5")
