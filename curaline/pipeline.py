@@ -14,3 +14,6 @@ PER_SOURCE_STAGES = (
 
 #: global stages that still write one file per (training) source, in flow order
 GLOBAL_STAGES = ("deduplicated", "decontaminated")
+
+#: every stage that writes per-source data, in flow order (what `lineage trace` lists)
+FLOW_ORDER = (*PER_SOURCE_STAGES, "minhash_bands", *GLOBAL_STAGES)

@@ -309,7 +309,12 @@ def _trace(project: Project, doc_id: str, *, license_classes: dict[str, str] | N
             lf = [f for f in ledger_files(project, partition=source) if f.parent.parent.name == f"stage={stage}"]
             when[stage] = _mtime(lf[0]) if lf else 0
     stages = []
-    for stage in sorted(when, key=lambda s: (when[s], s)):
+    from curaline.pipeline import FLOW_ORDER
+
+    def flow(stage: str) -> tuple[int, int, str]:  # known stages in flow order, others by time
+        return (FLOW_ORDER.index(stage) if stage in FLOW_ORDER else len(FLOW_ORDER), when[stage], stage)
+
+    for stage in sorted(when, key=flow):
         rows = [r for r in ledger_rows if r["stage"] == stage and r["current"]]
         removal = [r for r in rows if r["action"] in REMOVAL_ACTIONS]
         path = present.get(stage)
