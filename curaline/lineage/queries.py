@@ -159,7 +159,7 @@ def _sources_report(project: Project, *, release: str | None = None,
         by_reason: dict[str, dict[str, int]] = {}
         if any(n for n in quarantined.values()):
             for source, reason, n in con.sql(
-                f"SELECT source_id, reason, count(*) FROM read_parquet({_q(qdir / '*.parquet')}) GROUP BY ALL ORDER BY 3 DESC"
+                f"SELECT source_id, reason, count(*) FROM read_parquet({_q(qdir / '*.parquet')}) GROUP BY ALL ORDER BY 3 DESC, 1, 2"
             ).fetchall():  # fmt: skip
                 by_reason.setdefault(source, {})[reason] = int(n)
         ledger = ledger_counts(project, con)
@@ -279,7 +279,7 @@ def _trace(project: Project, doc_id: str, *, license_classes: dict[str, str] | N
             rel = con.sql(f"""SELECT stage, partition, run_id, epoch_us(recorded_at) AS recorded_at, action, reason,
                        value, threshold, detail, filename
                 FROM read_parquet({_files(every)}, filename = true, hive_partitioning = false)
-                WHERE doc_id = ? ORDER BY recorded_at""", params=[doc_id])  # fmt: skip
+                WHERE doc_id = ? ORDER BY recorded_at, stage, action, reason""", params=[doc_id])  # fmt: skip
             cols = rel.columns
             for r in rel.fetchall():
                 row = dict(zip(cols, r, strict=True))
@@ -409,7 +409,7 @@ def _impact(project: Project, source_id: str) -> dict[str, Any]:
         if lf:
             removals = [{"stage": s, "action": a, "reason": r, "records": int(n)} for s, a, r, n in con.sql(
                 f"""SELECT stage, action, reason, count(DISTINCT doc_id) FROM read_parquet({_files(lf)}, hive_partitioning = false)
-                    WHERE starts_with(doc_id, ?) GROUP BY ALL ORDER BY 1, 4 DESC""", params=[f"{source_id}:"]).fetchall()]  # fmt: skip
+                    WHERE starts_with(doc_id, ?) GROUP BY ALL ORDER BY 1, 4 DESC, 2, 3""", params=[f"{source_id}:"]).fetchall()]  # fmt: skip
         in_releases: list[dict[str, Any]] = []
         rel_files = release_files(project)
         if rel_files:
