@@ -3,6 +3,7 @@
 
 import dagster as dg
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -28,7 +29,8 @@ QUARANTINE = dg.AssetKey("quarantined_records")
 
 def _preview(path) -> str:
     """A few rows as a table: ids, origin and sizes only, so no raw text (or PII) shows."""
-    table = pq.read_table(path).slice(0, 5)
+    first = next(pq.ParquetFile(path).iter_batches(batch_size=5), None)  # 5 rows, not the whole file
+    table = pa.Table.from_batches([first]) if first is not None else pq.read_schema(path).empty_table()
     text_cols = [c for c in ("text", "prompt", "response", "chosen", "rejected") if c in table.column_names]
     lines = ["| doc_id | file | line/row | " + " | ".join(f"{c} chars" for c in text_cols) + " |",
              "|---|---|---|" + "---:|" * len(text_cols)]  # fmt: skip

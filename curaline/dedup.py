@@ -120,10 +120,10 @@ def deduplicate(
     gone = exact["doc_id"]
     pairs = pairs.filter(pc.invert(pc.or_(pc.is_in(pairs["a"], value_set=gone), pc.is_in(pairs["b"], value_set=gone))))
     stats.candidate_pairs = pairs.num_rows
-    row_of = {d: i for i, d in enumerate(meta["doc_id"].to_pylist())}
-    pair_rows = pa.table({
-        "a": pa.array([row_of[x] for x in pairs["a"].to_pylist()], pa.int64()),
-        "b": pa.array([row_of[x] for x in pairs["b"].to_pylist()], pa.int64()),
+    ids = meta["doc_id"]
+    pair_rows = pa.table({  # doc ids -> meta row numbers, vectorized
+        "a": pc.index_in(pairs["a"], value_set=ids).cast(pa.int64()),
+        "b": pc.index_in(pairs["b"], value_set=ids).cast(pa.int64()),
     })  # fmt: skip
     rows = needed_rows(pair_rows)
     sets = shingle_sets(all_text.take(pa.array(rows)), config=minhash)
@@ -141,15 +141,20 @@ def deduplicate(
     for doc, reason in zip(events["doc_id"].to_pylist(), events["reason"].to_pylist(), strict=True):
         stats.removed_by.setdefault(source_of[doc], Counter())[reason] += 1
     stats.biggest = Counter(removed_into.values()).most_common(10)
-    cluster_of = {**{d: d for d in removed_into.values()}, **dict(zip(near["doc_id"].to_pylist(), near["cluster_id"].to_pylist(), strict=True)),
-                  **dict(zip(exact["doc_id"].to_pylist(), exact["duplicate_of"].to_pylist(), strict=True))}  # fmt: skip
-
+    # the cluster of each record that has one: kept representatives name themselves
+    kept_reps = pa.array(sorted(set(removed_into.values())), pa.string())
+    clusters = pa.table({
+        "doc_id": pa.concat_arrays([kept_reps, near["doc_id"].combine_chunks(), exact["doc_id"].combine_chunks()]),
+        "cluster": pa.concat_arrays([kept_reps, near["cluster_id"].combine_chunks(),
+                                     exact["duplicate_of"].combine_chunks()]),
+    })  # fmt: skip
     removed = pa.array(list(removed_into), pa.string())
     for m in training:
         t = pq.read_table(project.stage_path(INPUT_STAGE, m.id))
         keep = pc.invert(pc.is_in(t["doc_id"], value_set=removed))
         kept = t.filter(keep)
-        kept = kept.append_column("dup_cluster", pa.array([cluster_of.get(d) for d in kept["doc_id"].to_pylist()], pa.string()))
+        at = pc.index_in(kept["doc_id"], value_set=clusters["doc_id"])
+        kept = kept.append_column("dup_cluster", pc.take(clusters["cluster"], at))
         write_parquet(project.stage_path(OUTPUT_STAGE, m.id), kept)
         stats.by_source[m.id] = (t.num_rows, kept.num_rows)
         stats.kept += kept.num_rows

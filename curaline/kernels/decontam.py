@@ -127,9 +127,9 @@ class EvalIndex:
             pos_c = np.minimum(pos, len(sorted_hashes) - 1)
             found = sorted_hashes[pos_c] == hashes
             np.add.at(hits, doc[found], 1)
-            for d, item in zip(doc[found], item_of[pos_c[found]], strict=True):
-                if first[d] < 0:
-                    first[d] = item
+            hit_docs, at = np.unique(doc[found], return_index=True)  # each text's first hit
+            unset = first[hit_docs] < 0
+            first[hit_docs[unset]] = item_of[pos_c[found]][at[unset]]
         return hits, first
 
 
