@@ -8,27 +8,34 @@ from __future__ import annotations
 
 import dagster as dg
 
+from assets.annotation import ANNOTATION_ASSETS
 from assets.catalog import source_catalog
-from assets.common import source_partitions
+from assets.common import release_partitions, source_partitions
 from assets.decontaminated import decontaminated
 from assets.dedup import deduplicated, minhash_bands
 from assets.language import language_checked
 from assets.normalized import normalized
 from assets.pii import pii_redacted
+from assets.preference import preference_exports, preference_pairs
 from assets.quality import quality_filtered
 from assets.raw import raw_records
+from assets.release import release
 from assets.toxicity import toxicity_screened
 from curaline.project import Project
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
 from sensors.sources import make_source_sensor
+from sensors.takedown import make_takedown_sensor
 
 #: Unpartitioned assets that per-source stages read (run first).
 CATALOG_ASSETS = [source_catalog]
 #: Per-source stages, partitioned by source.
-PER_SOURCE_ASSETS = [raw_records, normalized, language_checked, quality_filtered, pii_redacted, toxicity_screened, minhash_bands]
+PER_SOURCE_ASSETS = [raw_records, normalized, language_checked, quality_filtered, pii_redacted, toxicity_screened, minhash_bands,
+                     *ANNOTATION_ASSETS]
 #: Global stages over every source (dedup, decontamination, mix, release).
-GLOBAL_ASSETS: list[dg.AssetsDefinition] = [deduplicated, decontaminated]
+GLOBAL_ASSETS: list[dg.AssetsDefinition] = [deduplicated, decontaminated, preference_pairs]
+#: Per-release assets, partitioned by release spec.
+RELEASE_ASSETS = [release, preference_exports]
 
 catalog_job = dg.define_asset_job(
     "catalog_job", selection=dg.AssetSelection.assets(*CATALOG_ASSETS),
@@ -49,14 +56,23 @@ if GLOBAL_ASSETS:
         )  # fmt: skip
     )
 
+release_job = dg.define_asset_job(
+    "release_job", selection=dg.AssetSelection.assets(*RELEASE_ASSETS), partitions_def=release_partitions,
+    description="Build, gate, version and document one release (one partition per release spec).",
+)  # fmt: skip
+JOBS.append(release_job)
 
-SENSORS = [make_source_sensor(per_source_job, catalog_job)]
+
+SENSORS = [
+    make_source_sensor(per_source_job, catalog_job),
+    make_takedown_sensor(per_source_job, next(j for j in JOBS if j.name == "global_job"), release_job),
+]
 
 
 def build_definitions(project: Project | None = None) -> dg.Definitions:
     project = project or Project.at()
     return dg.Definitions(
-        assets=[*CATALOG_ASSETS, *PER_SOURCE_ASSETS, *GLOBAL_ASSETS],
+        assets=[*CATALOG_ASSETS, *PER_SOURCE_ASSETS, *GLOBAL_ASSETS, *RELEASE_ASSETS],
         jobs=JOBS,
         sensors=SENSORS,
         resources={"project": (proj := ProjectResource(root=str(project.root))), "lineage": LineageResource(project=proj)},

@@ -5,10 +5,10 @@ from collections import Counter
 
 import dagster as dg
 
-from assets.common import OWNER, SOURCING, column_schema, counts_table, schema_check_result
+from assets.common import OWNER, SOURCING, column_schema, counts_table, dvc_track, schema_check_result
 from curaline.schemas import SourceCatalogRow, validate_file
 from curaline.sources import catalog_table, load_manifests
-from curaline.store import file_digest, write_parquet
+from curaline.store import write_parquet
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
 
@@ -39,7 +39,7 @@ def source_catalog(context: dg.AssetExecutionContext, project: ProjectResource, 
     path = proj.stage_path("source_catalog")
     with lineage.materialization(context, inputs=[m.path for m in manifests]) as run:
         write_parquet(path, table)
-        version = file_digest(path)
+        version = dvc_track(proj, "source_catalog")["data/source_catalog.parquet"]
         schema_check = schema_check_result(validate_file(path, SourceCatalogRow), "catalog_schema", CATALOG_KEY)
         run.output(path, asset_key=CATALOG_KEY, model=SourceCatalogRow, version=version, rows=table.num_rows,
                    licence_mix=False)  # fmt: skip

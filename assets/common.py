@@ -12,6 +12,8 @@ from curaline.schemas import ValidationReport, column_docs
 
 #: One dynamic partition per source manifest; `curaline run` and the sensor add them.
 source_partitions = dg.DynamicPartitionsDefinition(name="sources")
+#: One dynamic partition per release spec (`releases/<name>.yaml`).
+release_partitions = dg.DynamicPartitionsDefinition(name="releases")
 
 OWNER = "team:data-curation"
 
@@ -20,6 +22,9 @@ SOURCING = "sourcing"
 CLEANING = "cleaning"
 DEDUP = "dedup"
 RELEASE = "release"
+ANNOTATION = "annotation"
+PREFERENCE = "preference"
+COMPLIANCE = "compliance"
 
 
 def column_schema(model: type[pa.DataFrameModel] | pa.DataFrameSchema) -> dg.TableSchema:
@@ -62,14 +67,19 @@ def schema_check_result(report: ValidationReport, check_name: str, asset_key: dg
     )
 
 
-def per_source_version(project, stage: str, source_ids) -> dg.DataVersion:
-    """A global stage's data version: one hash over its per-source output files."""
-    import hashlib
+def dvc_track(project, stage: str, partition: str | None = None) -> dict[str, str]:
+    """Record a stage's outputs in DVC (dvc.lock + cache); returns {out path: DVC hash}.
 
-    from curaline.store import file_digest
+    The hashes are the assets' data versions, so Dagster's staleness and DVC agree.
+    """
+    from curaline.dvc_cli import track_asset
 
-    digest = "".join(file_digest(project.stage_path(stage, s)) for s in sorted(source_ids))
-    return dg.DataVersion(hashlib.md5(digest.encode()).hexdigest())
+    return track_asset(project, stage, partition)
+
+
+def per_source_version(project, stage: str, source_ids=None) -> dg.DataVersion:
+    """A global stage's data version: the DVC hash of its output folder (tracked here)."""
+    return dg.DataVersion(dvc_track(project, stage)[f"data/{stage}"])
 
 
 def per_source_schema_check(project, stage: str, kinds: Mapping[str, str], check_name: str, key: dg.AssetKey):

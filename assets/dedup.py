@@ -10,6 +10,7 @@ from assets.common import (
     OWNER,
     counts_markdown,
     counts_table,
+    dvc_track,
     per_source_schema_check,
     per_source_version,
     source_partitions,
@@ -51,9 +52,10 @@ def minhash_bands(
     path = proj.stage_path(SIGNATURE_STAGE, manifest.id)
     with lineage.materialization(context) as run:
         n = source_signatures(proj, manifest, minhash, dedup)
-        run.output(path, asset_key=dg.AssetKey(SIGNATURE_STAGE), version=file_digest(path), licence_mix=False)
+        version = dvc_track(proj, SIGNATURE_STAGE, manifest.id)[path.relative_to(proj.root).as_posix()]
+        run.output(path, asset_key=dg.AssetKey(SIGNATURE_STAGE), version=version, licence_mix=False)
     return dg.MaterializeResult(
-        data_version=dg.DataVersion(file_digest(path)),
+        data_version=dg.DataVersion(version),
         metadata={"documents": n, "dagster/row_count": pq.ParquetFile(path).metadata.num_rows,
                   "minhash": minhash.fingerprint, "bands": dedup.bands, "rows_per_band": dedup.rows,
                   "path": dg.MetadataValue.path(str(path))},  # fmt: skip

@@ -13,13 +13,15 @@ from assets.common import (
     column_schema,
     counts_markdown,
     counts_table,
+    dvc_track,
     schema_check_result,
     source_partitions,
 )
 from curaline.ingest import ingest_source
-from curaline.reports.plots import histogram_png, png_markdown
+from curaline.ledger import write_ledger
+from curaline.reports.plots import bar_png, histogram_png, png_markdown
 from curaline.schemas import RECORD_MODELS, QuarantineRow, RecordBase, validate_file
-from curaline.store import file_digest
+from curaline.takedown import project_matcher
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
 
@@ -71,13 +73,22 @@ def raw_records(context: dg.AssetExecutionContext, project: ProjectResource, lin
     model: type[RecordBase] = RECORD_MODELS[manifest.kind]
     with lineage.materialization(context) as run:  # START now; COMPLETE, or FAIL on error
         run.source(manifest)
-        stats = ingest_source(manifest, records_path, quarantine_path, proj.config.ingest)
-        raw_version, quarantine_version = file_digest(records_path), file_digest(quarantine_path)
+        try:  # a damaged request file must fail the run, never let records back in
+            takedown = project_matcher(proj)
+        except ValueError as exc:
+            raise dg.Failure(f"cannot apply takedown requests: {exc}") from exc
+        stats = ingest_source(manifest, records_path, quarantine_path, proj.config.ingest, takedown=takedown)
+        # written on every run, even empty: takedown status reads "applied" from it
+        write_ledger(proj, stats.takedown_events, stage="raw_records", partition=source_id, run_id=context.run_id)
+        hashes = dvc_track(proj, "raw_records", source_id)
+        raw_version = hashes[records_path.relative_to(proj.root).as_posix()]
+        quarantine_version = hashes[quarantine_path.relative_to(proj.root).as_posix()]
         checks = [
             schema_check_result(validate_file(records_path, model), "raw_schema", RAW),
             dg.AssetCheckResult(
                 check_name="read_balance", asset_key=RAW, passed=stats.balanced, severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"read": stats.read, "ingested": stats.ingested, "quarantined": stats.quarantined_total},
+                metadata={"read": stats.read, "ingested": stats.ingested, "quarantined": stats.quarantined_total,
+                          "taken_down": stats.taken_down},
             ),
             schema_check_result(validate_file(quarantine_path, QuarantineRow), "quarantine_schema", QUARANTINE),
         ]  # fmt: skip
@@ -91,16 +102,25 @@ def raw_records(context: dg.AssetExecutionContext, project: ProjectResource, lin
         f"{source_id}: read {stats.read}, ingested {stats.ingested}, quarantined {stats.quarantined_total}"
     )
 
-    first_text = "text" if manifest.kind in ("document", "evaluation") else "prompt"
-    lengths = pc.utf8_length(pq.read_table(records_path, columns=[first_text])[first_text]).to_numpy(zero_copy_only=False)
+    if manifest.kind == "annotation":  # judgements, not text: how often each label was given
+        counts = pc.value_counts(pq.read_table(records_path, columns=["label"])["label"]).to_pylist()
+        plot = png_markdown(bar_png([str(c["values"]) for c in counts[:30]], [c["counts"] for c in counts[:30]],
+                                    title="judgements per label"), "label counts")  # fmt: skip
+    else:
+        first_text = "text" if manifest.kind in ("document", "evaluation") else "prompt"
+        lengths = pc.utf8_length(pq.read_table(records_path, columns=[first_text])[first_text]).to_numpy(zero_copy_only=False)
+        plot = png_markdown(histogram_png(np.asarray(lengths), title=f"{first_text} length (characters)",
+                                          xlabel="characters", log_x=True), "length histogram")  # fmt: skip
     report = "\n\n".join(
         [
             f"### Ingest of `{source_id}`",
             f"{stats.files} file(s), {stats.read} records read: **{stats.ingested} ingested**, "
-            f"**{stats.quarantined_total} quarantined**, {stats.blank_lines} blank lines skipped.",
+            f"**{stats.quarantined_total} quarantined**, **{stats.taken_down} taken down** (takedown requests), "
+            f"{stats.blank_lines} blank lines skipped."
+            + (f" {stats.trees} message trees, {stats.trees_without_pairs} without a ranked pair."
+               if manifest.format == "oasst" else ""),
             counts_markdown("Quarantined by reason", dict(stats.quarantined)),
-            png_markdown(histogram_png(np.asarray(lengths), title=f"{first_text} length (characters)",
-                                       xlabel="characters", log_x=True), "length histogram"),  # fmt: skip
+            plot,
         ]
     )
     yield dg.MaterializeResult(
@@ -113,6 +133,7 @@ def raw_records(context: dg.AssetExecutionContext, project: ProjectResource, lin
             "records_read": stats.read,
             "records_ingested": stats.ingested,
             "records_quarantined": stats.quarantined_total,
+            "records_taken_down": stats.taken_down,
             "quarantined_by_reason": counts_table(dict(stats.quarantined)),
             "license": manifest.license,
             "obtained": manifest.obtained,

@@ -20,16 +20,17 @@ from assets.common import (
     column_schema,
     counts_markdown,
     counts_table,
+    dvc_track,
     schema_check_result,
     source_partitions,
 )
 from curaline.ledger import write_ledger
 from curaline.project import Project
+from curaline.records import NON_TEXT_KINDS
 from curaline.reports.plots import histogram_png, png_markdown
 from curaline.schemas import stage_schema, validate_file
 from curaline.sources import SourceManifest
-from curaline.stage import Kernel, run_record_stage
-from curaline.store import file_digest
+from curaline.stage import Kernel, run_record_stage, stage_signals
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
 
@@ -78,7 +79,8 @@ def record_stage_asset(
         proj = project.project
         manifest = project.manifest(source_id)
         config = make_config(manifest, proj)
-        signals = dict(signal_columns(manifest.kind) if callable(signal_columns) else signal_columns)
+        declared = {} if manifest.kind in NON_TEXT_KINDS else signal_columns  # a kind's signals may not exist
+        signals = stage_signals(manifest.kind, declared(manifest.kind) if callable(declared) else declared)
         out_path = proj.stage_path(name, source_id)
         schema = stage_schema(manifest.kind, signals)
         with lineage.materialization(context) as run:  # START now; COMPLETE, or FAIL on error
@@ -88,7 +90,7 @@ def record_stage_asset(
                 signal_columns=signals, signal_column=signal_column if signal_column in signals else None,
             )  # fmt: skip
             write_ledger(proj, events, stage=name, partition=source_id, run_id=context.run_id)
-            version = file_digest(out_path)
+            version = dvc_track(proj, name, source_id)[out_path.relative_to(proj.root).as_posix()]
             ledger_drops = int((events["action"].to_numpy(zero_copy_only=False) == "drop").sum()) if events.num_rows else 0
             checks = [
                 schema_check_result(validate_file(out_path, schema), f"{name}_schema", key),
@@ -111,7 +113,8 @@ def record_stage_asset(
         summary = (
             f"### `{name}` of `{source_id}`\n\n{stats.rows_in} in, **{stats.kept} kept**, "
             f"**{stats.dropped_total} dropped**, {stats.records_changed} changed.\n\n"
-            f"Config: `{config}`"
+            + (f"Records of kind `{manifest.kind}` are not text: they pass through unchanged."
+               if manifest.kind in NON_TEXT_KINDS else f"Config: `{config}`")
         )
         report = "\n\n".join([summary, counts_markdown("Dropped by reason", dict(stats.dropped)),
                               counts_markdown("Changed by reason", dict(stats.changed)), plot])  # fmt: skip

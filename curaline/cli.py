@@ -24,7 +24,31 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that command runs (or help lists
+    it): `curaline lineage trace` must not pay for importing DVC, release or takedown code."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, str] = {}
+
+    def add_lazy(self, name: str, target: str) -> None:
+        """Mount `module:attribute` as command `name`, imported on first use."""
+        self.lazy[name] = target
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            import importlib
+
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="curaline")
 def main() -> None:
     """curaline: curate licence-aware training data with record-level lineage."""
@@ -110,11 +134,23 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
         raise UserError(f"invalid source manifests (fix them or run `curaline sources check`):\n{lines}")
     if not manifests:
         raise UserError(f"no source manifests in {project.sources_dir}")
+    from curaline.release.spec import load_specs
+    from curaline.sources import ManifestError
+
+    try:
+        specs = load_specs(project.releases_dir, manifests)
+    except ManifestError as exc:
+        raise UserError(f"invalid release specs:\n{exc}") from None
     _prepare_dagster_home(project)
     definitions = _load_definitions(project)
     from dagster import DagsterInstance
 
     defs = definitions.build_definitions(project)
+    from curaline.dvc_cli import sync_project
+    from curaline.versioning import ensure_repo
+
+    ensure_repo(project)  # the project is a git + DVC repository; dvc.yaml follows the graph
+    sync_project(project)
     quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("CURALINE_LOG_LEVEL", "WARNING")}}}}
     ok = True
     with DagsterInstance.get() as instance:
@@ -134,6 +170,34 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
             res = defs.resolve_job_def("global_job").execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
             echo(f"  {'global stages':<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
             ok &= res.success
+        ok &= _run_releases(project, specs, defs, definitions, instance, quiet, echo)
+    return ok
+
+
+def _run_releases(project: Project, specs: list[Any], defs: Any, definitions: Any, instance: Any,
+                  run_config: dict[str, Any], echo: Callable[[str], None]) -> bool:  # fmt: skip
+    """One release_job run per spec; a blocked release fails the command, not the others."""
+    if not specs:
+        return True
+    partitions = definitions.release_partitions.name
+    known = set(instance.get_dynamic_partitions(partitions))
+    new = [s.name for s in specs if s.name not in known]
+    if new:
+        instance.add_dynamic_partitions(partitions, new)
+    job = defs.resolve_job_def("release_job")
+    ok = True
+    for spec in specs:
+        res = job.execute_in_process(instance=instance, run_config=run_config, partition_key=spec.name,
+                                     raise_on_error=False)  # fmt: skip
+        failed = [e.asset_check_evaluation_data for e in res.all_events
+                  if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]  # fmt: skip
+        status = "ok" if res.success and not failed else "BLOCKED" if failed else "FAILED"
+        echo(f"  release {spec.name:<16} {status}  (run {res.run_id[:8]})")
+        for check in failed:
+            report = check.metadata.get("report")
+            text = getattr(report, "value", None) or check.check_name
+            echo("    " + str(text).strip("`\n").replace("\n", "\n    "))
+        ok &= res.success and not failed
     return ok
 
 
@@ -204,8 +268,15 @@ def _next_steps(project: Project) -> None:
     click.echo("\nNext steps:")
     click.echo("  Open the Dagster UI on this project (asset graph, stage reports, run history):")
     click.echo(f"    cd {REPO_ROOT} && CURALINE_PROJECT={project.root} DAGSTER_HOME={home} {bindir / 'dagster'} dev -w workspace.yaml")
-    click.echo("  The curated records (releases come with the release stage), one parquet file per source:")
-    click.echo(f"    {project.data_dir}/decontaminated/")
+    releases = sorted(p.name for p in (project.data_dir / "releases").glob("*") if (p / "manifest.json").exists())
+    if releases:
+        click.echo(f"  The releases (parquet shards + manifest.json): {', '.join(releases)}")
+        click.echo(f"    {project.data_dir / 'releases'}/")
+        click.echo(f"    {bindir / 'curaline'} release list --project {project.root}")
+        click.echo(f"    {bindir / 'curaline'} release show {releases[0]} --project {project.root}")
+    else:
+        click.echo("  The curated records, one parquet file per source:")
+        click.echo(f"    {project.data_dir}/decontaminated/")
     click.echo("  Ask the lineage: every source with licence class and removals; where one record went:")
     click.echo(f"    {bindir / 'curaline'} lineage sources --project {project.root}")
     doc = _example_doc(project)
@@ -255,6 +326,14 @@ def demo_cmd(demo_dir: Path, seed: int, scale: float) -> None:
 from curaline.lineage.cli import lineage  # noqa: E402  (the group is defined with its queries)
 
 main.add_command(lineage)
+
+main.add_lazy("release", "curaline.release.cli:release")
+
+main.add_lazy("takedown", "curaline.takedown_cli:takedown")
+main.add_lazy("takedown-status", "curaline.takedown_cli:takedown_status")
+
+main.add_lazy("dvc", "curaline.dvc_cli:dvc")  # dvc.yaml sync
+main.add_lazy("materialize", "curaline.dvc_cli:materialize_cmd")  # the stages' command
 
 
 if __name__ == "__main__":

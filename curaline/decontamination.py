@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from curaline.kernels.decontam import DecontamConfig, EvalIndex, decontaminate
 from curaline.project import Project
+from curaline.records import NON_TEXT_KINDS
 from curaline.sources import SourceManifest
 from curaline.store import write_parquet
 
@@ -49,7 +50,7 @@ def decontaminate_project(
     events: list[pa.Table] = []
     for m in manifests:
         path = project.stage_path(INPUT_STAGE, m.id)
-        if m.kind == "evaluation" or not path.exists():
+        if m.kind == "evaluation" or m.kind in NON_TEXT_KINDS or not path.exists():
             continue
         table = pq.read_table(path)
         result = decontaminate(table, kind=m.kind, index=index, config=config)

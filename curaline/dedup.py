@@ -31,7 +31,7 @@ from curaline.kernels.dedup import (
 from curaline.kernels.minhash import MinHashConfig, minhash_signatures, shingle_sets, string_hashes
 from curaline.licenses import CLASSES, classify
 from curaline.project import Project
-from curaline.records import TEXT_COLUMNS
+from curaline.records import NON_TEXT_KINDS, TEXT_COLUMNS
 from curaline.sources import SourceManifest
 from curaline.store import AtomicParquetWriter, write_parquet
 
@@ -44,6 +44,8 @@ OUTPUT_STAGE = "deduplicated"
 def dedup_text(table: pa.Table, kind: str) -> pa.Array:
     """The text two records are compared on: their text fields joined (context aside)."""
     cols = [c for c in TEXT_COLUMNS[kind] if c in table.column_names and c not in ("context", "answer")]
+    if not cols:  # a kind without text (annotations) has nothing to compare
+        return pa.nulls(table.num_rows, pa.string())
     parts = [pc.fill_null(table[c], "") for c in cols]
     joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\n")
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
@@ -58,8 +60,12 @@ def normalized_hash(texts: pa.Array) -> pa.Array:
 def source_signatures(project: Project, manifest: SourceManifest, minhash: MinHashConfig, dedup: DedupConfig) -> int:
     """Write the source's band buckets (doc_id, band, bucket); returns the documents banded."""
     table = pq.read_table(project.stage_path(INPUT_STAGE, manifest.id))
-    if manifest.kind == "evaluation":
-        table = table.slice(0, 0)  # evaluation items are not training data: never deduplicated
+    if manifest.kind == "evaluation" or manifest.kind in NON_TEXT_KINDS:
+        table = table.slice(0, 0)  # eval items and annotations are not training text: never deduplicated
+    if manifest.kind == "preference":
+        # one ranking yields A>B, A>C, ...: pairs sharing a prompt and an answer look alike by
+        # construction, so preference data is only deduplicated exactly (the ordered triple)
+        table = table.slice(0, 0)
     sigs = minhash_signatures(dedup_text(table, manifest.kind), config=minhash)
     bands = band_table(table["doc_id"].combine_chunks(), sigs, dedup)
     pq_path = project.stage_path(SIGNATURE_STAGE, manifest.id)
@@ -88,7 +94,8 @@ def deduplicate(
     project: Project, manifests: list[SourceManifest], minhash: MinHashConfig, dedup: DedupConfig
 ) -> tuple[DedupStats, pa.Table]:
     """Remove exact then near duplicates across sources; returns stats and ledger events."""
-    training = [m for m in manifests if m.kind != "evaluation" and project.stage_path(INPUT_STAGE, m.id).exists()]
+    training = [m for m in manifests if m.kind != "evaluation" and m.kind not in NON_TEXT_KINDS
+                and project.stage_path(INPUT_STAGE, m.id).exists()]  # fmt: skip
     stats = DedupStats()
     metas, texts = [], []
     for m in training:

@@ -13,7 +13,7 @@ import gzip
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from pathlib import Path
@@ -21,10 +21,11 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curaline.project import IngestConfig
-from curaline.records import TEXT_COLUMNS, make_doc_id, own_key, position_key
+from curaline.records import EXTRA_COLUMNS, TEXT_COLUMNS, canonical_label, make_doc_id, own_key, position_key
 from curaline.sources import FieldRef, SourceManifest
 
 QUARANTINE_REASONS = (
@@ -38,7 +39,13 @@ QUARANTINE_REASONS = (
     "oversize_record",  # more text than ingest.max_record_chars
     "duplicate_source_id",  # the source's own id seen twice in one source
     "unreadable_file",  # cannot open, bad gzip, corrupt parquet, truncated
+    "label_not_in_set",  # an annotation's label (or gold) is not one of the manifest's labels
+    "non_numeric_label",  # an interval annotation's label (or gold) is not a number
+    "duplicate_judgement",  # the same annotator judged the same item of the same task twice
 )
+
+#: The reasons only annotation sources give (tests/test_annotation_ingest.py covers them).
+ANNOTATION_QUARANTINE_REASONS = ("label_not_in_set", "non_numeric_label", "duplicate_judgement")
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -55,11 +62,30 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 RAW_CAP = 64 * 1024  # bytes of a quarantined record kept for repair
+#: annotation columns whose values may be numbers in the source (canonicalized, not str()'d)
+_LABEL_COLUMNS = ("label", "gold")
+
+
+def _number(value: Any) -> float | None:
+    """A float from a number or a numeric string; None for anything else (bool included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if number == number and abs(number) != float("inf") else None
 
 
 def record_schema(kind: str) -> pa.Schema:
     """The columns of ingested records of a kind."""
     text_fields = [pa.field(c, pa.string()) for c in TEXT_COLUMNS[kind]]
+    text_fields += [pa.field(c, pa.type_for_alias(t)) for c, t in EXTRA_COLUMNS[kind]]
     return pa.schema(
         [
             pa.field("doc_id", pa.string(), nullable=False),
@@ -105,6 +131,12 @@ class IngestStats:
     quarantined: Counter[str] = field(default_factory=Counter)
     files: int = 0
     blank_lines: int = 0
+    #: oasst: message trees read, and those that imply no pair (no two ranked replies)
+    trees: int = 0
+    trees_without_pairs: int = 0
+    #: records removed by takedown requests (curaline.takedown) before they were written
+    taken_down: int = 0
+    takedown_events: pa.Table | None = None
 
     @property
     def quarantined_total(self) -> int:
@@ -112,7 +144,7 @@ class IngestStats:
 
     @property
     def balanced(self) -> bool:
-        return self.read == self.ingested + self.quarantined_total
+        return self.read == self.ingested + self.quarantined_total + self.taken_down
 
 
 @dataclass
@@ -155,6 +187,11 @@ class SourceReader:
         self._refs: dict[str, FieldRef] = dict(manifest.fields)
         if manifest.kind in ("document", "evaluation"):
             self._refs.setdefault("text", "text")
+        if manifest.format == "oasst":  # pairs made by _oasst carry curaline's own names
+            self._refs = {name: name for name in ("id", "prompt", "chosen", "rejected", "margin", "group")}
+        self._extra = EXTRA_COLUMNS[manifest.kind]
+        self._label_index = {label: i for i, label in enumerate(manifest.labels)}
+        self._seen_judgements: dict[tuple[str, str, str], str] = {}
 
     # ---- reading: every format yields _Item, one per input record -----------------
 
@@ -169,6 +206,10 @@ class SourceReader:
                 yield from self._csv(path, rel)
             elif fmt == "parquet":
                 yield from self._parquet(path, rel)
+            elif fmt == "oasst":
+                from curaline.oasst import oasst_pairs
+
+                yield from (_Item(**item) for item in oasst_pairs(path, rel, self.stats))
             else:
                 yield from self._text(path, rel)
         except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
@@ -311,6 +352,9 @@ class SourceReader:
         if size > self.config.max_record_chars:
             return None, ("oversize_record", None,
                           f"{size} characters > ingest.max_record_chars {self.config.max_record_chars}")  # fmt: skip
+        extra, fault = self._map_extra(obj, refs)
+        if fault is not None:
+            return None, fault
         own_id: str | None = None
         if "id" in refs:
             found, value = _lookup(obj, refs["id"] if not isinstance(refs["id"], list) else refs["id"][0])
@@ -318,11 +362,80 @@ class SourceReader:
                 own_id = str(value)
             elif self.m.format != "text":
                 return None, ("missing_field", "id", f"source id field {refs['id']!r} is absent or null")
+        if own_id is not None and own_id in self._seen_ids:
+            return None, ("duplicate_source_id", "id", f"the source id {own_id!r} was already read")
+        if self.m.kind == "annotation":
+            judgement = (extra["task"], extra["item_id"], extra["annotator_id"])
+            if judgement in self._seen_judgements:
+                return None, ("duplicate_judgement", "annotator_id",
+                              f"annotator {judgement[2]!r} already judged item {judgement[1]!r} of task "
+                              f"{judgement[0]!r} (at {self._seen_judgements[judgement]})")  # fmt: skip
+            where = f"line {item.line}" if item.line is not None else f"row {item.row}"
+            self._seen_judgements[judgement] = f"{item.file} {where}"
         if own_id is not None:
-            if own_id in self._seen_ids:
-                return None, ("duplicate_source_id", "id", f"the source id {own_id!r} was already read")
             self._seen_ids.add(own_id)
-        return {"own_id": own_id, **values}, None
+        return {"own_id": own_id, **values, **extra}, None
+
+    def _map_extra(self, obj: Any, refs: Mapping[str, FieldRef]) -> tuple[dict[str, Any], tuple[str, str | None, str] | None]:
+        """The kind's non-text columns (url; margin, group; the judgement of an annotation)."""
+        out: dict[str, Any] = {}
+        for col, typ in self._extra:
+            ref = refs.get(col)
+            value = None
+            if ref is not None:
+                r = ref[0] if isinstance(ref, list) else ref
+                found, value = _lookup(obj, r)
+                if isinstance(value, str) and not value.strip() and self.m.format == "csv":
+                    value = None  # csv has no null: an empty cell is one
+                if value is not None and not isinstance(value, (str, int, float)):
+                    return out, ("wrong_type", col, f"source field {r!r} holds {type(value).__name__}, not a scalar")
+                if typ == "float64" and value is not None:
+                    number = _number(value)
+                    if number is None:
+                        return out, ("wrong_type", col, f"source field {r!r} holds {value!r}, not a number")
+                    value = number
+                elif value is not None and col not in _LABEL_COLUMNS:
+                    if isinstance(value, bool):
+                        return out, ("wrong_type", col, f"source field {r!r} holds a boolean, not an id or text")
+                    value = canonical_label(value)
+            out[col] = value
+        if self.m.kind == "annotation":
+            return self._judgement(out, refs)
+        return out, None
+
+    def _judgement(self, out: dict[str, Any], refs: Mapping[str, FieldRef]) -> tuple[dict[str, Any], tuple[str, str | None, str] | None]:
+        """Check one annotation: who, which item, which label, against the manifest's label set."""
+        for col in ("item_id", "annotator_id", "label"):
+            if out[col] is None or isinstance(out[col], str) and not out[col].strip():
+                return out, ("missing_field", col, f"source field {refs[col]!r} is absent, null or empty")
+        if out["task"] is None:
+            out["task"] = self.m.id
+        for col in ("label", "gold"):
+            raw = out[col]
+            if raw is None:
+                continue
+            label = canonical_label(raw)
+            if self.m.label_type == "interval":
+                number = _number(raw)
+                if number is None:
+                    return out, ("non_numeric_label", col, f"{raw!r} is not a number (label_type interval)")
+                label = canonical_label(number)
+            if self._label_index and label not in self._label_index:
+                number = _number(raw)  # "1.0" in a csv is the declared label 1
+                alt = canonical_label(number) if number is not None else None
+                if alt not in self._label_index:
+                    allowed = ", ".join(self.m.labels)
+                    return out, ("label_not_in_set", col, f"{raw!r} is not a declared label; allowed: {allowed}")
+                label = alt
+            out[col] = label
+        label = out["label"]
+        if self.m.label_type == "interval":
+            out["label_value"] = float(label)
+        elif self._label_index:
+            out["label_value"] = float(self._label_index[label])
+        if self.m.target_source:
+            out["target_doc_id"] = make_doc_id(self.m.target_source, own_key(out["item_id"]))
+        return out, None
 
     def batches(self) -> Iterator[Batch]:
         """Yield bounded batches of records and quarantine rows, file by file."""
@@ -379,6 +492,8 @@ class SourceReader:
         else:
             key = position_key(item.file, position)
         texts = [mapped[c] for c in self.text_columns]
+        if self.m.kind == "annotation":  # the judgement is its content
+            texts = [mapped[c] for c in ("task", "item_id", "annotator_id", "label")]
         rows["doc_id"].append(make_doc_id(self.m.id, key))
         rows["source_id"].append(self.m.id)
         rows["license"].append(self.m.license)
@@ -387,8 +502,10 @@ class SourceReader:
         rows["source_file"].append(item.file)
         rows["source_line"].append(item.line)
         rows["source_row"].append(item.row)
-        for c, v in zip(self.text_columns, texts, strict=True):
-            rows[c].append(v)
+        for c in self.text_columns:
+            rows[c].append(mapped[c])
+        for c, _ in self._extra:
+            rows[c].append(mapped.get(c))
         self.stats.ingested += 1
 
     def _quarantine(self, qrows: dict[str, list[Any]], item: _Item, fld: str | None = None) -> None:
@@ -421,27 +538,51 @@ def read_source(manifest: SourceManifest, config: IngestConfig | None = None) ->
 
 
 def ingest_source(
-    manifest: SourceManifest, records_path: Path, quarantine_path: Path, config: IngestConfig | None = None
+    manifest: SourceManifest,
+    records_path: Path,
+    quarantine_path: Path,
+    config: IngestConfig | None = None,
+    *,
+    takedown: Callable[[pa.Table, str], tuple[Any, pa.Table]] | None = None,
 ) -> IngestStats:
-    """Stream a source into its records and quarantine parquet files, both atomically."""
+    """Stream a source into its records and quarantine parquet files, both atomically.
+
+    ``takedown`` (curaline.takedown.matcher) removes records named by takedown requests
+    before anything is written, so they never reach a later stage or run; its ledger
+    events (EVENT_SCHEMA, action "takedown") land in ``stats.takedown_events``.
+    """
+    from curaline.kernels.base import EVENT_SCHEMA
     from curaline.store import AtomicParquetWriter
 
     reader = SourceReader(manifest, config)
+    events: list[pa.Table] = [EVENT_SCHEMA.empty_table()]
     with (
         AtomicParquetWriter(records_path, reader.schema) as records,
         AtomicParquetWriter(quarantine_path, QUARANTINE_SCHEMA) as quarantine,
     ):
         for batch in reader.batches():
-            records.write(batch.records)
+            table = batch.records
+            if takedown is not None and table.num_rows:
+                keep, ev = takedown(table, manifest.id)
+                keep = pa.array(keep, pa.bool_())
+                removed = table.num_rows - pc.sum(keep).as_py()
+                if removed:
+                    table = table.filter(keep)
+                    reader.stats.ingested -= removed
+                    reader.stats.taken_down += removed
+                events.append(ev)
+            records.write(table)
             quarantine.write(batch.quarantine)
     if not reader.stats.balanced:
-        raise AssertionError(f"{manifest.id}: read {reader.stats.read} != ingested + quarantined")
+        raise AssertionError(f"{manifest.id}: read {reader.stats.read} != ingested + quarantined + taken down")
+    reader.stats.takedown_events = pa.concat_tables(events)
     return reader.stats
 
 
 __all__ = [
     "ingest_source",
     "QUARANTINE_REASONS",
+    "ANNOTATION_QUARANTINE_REASONS",
     "QUARANTINE_SCHEMA",
     "IngestStats",
     "SourceReader",

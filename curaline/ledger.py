@@ -95,8 +95,9 @@ def write_ledger(project: Project, events: pa.Table, *, stage: str, partition: s
     """Append one run's ledger rows (possibly none: an empty file still records the run).
 
     Rows are sorted by doc_id (stably: a record's events keep their order) in small row
-    groups, so `lineage trace` reads one row group per file; the footer carries the
-    counts of `summarize` under SUMMARY_KEY.
+    groups; the footer carries the counts of `summarize` under SUMMARY_KEY. The file is
+    then added to the lineage index (`curaline.lineage.index`), so the first `lineage
+    trace` after a run does not have to index it.
     """
     path = ledger_path(project, stage, partition, run_id)
     table = to_ledger(events, stage=stage, partition=partition, run_id=run_id)
@@ -105,4 +106,8 @@ def write_ledger(project: Project, events: pa.Table, *, stage: str, partition: s
     schema = LEDGER_SCHEMA.with_metadata({SUMMARY_KEY: json.dumps(summary, sort_keys=True)})
     with AtomicParquetWriter(path, schema, row_group_size=ROW_GROUP_ROWS) as writer:
         writer.write(table.replace_schema_metadata(schema.metadata))
+    # keep `lineage trace`'s index current (a cache: a busy or broken index never fails the run)
+    from curaline.lineage.index import record_ledger_file
+
+    record_ledger_file(project, path)
     return path

@@ -8,7 +8,9 @@ constants/license_classes.json: use = All / NC / Acad, share-alike flag):
 - ``commercial``: any use, at most attribution (CC-BY, MIT, Apache-2.0, CC0 ...);
 - ``share-alike``: any use, but derivatives carry conditions (CC-BY-SA, GPL, ODbL;
   the DPI table flags CC-BY-ND the same way, as a derivative restriction);
-- ``non-commercial``: non-commercial or academic use only (CC-BY-NC-*);
+- ``non-commercial``: non-commercial use only (CC-BY-NC-*);
+- ``academic-only``: academic research only (the DPI's "Acad" licences, e.g. "Academic
+  Research Purposes Only"; no SPDX id exists, so projects map their ``LicenseRef-*``);
 - ``unknown``: anything not in the table, including ``LicenseRef-*`` ids unless the
   project maps them.
 
@@ -26,11 +28,12 @@ from functools import lru_cache
 COMMERCIAL = "commercial"
 SHARE_ALIKE = "share-alike"
 NON_COMMERCIAL = "non-commercial"
+ACADEMIC_ONLY = "academic-only"
 UNKNOWN = "unknown"
 
 #: Classes from least to most restrictive; `unknown` is the most restrictive, so an
 #: unclassified part can never make a release look more permissive than it is.
-CLASSES = (COMMERCIAL, SHARE_ALIKE, NON_COMMERCIAL, UNKNOWN)
+CLASSES = (COMMERCIAL, SHARE_ALIKE, NON_COMMERCIAL, ACADEMIC_ONLY, UNKNOWN)
 _RANK = {c: i for i, c in enumerate(CLASSES)}
 
 _CC_VERSIONS = ("1.0", "2.0", "2.5", "3.0", "4.0")
@@ -169,3 +172,48 @@ def _classify(expression: str, custom: tuple[tuple[str, str], ...]) -> str:
 def most_restrictive(classes: list[str]) -> str:
     """The class of data mixed from several licences (a release): the most restrictive."""
     return _most(classes) if classes else UNKNOWN
+
+
+# ---- the release gate's rules ----------------------------------------------------------
+
+#: Intended uses of a release and the licence classes each may contain. `unknown` is
+#: never allowed: data whose terms nobody knows cannot be used for anything.
+USES = ("commercial", "internal", "research")
+ALLOWED_CLASSES: dict[str, tuple[str, ...]] = {
+    # a deployed product: any-use licences only; share-alike obligations go into the card
+    "commercial": (COMMERCIAL, SHARE_ALIKE),
+    # a company's internal models still give it a commercial advantage, which NC forbids
+    "internal": (COMMERCIAL, SHARE_ALIKE),
+    "research": (COMMERCIAL, SHARE_ALIKE, NON_COMMERCIAL, ACADEMIC_ONLY),
+}
+#: Uses for which synthetic data from a generator whose terms forbid building competing
+#: models is excluded (the DPI treats OpenAI-generated data so: Longpre et al. 2023, §3).
+GENERATOR_TERMS_BLOCK = ("commercial",)
+
+RESTRICTED = "restricted"
+PERMITTED = "permitted"
+#: Generator families whose terms of use forbid using outputs to develop competing
+#: models: OpenAI (Terms of Use, "What you cannot do"; the DPI's `OpenAI` model group),
+#: Anthropic (Commercial Terms §D.4), Google Gemini (Gemini API Additional Terms).
+#: Matched case-insensitively as substrings of the manifest's `synthetic.generator`.
+RESTRICTED_GENERATORS = (
+    "openai", "gpt-3", "gpt-4", "gpt-5", "gpt3", "gpt4", "chatgpt", "codex", "text-davinci",
+    "o1-", "o3-", "anthropic", "claude", "gemini", "bard", "palm-2", "palm 2",
+)  # fmt: skip
+
+
+def generator_terms(generator: str | None, custom: Mapping[str, str] | None = None) -> str:
+    """Whether a synthetic source's generator terms forbid competing use: restricted | permitted.
+
+    ``custom`` (the project's ``generator_terms``) maps a generator name to either value
+    and wins over the built-in list, because only the project knows its agreements.
+    """
+    if not generator:
+        return PERMITTED
+    for name, verdict in (custom or {}).items():
+        if name.lower() == generator.lower():
+            if verdict not in (RESTRICTED, PERMITTED):
+                raise ValueError(f"generator_terms for {name!r} must be {RESTRICTED} or {PERMITTED}, got {verdict!r}")
+            return verdict
+    low = generator.lower()
+    return RESTRICTED if any(p in low for p in RESTRICTED_GENERATORS) else PERMITTED

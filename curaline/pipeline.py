@@ -13,7 +13,7 @@ PER_SOURCE_STAGES = (
 )
 
 #: global stages that still write one file per (training) source, in flow order
-GLOBAL_STAGES = ("deduplicated", "decontaminated")
+GLOBAL_STAGES = ("deduplicated", "decontaminated", "preference_pairs")
 
 #: every stage that writes per-source data, in flow order (what `lineage trace` lists)
 FLOW_ORDER = (*PER_SOURCE_STAGES, "minhash_bands", *GLOBAL_STAGES)

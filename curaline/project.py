@@ -6,6 +6,7 @@ DAGSTER_HOME), so one checkout can hold several projects and each is self-contai
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -26,6 +27,85 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
+class ProviderConfig:
+    """Who places the model on the market: the facts the EU AI Act summary and the card cite.
+
+    Only the project can know these; reports print "not known" for every field left
+    unset, never a guess.
+    """
+
+    name: str | None = None  #: the provider (legal entity)
+    contact: str | None = None  #: e.g. compliance@example.com
+    authorised_representative: str | None = None  #: in the EU, for providers outside it
+    model_name: str | None = None
+    model_versions: tuple[str, ...] = ()
+    base_model: str | None = None  #: the model this one is built on, if any
+    base_model_summary_url: str | None = None  #: that model's public training-content summary
+    placed_on_market: dt.date | None = None  #: date placed on the EU market
+    code_of_practice_signatory: bool | None = None  #: signed the GPAI Code of Practice?
+    sme: bool | None = None  #: an SME (the summary then lists fewer crawled domains)
+    collection_ongoing: bool | None = None  #: is data still being collected for the model?
+    dataset_url: str | None = None  #: where the dataset (card) is published
+    citation: str | None = None  #: how to cite the dataset (BibTeX or text)
+
+
+_PROVIDER_TEXT = ("name", "contact", "authorised_representative", "model_name", "base_model", "citation")
+_PROVIDER_URLS = ("base_model_summary_url", "dataset_url")
+_PROVIDER_FLAGS = ("code_of_practice_signatory", "sme", "collection_ongoing")
+
+
+def _provider(path: Path, raw: object) -> ProviderConfig:
+    """Validate the `provider:` section strictly: every problem named with its key, all at once."""
+    if raw is None:
+        return ProviderConfig()
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: provider: must be a mapping of provider fields")
+    allowed = [f.name for f in fields(ProviderConfig)]
+    problems = [f"provider.{k}: unknown key; allowed: {', '.join(allowed)}" for k in sorted(map(str, raw)) if k not in allowed]
+    values: dict[str, Any] = {}
+    for key in _PROVIDER_TEXT:
+        if raw.get(key) is not None:
+            if not isinstance(raw[key], str) or not raw[key].strip():
+                problems.append(f"provider.{key}: must be a non-empty string, got {raw[key]!r}")
+            else:
+                values[key] = raw[key].strip()
+    for key in _PROVIDER_URLS:
+        if raw.get(key) is not None:
+            if not isinstance(raw[key], str) or not raw[key].startswith(("http://", "https://")):
+                problems.append(f"provider.{key}: must be an http(s) URL, got {raw[key]!r}")
+            else:
+                values[key] = raw[key]
+    for key in _PROVIDER_FLAGS:
+        if raw.get(key) is not None:
+            if not isinstance(raw[key], bool):
+                problems.append(f"provider.{key}: must be true or false, got {raw[key]!r}")
+            else:
+                values[key] = raw[key]
+    versions = raw.get("model_versions")
+    if versions is not None:
+        if isinstance(versions, str):
+            versions = [versions]
+        if not isinstance(versions, list) or not all(isinstance(v, (str, int, float)) and str(v).strip() for v in versions):
+            problems.append(f"provider.model_versions: must be a list of version names, got {versions!r}")
+        else:
+            values["model_versions"] = tuple(str(v) for v in versions)
+    placed = raw.get("placed_on_market")
+    if placed is not None:
+        if isinstance(placed, dt.datetime):
+            values["placed_on_market"] = placed.date()
+        elif isinstance(placed, dt.date):
+            values["placed_on_market"] = placed
+        else:
+            try:
+                values["placed_on_market"] = dt.date.fromisoformat(str(placed))
+            except ValueError:
+                problems.append(f"provider.placed_on_market: must be a date YYYY-MM-DD, got {placed!r}")
+    if problems:
+        raise ValueError(f"{path}: " + "; ".join(problems))
+    return ProviderConfig(**values)
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     name: str = "curaline"
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -35,6 +115,9 @@ class ProjectConfig:
     #: class of each custom LicenseRef-* id (commercial | share-alike | non-commercial |
     #: unknown): only the project knows what its private agreements allow
     license_classes: dict[str, str] = field(default_factory=dict)
+    #: generator name -> restricted | permitted: overrides curaline.licenses'
+    #: built-in list of generators whose terms forbid building competing models
+    generator_terms: dict[str, str] = field(default_factory=dict)
 
     def stage_config(self, stage: str, config_cls: type[Any], **overrides: Any) -> Any:
         """The kernel config of a stage: dataclass defaults < curaline.yaml < overrides."""
@@ -71,8 +154,12 @@ def _load_config(path: Path) -> ProjectConfig:
     classes = data.get("license_classes") or {}
     if not isinstance(classes, dict):
         raise ValueError(f"{path}: license_classes: must map a LicenseRef-* id to its class")
+    terms = data.get("generator_terms") or {}
+    if not isinstance(terms, dict) or not all(v in ("restricted", "permitted") for v in terms.values()):
+        raise ValueError(f"{path}: generator_terms: must map a generator name to restricted or permitted")
     return ProjectConfig(name=str(data.get("name", "curaline")), ingest=IngestConfig(**ingest), stages=stages,
-                         license_classes={str(k): str(v) for k, v in classes.items()})
+                         license_classes={str(k): str(v) for k, v in classes.items()},
+                         generator_terms={str(k): str(v) for k, v in terms.items()})
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-KINDS = ("document", "instruction", "preference", "evaluation")
+KINDS = ("document", "instruction", "preference", "evaluation", "annotation")
+
+#: Kinds whose records are not text (one human judgement per row): the text stages
+#: (normalization ... toxicity, MinHash, dedup, decontamination) pass them through.
+NON_TEXT_KINDS = ("annotation",)
+
+#: How an annotation task's labels are compared (Krippendorff's metric).
+LABEL_TYPES = ("nominal", "ordinal", "interval")
 
 #: Columns every stage keeps, with these exact names.
 CORE_COLUMNS = ("doc_id", "source_id", "license", "content_hash")
@@ -18,7 +25,22 @@ TEXT_COLUMNS: dict[str, tuple[str, ...]] = {
     "instruction": ("prompt", "context", "response"),
     "preference": ("prompt", "chosen", "rejected"),
     "evaluation": ("text", "answer"),
+    "annotation": (),
 }
+
+#: Non-text columns a kind carries (mapped by the manifest's `fields` where named so),
+#: with their Arrow type names; all nullable except where REQUIRED_FIELDS says so.
+EXTRA_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "document": (("url", "string"),),
+    "instruction": (),
+    "preference": (("margin", "float64"), ("group", "string")),
+    "evaluation": (),
+    "annotation": (
+        ("task", "string"), ("item_id", "string"), ("target_doc_id", "string"), ("annotator_id", "string"),
+        ("label", "string"), ("label_value", "float64"), ("gold", "string"), ("confidence", "float64"),
+        ("annotated_at", "string"),
+    ),
+}  # fmt: skip
 
 #: Text columns a record of the kind must have non-empty (context/answer are optional).
 REQUIRED_TEXT: dict[str, tuple[str, ...]] = {
@@ -26,6 +48,7 @@ REQUIRED_TEXT: dict[str, tuple[str, ...]] = {
     "instruction": ("prompt", "response"),
     "preference": ("prompt", "chosen", "rejected"),
     "evaluation": ("text",),
+    "annotation": (),
 }
 
 
@@ -48,3 +71,14 @@ def own_key(own_id: str) -> str:
 
 def position_key(relative_file: str, position: int) -> str:
     return f"pos:{relative_file}#{position}"
+
+
+def canonical_label(value: object) -> str:
+    """One spelling per label: 1, 1.0 and "1" are the same label; strings are stripped."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value).strip()

@@ -41,6 +41,7 @@ class RecordBase(pa.DataFrameModel):
 
 class DocumentRecord(RecordBase):
     text: str = pa.Field(str_length={"min_value": 1}, description="the document text")
+    url: str | None = pa.Field(nullable=True, description="where the page was crawled from (null when unmapped)")
 
 
 class InstructionRecord(RecordBase):
@@ -53,6 +54,8 @@ class PreferenceRecord(RecordBase):
     prompt: str = pa.Field(str_length={"min_value": 1}, description="the prompt")
     chosen: str = pa.Field(str_length={"min_value": 1}, description="the preferred response")
     rejected: str = pa.Field(str_length={"min_value": 1}, description="the dispreferred response")
+    margin: float | None = pa.Field(nullable=True, description="how much better chosen is: rank gap or score difference")
+    group: str | None = pa.Field(nullable=True, description="the prompt/conversation the pair came from")
 
 
 class EvaluationRecord(RecordBase):
@@ -60,12 +63,69 @@ class EvaluationRecord(RecordBase):
     answer: str | None = pa.Field(nullable=True, description="the reference answer")
 
 
+class AnnotationRecord(RecordBase):
+    """One human judgement: who labelled which item of which task, and how."""
+
+    task: str = pa.Field(str_length={"min_value": 1}, description="the annotation task (default: the source id)")
+    item_id: str = pa.Field(str_length={"min_value": 1}, description="the item judged (a target record's own id)")
+    target_doc_id: str | None = pa.Field(nullable=True, str_matches=DOC_ID_PATTERN,
+                                         description="doc_id of the judged record in target_source")  # fmt: skip
+    annotator_id: str = pa.Field(str_length={"min_value": 1}, description="who judged")
+    label: str = pa.Field(str_length={"min_value": 1}, description="the label, canonical spelling")
+    label_value: float | None = pa.Field(nullable=True, description="label as a number: its index in the declared "
+                                         "labels (nominal, ordinal) or its value (interval)")  # fmt: skip
+    gold: str | None = pa.Field(nullable=True, description="the expected label on gold/control items")
+    confidence: float | None = pa.Field(nullable=True, description="the annotator's own confidence")
+    annotated_at: str | None = pa.Field(nullable=True, description="when, as given by the source")
+
+
 RECORD_MODELS: dict[str, type[RecordBase]] = {
     "document": DocumentRecord,
     "instruction": InstructionRecord,
     "preference": PreferenceRecord,
     "evaluation": EvaluationRecord,
+    "annotation": AnnotationRecord,
 }
+
+LABEL_METHODS = ("majority", "dawid-skene", "mean")
+
+
+class AdjudicatedLabel(pa.DataFrameModel):
+    """One item's label by one method: what the labels asset stores, one row per (task, item, method)."""
+
+    source_id: str = pa.Field(description="the annotation source")
+    task: str = pa.Field(description="the annotation task")
+    item_id: str = pa.Field(description="the item labelled")
+    target_doc_id: str | None = pa.Field(nullable=True, description="doc_id of the labelled record, if any")
+    label: str = pa.Field(str_length={"min_value": 1}, description="the adjudicated label")
+    confidence: float | None = pa.Field(nullable=True, ge=0, le=1, description="vote share (majority) or "
+                                        "posterior probability (dawid-skene); null for interval means")  # fmt: skip
+    method: str = pa.Field(isin=list(LABEL_METHODS), description="majority | dawid-skene | mean (interval tasks)")
+    n_judgements: int = pa.Field(ge=1, description="judgements of the item")
+
+    class Config:
+        strict = True
+        unique = ["task", "item_id", "method"]
+
+
+class ReviewItem(pa.DataFrameModel):
+    """An item worth another judgement, highest expected gain first."""
+
+    priority: int = pa.Field(ge=1, unique=True, description="1 = review first")
+    source_id: str = pa.Field(description="the annotation source")
+    task: str = pa.Field(description="the annotation task")
+    item_id: str = pa.Field(description="the item")
+    target_doc_id: str | None = pa.Field(nullable=True, description="doc_id of the record, if any")
+    label: str = pa.Field(description="current label (Dawid-Skene, or mean for interval tasks)")
+    confidence: float | None = pa.Field(nullable=True, ge=0, le=1, description="posterior of that label")
+    majority_label: str | None = pa.Field(nullable=True, description="the majority-vote label")
+    majority_share: float | None = pa.Field(nullable=True, ge=0, le=1, description="share of votes for it")
+    n_judgements: int = pa.Field(ge=1, description="judgements so far")
+    expected_gain: float = pa.Field(ge=0, description="expected gain of one more judgement (see curaline.annotation.review)")
+    reason: str = pa.Field(description="why it is queued: low_confidence, split_vote, methods_disagree, spread")
+
+    class Config:
+        strict = True
 
 
 class QuarantineRow(pa.DataFrameModel):
@@ -89,7 +149,7 @@ class SourceCatalogRow(pa.DataFrameModel):
     """One validated source declaration."""
 
     source_id: str = pa.Field(unique=True, description="the manifest id")
-    kind: str = pa.Field(description="document | instruction | preference | evaluation")
+    kind: str = pa.Field(description="document | instruction | preference | evaluation | annotation")
     format: str = pa.Field(isin=list(FORMATS), description="file format")
     license: str = pa.Field(description="SPDX licence expression")
     license_url: str | None = pa.Field(nullable=True, description="licence text URL")

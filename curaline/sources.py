@@ -18,35 +18,43 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from curaline.records import KINDS
+from curaline.records import KINDS, LABEL_TYPES, canonical_label
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-FORMATS = ("jsonl", "jsonl.gz", "json", "parquet", "csv", "text")
+FORMATS = ("jsonl", "jsonl.gz", "json", "parquet", "csv", "text", "oasst")
+#: Formats with a fixed layout (no `fields` mapping), and the one kind each yields.
+FIXED_LAYOUT: dict[str, str] = {"oasst": "preference"}
 OBTAINED = ("public-dataset", "licensed", "private", "web-crawl", "user-data", "synthetic")
 PERSONAL_DATA = ("expected", "none", "unknown")
 TDM_OPT_OUT = ("honoured", "ignored", "not-applicable")
 
 #: curaline field -> which kinds may map it
 FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
-    "document": ("id", "text"),
+    "document": ("id", "text", "url"),
     "instruction": ("id", "prompt", "response", "context"),
-    "preference": ("id", "prompt", "chosen", "rejected"),
+    "preference": ("id", "prompt", "chosen", "rejected", "margin", "group"),
     "evaluation": ("id", "text", "answer"),
+    "annotation": ("id", "item_id", "annotator_id", "label", "task", "gold", "confidence", "annotated_at"),
 }
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "document": ("text",),
     "instruction": ("prompt", "response"),
     "preference": ("prompt", "chosen", "rejected"),
     "evaluation": ("text",),
+    "annotation": ("item_id", "annotator_id", "label"),
 }
 
 ALLOWED_KEYS = (
     "id", "description", "location", "format", "kind", "fields", "license", "license_url",
     "obtained", "synthetic", "crawl", "legal_basis", "personal_data", "domain", "languages",
-    "owner", "collected", "priority",
+    "owner", "collected", "priority", "label_type", "labels", "target_source", "alpha_floor",
 )  # fmt: skip
+#: Keys only an annotation source may set.
+ANNOTATION_KEYS = ("label_type", "labels", "target_source", "alpha_floor")
+#: Krippendorff's lowest bound for tentative conclusions (Content Analysis, 2004, p. 241).
+DEFAULT_ALPHA_FLOOR = 0.667
 REQUIRED_KEYS = ("id", "location", "format", "kind", "license", "obtained")
 SYNTHETIC_KEYS = ("generator", "terms_url")
 CRAWL_KEYS = (
@@ -99,6 +107,12 @@ class SourceManifest:
     owner: str | None = None
     collected: dt.date | None = None
     priority: int = 0
+    #: annotation sources: how labels compare, the ordered label set (canonical strings),
+    #: the source whose records the items are, and the task's agreement floor
+    label_type: str | None = None
+    labels: tuple[str, ...] = ()
+    target_source: str | None = None
+    alpha_floor: float = DEFAULT_ALPHA_FLOOR
 
     @property
     def root(self) -> Path:
@@ -130,6 +144,10 @@ class SourceManifest:
 
     def declaration(self) -> dict[str, Any]:
         """The manifest as plain data: what lineage facets and reports cite."""
+        annotation = {
+            "label_type": self.label_type, "labels": list(self.labels), "target_source": self.target_source,
+            "alpha_floor": self.alpha_floor,
+        } if self.kind == "annotation" else {}  # fmt: skip
         return {
             "id": self.id,
             "description": self.description,
@@ -150,6 +168,7 @@ class SourceManifest:
             "owner": self.owner,
             "collected": self.collected.isoformat() if self.collected else None,
             "priority": self.priority,
+            **annotation,
         }
 
 
@@ -259,6 +278,10 @@ def _check_fields(c: _Checker, raw: object, kind: str | None, fmt: str | None) -
             c.add(f"fields.{name}", "column indexes are only for headerless csv sources")
             continue
         out[str(name)] = ref
+    if fmt in FIXED_LAYOUT:
+        if out:
+            c.add("fields", f"format {fmt!r} has a fixed layout: leave fields out")
+        return {}
     if kind and fmt != "text":
         for name in REQUIRED_FIELDS[kind]:
             # documents and eval items default to a source field of the same name
@@ -370,6 +393,11 @@ def parse_manifest(path: Path) -> SourceManifest:
     collected = c.date(data, "collected")
     for key in ("description", "legal_basis", "domain", "owner"):
         c.text(data, key)
+    if fmt in FIXED_LAYOUT and kind and kind != FIXED_LAYOUT[fmt]:
+        c.add("format", f"format {fmt!r} yields {FIXED_LAYOUT[fmt]!r} records, not kind {kind!r}")
+    if kind == "annotation" and fmt == "text":
+        c.add("format", "an annotation source needs a record format (jsonl, jsonl.gz, json, parquet, csv)")
+    label_type, labels, target_source, alpha_floor = _check_annotation(c, data, kind, sid)
 
     if c.problems:
         raise ManifestError(c.problems)
@@ -394,7 +422,53 @@ def parse_manifest(path: Path) -> SourceManifest:
         owner=data.get("owner"),
         collected=collected,
         priority=priority,
+        label_type=label_type,
+        labels=labels,
+        target_source=target_source,
+        alpha_floor=alpha_floor,
     )
+
+
+def _check_annotation(
+    c: _Checker, data: dict[str, Any], kind: str | None, sid: str | None
+) -> tuple[str | None, tuple[str, ...], str | None, float]:
+    """label_type, labels, target_source and alpha_floor: required or refused by kind."""
+    if kind != "annotation":
+        for key in ANNOTATION_KEYS:
+            if key in data and kind is not None:
+                c.add(key, f"is only for kind 'annotation', not {kind!r}")
+        return None, (), None, DEFAULT_ALPHA_FLOOR
+    label_type = c.choice(data, "label_type", LABEL_TYPES)
+    if data.get("label_type") is None:
+        c.add("label_type", f"is required for kind 'annotation'; allowed: {', '.join(LABEL_TYPES)}")
+    labels: tuple[str, ...] = ()
+    raw = data.get("labels")
+    if raw is not None:
+        ok = isinstance(raw, list) and len(raw) >= 2 and all(
+            isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip() for v in raw
+        )
+        if not ok:
+            c.add("labels", f"must be a list of at least two labels (strings or numbers; quote yes/no), got {raw!r}")
+        else:
+            labels = tuple(canonical_label(v) for v in raw)
+            dupes = sorted({v for v in labels if labels.count(v) > 1})
+            if dupes:
+                c.add("labels", f"lists {', '.join(map(repr, dupes))} more than once")
+                labels = ()
+            elif label_type == "interval" and not all(isinstance(v, (int, float)) for v in raw):
+                c.add("labels", "must be numbers for label_type 'interval'")
+                labels = ()
+    elif label_type == "ordinal":
+        c.add("labels", "is required for label_type 'ordinal': the labels in order, lowest first")
+    target = c.text(data, "target_source")
+    if target is not None and (not all(ch.isalnum() or ch in "-_." for ch in target) or target == sid):
+        c.add("target_source", f"{target!r} must name another source of the project")
+        target = None
+    floor = data.get("alpha_floor", DEFAULT_ALPHA_FLOOR)
+    if not isinstance(floor, (int, float)) or isinstance(floor, bool) or not 0 <= floor <= 1:
+        c.add("alpha_floor", f"must be a number from 0 to 1 (default {DEFAULT_ALPHA_FLOOR}), got {floor!r}")
+        floor = DEFAULT_ALPHA_FLOOR
+    return label_type, labels, target, float(floor)
 
 
 def manifest_paths(sources_dir: Path) -> list[Path]:
@@ -415,6 +489,17 @@ def load_manifests(sources_dir: Path, *, strict: bool = True) -> tuple[list[Sour
         if m.id in seen:
             problems.append(Problem(str(m.path), "id", f"duplicate source id, also in {seen[m.id]}"))
         seen[m.id] = m.path
+    kinds = {m.id: m.kind for m in manifests}
+    for m in manifests:
+        if m.target_source is None:
+            continue
+        if m.target_source not in kinds:
+            problems.append(Problem(str(m.path), "target_source",
+                                    f"{m.target_source!r} is not a source of this project; known: "
+                                    f"{', '.join(sorted(kinds)) or 'none'}"))  # fmt: skip
+        elif kinds[m.target_source] == "annotation":
+            problems.append(Problem(str(m.path), "target_source",
+                                    f"{m.target_source!r} is an annotation source: labels describe records"))  # fmt: skip
     if strict and problems:
         raise ManifestError(problems)
     return manifests, problems

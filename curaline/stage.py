@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curaline.kernels.base import EVENT_SCHEMA, KernelResult
+from curaline.kernels.base import EVENT_SCHEMA, KernelResult, empty_events
+from curaline.records import NON_TEXT_KINDS
 from curaline.store import AtomicParquetWriter
 
 Kernel = Callable[..., KernelResult]
@@ -51,6 +52,16 @@ class StageStats:
         return np.concatenate(self.signal) if self.signal else np.array([], dtype=float)
 
 
+def passthrough(table: pa.Table, *, kind: str, config: Any) -> KernelResult:
+    """The kernel of a text stage for records that are not text (annotations): keep all, change nothing."""
+    return KernelResult(table, np.ones(table.num_rows, dtype=bool), empty_events())
+
+
+def stage_signals(kind: str, signal_columns: Mapping[str, pa.DataType]) -> dict[str, pa.DataType]:
+    """A text stage adds no signal columns to records that are not text."""
+    return {} if kind in NON_TEXT_KINDS else dict(signal_columns)
+
+
 def output_schema(input_schema: pa.Schema, signal_columns: Mapping[str, pa.DataType]) -> pa.Schema:
     """The input columns (text possibly rewritten) plus the stage's signal columns."""
     fields = [f for f in input_schema if f.name not in signal_columns]
@@ -68,7 +79,12 @@ def run_record_stage(
     signal_column: str | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> tuple[StageStats, pa.Table]:
-    """Apply kernel to every batch of input_path; write the kept rows; return stats and events."""
+    """Apply kernel to every batch of input_path; write the kept rows; return stats and events.
+
+    Records of a non-text kind (annotations) pass through unchanged, without signal columns.
+    """
+    if kind in NON_TEXT_KINDS:
+        kernel, signal_columns, signal_column = passthrough, {}, None
     stats = StageStats()
     source = pq.ParquetFile(input_path)
     schema = output_schema(source.schema_arrow, signal_columns)

@@ -37,10 +37,10 @@ MANIFEST_KEYS = {
 }
 REQUIRED_KEYS = {"id", "location", "format", "kind", "license", "obtained"}
 FIELDS_BY_KIND = {
-    "document": {"id", "text"},
+    "document": {"id", "text", "url"},
     "evaluation": {"id", "text", "answer"},
     "instruction": {"id", "prompt", "response", "context"},
-    "preference": {"id", "prompt", "chosen", "rejected"},
+    "preference": {"id", "prompt", "chosen", "rejected", "margin", "group"},
 }
 TEXT_ORDER = ("text", "prompt", "context", "response", "chosen", "rejected")
 RELEASE_KEYS = {"name", "description", "use", "sources", "languages", "quality", "dedup",
@@ -225,16 +225,22 @@ def test_sources_cover_licences_kinds_and_languages(manifests: dict[str, dict[st
     assert len({m["license"] for m in manifests.values()}) >= 6
     assert {m["kind"] for m in manifests.values()} == set(FIELDS_BY_KIND)
     assert len({lang for m in manifests.values() for lang in m["languages"]}) >= 4
-    assert manifests["synthetic-instruct"]["synthetic"]["generator"] == "Llama-3.1-70B-Instruct"
+    assert manifests["synthetic-instruct"]["synthetic"]["generator"] == "gpt-4o-mini-2024-07-18"
     assert manifests["eval-benchmark"]["fields"]["text"] == ["question", "choices"]
 
 
 def test_release_specs(root: Path) -> None:
     specs = {p.stem: yaml.safe_load(p.read_text()) for p in (root / "releases").glob("*.yaml")}
     assert {s["use"] for s in specs.values()} == {"research", "commercial"}
+    from curaline.release.spec import load_specs
+
+    assert {s.name for s in load_specs(root / "releases")} == set(specs)  # they pass the strict loader
+    assert specs["research-all"]["sources"] == "all"
+    # CC-BY-NC and OpenAI-generated data: the licence gate would block them
+    assert not {"forum", "synthetic-instruct"} & set(specs["commercial"]["sources"])
     for spec in specs.values():
         assert set(spec) == RELEASE_KEYS
-        assert spec["sources"] == "all" and spec["mix"]["by"] == "domain"
+        assert spec["mix"]["by"] == "domain"
         assert sum(spec["mix"]["weights"].values()) == pytest.approx(1.0)
         splits = spec["splits"]
         assert splits["train"] + splits["validation"] + splits["test"] == pytest.approx(1.0)

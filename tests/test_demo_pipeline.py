@@ -184,9 +184,13 @@ def test_every_openlineage_event_of_the_run_validates_against_the_spec(demo, sha
     validator = EventValidator(shared_dir / "openlineage-spec" / "spec")
     lines = (project.lineage_dir / "events" / "openlineage.jsonl").read_text().splitlines()
     events = [json.loads(line) for line in lines]
-    # START + COMPLETE for the catalog, 7 per-source assets x 8 sources, and 2 global stages
-    assert len(events) == 2 * (1 + 7 * 8 + 2)
+    # one START and one COMPLETE per materialization: the catalog, 7 per-source stages x 8 sources
+    # (the annotation steps emit nothing for other kinds), 3 global stages, and per release spec
+    # the release and its exports
+    starts = [e for e in events if e["eventType"] == "START"]
+    assert len(starts) == len(events) // 2 == 1 + 7 * 8 + 3 + 2 * 2, sorted(e["job"]["name"] for e in starts)
     assert {e["eventType"] for e in events} == {"START", "COMPLETE"}
+    assert {"release", "preference_pairs", "decontaminated", "source_catalog"} <= {e["job"]["name"] for e in starts}
     problems = [(e["job"]["name"], err) for e in events for err in validator.validate(e)]
     assert not problems, problems[:5]
     complete = [e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"] == "raw_records"]
@@ -213,3 +217,86 @@ def test_lineage_cli_answers_from_the_ledger(demo) -> None:
     assert "non-commercial" in json.dumps(forum)
     bad = runner.invoke(main, ["lineage", "trace", "nope:0000000000000000", "--project", str(project.root)])
     assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1
+
+
+# --- releases (issue 6): built, gated, versioned, restorable --------------------------------
+
+
+def test_both_demo_releases_are_built_tagged_and_tracked(demo) -> None:
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from curaline.cli import main
+    from curaline.release.checks import split_leaks
+    from curaline.release.versions import versions
+
+    project, _ = demo
+    for name, excluded in (("commercial", {"forum", "synthetic-instruct", "partner-qa", "eval-benchmark"}),
+                           ("research-all", {"eval-benchmark"})):  # fmt: skip
+        [v1] = versions(project, name)
+        assert v1["version"] == 1 and v1["status"] == "released" and v1["gate"]["passed"]
+        in_release = {s["id"] for s in v1["sources"] if s["records"]}
+        assert in_release and not in_release & excluded
+        assert v1["git"]["tag"] == f"release/{name}/v1" and len(v1["git"]["commit"]) == 40
+        assert split_leaks(project.data_dir / "releases" / name) == []
+        assert sum(v["records"] for v in v1["splits"].values()) == v1["records"]
+    tags = subprocess.run(["git", "tag"], cwd=project.root, capture_output=True, text=True, check=True).stdout.split()
+    assert tags == ["release/commercial/v1", "release/research-all/v1"]
+    research = versions(project, "research-all")[0]
+    assert research["license_mix"]["non-commercial"] > 0  # forum and the partner data are research-only
+    check = CliRunner().invoke(main, ["dvc", "sync", "--check", "--project", str(project.root)])
+    assert check.exit_code == 0, check.output
+
+
+def test_the_gate_blocks_a_commercial_release_of_everything(demo) -> None:
+    from curaline.release.build import build_release
+    from curaline.release.spec import load_spec
+    from curaline.sources import load_manifests
+
+    project, _ = demo
+    spec_path = project.releases_dir / "everything.yaml"
+    spec_path.write_text((project.releases_dir / "research-all.yaml").read_text()
+                         .replace("name: research-all", "name: everything").replace("use: research", "use: commercial"))
+    try:
+        manifests, _ = load_manifests(project.sources_dir, strict=False)
+        build = build_release(project, load_spec(spec_path, manifests), manifests)
+    finally:
+        spec_path.unlink()
+    assert build.blocked
+    assert {(v["source"], v["class"]) for v in build.gate["violations"]} == {
+        ("forum", "non-commercial"), ("partner-qa", "non-commercial"), ("synthetic-instruct", "generator-terms")}
+    assert "gpt-4o-mini-2024-07-18, whose terms forbid" in build.gate_report
+    assert not (project.data_dir / "releases" / "everything").exists()
+
+
+def test_a_changed_source_gives_new_versions_and_v1_stays_restorable(demo, tmp_path: Path) -> None:
+    """Runs last in this module: it changes the project."""
+    import gzip
+
+    from click.testing import CliRunner
+
+    from curaline.cli import main, run_pipeline
+    from curaline.store import file_digest
+
+    project, _ = demo
+    v1 = json.loads((project.lineage_dir / "releases" / "release=research-all" / "v1.json").read_text())
+    shard = next(project.data_dir.glob("releases/research-all/document/train-*.parquet"))
+    v1_md5 = file_digest(shard)
+    # the crawl loses its last shard file's second half (a re-crawl, say)
+    path = sorted((project.root / "corpus" / "web-crawl").glob("*.jsonl.gz"))[-1]
+    lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
+    path.write_bytes(gzip.compress(b"".join(lines[: len(lines) // 2])))
+    assert run_pipeline(project, echo=lambda _: None)
+    runner = CliRunner()
+    listed = runner.invoke(main, ["release", "list", "--project", str(project.root), "--json"])
+    rows = [(r["release"], r["version"], r["status"]) for r in json.loads(listed.output)]
+    assert rows == [("commercial", 1, "superseded"), ("commercial", 2, "released"),
+                    ("research-all", 1, "superseded"), ("research-all", 2, "released")]  # fmt: skip
+    assert file_digest(shard) != v1_md5 if shard.exists() else True
+    out = tmp_path / "v1"
+    res = runner.invoke(main, ["release", "checkout", "research-all@v1", "--to", str(out), "--project", str(project.root)])
+    assert res.exit_code == 0, res.output
+    for f in v1["files"]:
+        assert file_digest(out / f["path"]) == f["md5"]
+    assert json.loads((out / "manifest.json").read_text())["version"] == 1

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from curaline.ingest import QUARANTINE_REASONS, ingest_source, read_source
+from curaline.ingest import ANNOTATION_QUARANTINE_REASONS, QUARANTINE_REASONS, ingest_source, read_source
 from curaline.project import IngestConfig
 from curaline.records import make_doc_id, own_key, position_key
 from curaline.schemas import RECORD_MODELS, QuarantineRow, validate_file
@@ -108,7 +108,7 @@ def test_every_quarantine_reason_is_caught_with_its_location(tmp_path: Path) -> 
         ("oversize_record", "part.jsonl", 8),
         ("duplicate_source_id", "part.jsonl", 9),
     }
-    assert {r for r, *_ in got} == set(QUARANTINE_REASONS) - {"malformed_csv"}
+    assert {r for r, *_ in got} == set(QUARANTINE_REASONS) - {"malformed_csv", *ANNOTATION_QUARANTINE_REASONS}
     assert stats.read == 11 and stats.ingested == 2 and stats.quarantined_total == 9 and stats.blank_lines == 1
     bad_bytes = next(r for r in quarantine.to_pylist() if r["reason"] == "undecodable_bytes")
     assert bad_bytes["raw"] == lines[3] and bad_bytes["byte_offset"] == sum(len(x) + 1 for x in lines[:3]) + 24

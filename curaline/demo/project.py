@@ -31,13 +31,14 @@ BUILDERS: list[Builder] = [
     sources.docs_text,
 ]
 
-RELEASES = {
-    "research-all": ("Everything usable for internal research models.", "research"),
-    "commercial": ("Sources whose licences allow a commercially deployed model.", "commercial"),
+RELEASES: dict[str, tuple[str, str, str | list[str]]] = {
+    "research-all": ("Everything usable for internal research models.", "research", "all"),
+    "commercial": ("Sources whose licences allow a commercially deployed model.", "commercial",
+                   ["docs-text", "encyclopedia", "web-crawl", "preferences"]),
 }
 
-MIX_WEIGHTS = {"encyclopedia": 0.3, "web": 0.3, "forum": 0.1, "qa": 0.1, "dialogue": 0.15,
-               "code": 0.05}
+MIX_WEIGHTS = {"encyclopedia": 0.35, "web": 0.3, "dialogue": 0.15, "qa": 0.15, "forum": 0.03,
+               "code": 0.02}
 
 
 @dataclass
@@ -57,6 +58,9 @@ name: curaline-demo
 stages:
   pii:
     keep_reserved_examples: false
+# what the partner's data agreement allows: research use, no commercial models
+license_classes:
+  LicenseRef-Partner-Data-Agreement: non-commercial
 """
 
 
@@ -78,8 +82,8 @@ def generate_demo_project(root: Path, *, seed: int = 7, scale: float = 1.0) -> D
             shutil.rmtree(folder)
         write_source(plan, folder)
         atomic_write(root / "sources" / f"{plan.source_id}.yaml", _yaml(plan.manifest))
-    for name, (description, use) in RELEASES.items():
-        atomic_write(root / "releases" / f"{name}.yaml", _yaml(_release(name, description, use)))
+    for name, (description, use, chosen) in RELEASES.items():
+        atomic_write(root / "releases" / f"{name}.yaml", _yaml(_release(name, description, use, chosen)))
     truth = [entry for plan in plans for entry in ground_truth(plan)]
     atomic_write(root / "ground_truth.jsonl", b"".join(
         json.dumps(e, ensure_ascii=False).encode("utf-8") + b"\n" for e in truth))
@@ -115,12 +119,12 @@ def ground_truth(plan: SourcePlan) -> list[dict[str, Any]]:
     return entries
 
 
-def _release(name: str, description: str, use: str) -> dict[str, Any]:
+def _release(name: str, description: str, use: str, chosen: str | list[str]) -> dict[str, Any]:
     return {
         "name": name,
         "description": description,
         "use": use,
-        "sources": "all",
+        "sources": chosen,
         "languages": list(webcrawl.DECLARED),
         "quality": "default",
         "dedup": True,

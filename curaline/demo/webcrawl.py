@@ -153,7 +153,7 @@ def web_crawl(rng: random.Random, scale: float, shared: Shared) -> SourcePlan:
         "location": f"../corpus/{SID}/*.jsonl.gz",
         "format": "jsonl.gz",
         "kind": "document",
-        "fields": {"id": "id", "text": "content"},
+        "fields": {"id": "id", "text": "content", "url": "url"},
         "license": "ODC-By-1.0",
         "license_url": "https://opendatacommons.org/licenses/by/1-0/",
         "obtained": "web-crawl",

@@ -5,6 +5,7 @@
 - `delivery`: the client's transports behind an outbox, with a bounded wait;
 - `store`, `versions`: the events as parquet, dataset versions by content hash;
 - `views`, `queries`, `cli`: read-only DuckDB views and `curaline lineage ...`;
+- `index`: a SQLite cache of the lineage by doc id, so `lineage trace` needs neither DuckDB nor pyarrow;
 - `validate`: offline validation against the official OpenLineage JSON schemas.
 
 Importing this package imports nothing heavy: the CLI's fast path stays fast.

@@ -56,7 +56,8 @@ def lineage() -> None:
 
 
 @lineage.command("sources")
-@click.option("--release", default=None, help="only the sources in this release, with their record counts")
+@click.option("--release", default=None, metavar="NAME[@vN]",
+              help="only the sources in this release version (default: its latest), with their record counts")
 @project_option
 @json_option
 def sources_cmd(release: str | None, project_dir: Path | None, as_json: bool) -> None:
@@ -74,7 +75,9 @@ def sources_cmd(release: str | None, project_dir: Path | None, as_json: bool) ->
     table = [[r["source"], r["license"], r["license_class"], r["obtained"], r["read"], r["quarantined"],
               _counts(r["removed_by_stage"]), r["kept"]] + ([r["in_release"]] if release else []) for r in rows]  # fmt: skip
     headers = ["source", "license", "class", "obtained", "read", "quarantined", "removed by stage", "kept"]
-    click.echo(text_table(headers + (["in release"] if release else []), table))
+    if release:
+        headers.append(f"in {rows[0]['release']}@v{rows[0]['release_version']}" if rows else "in release")
+    click.echo(text_table(headers, table))
 
 
 @lineage.command("trace")
@@ -111,8 +114,19 @@ def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
     click.echo(text_table(["stage", "status", "dataset", "version", "why"], rows))
     if t["history"]:
         click.echo(f"\n{len(t['history'])} ledger row(s) from earlier runs: use --json to see them")
-    releases = ", ".join(f"{r['release']}" for r in t["releases"]) or "none"
-    click.echo(f"\nreleases {releases}")
+    click.echo("")
+    if t["releases"]:
+        click.echo(text_table(["release", "version", "split", "copies", "status", "created"],
+                              [[r["release"], f"v{r['version']}", r["split"], r["copies"],
+                                f"{r['status']}" + ("" if r["latest"] else ", superseded"), (r["created_at"] or "")[:19]]
+                               for r in t["releases"]]))  # fmt: skip
+    else:
+        click.echo("releases none")
+    for r in t["removed_from_releases"]:
+        why = "; ".join(f"{e['action']} {e['reason']} at {e['stage']}" + (f" ({e['detail']})" if e["detail"] else "")
+                        for e in r["removed_by"]) or "no ledger row removed it (the release's spec or sources changed)"
+        click.echo(f"removed  from {r['release']} in v{r['first_version_without']} (last in v{r['last_version']}, "
+                   f"latest v{r['latest_version']}): {why}")  # fmt: skip
 
 
 @lineage.command("impact")
@@ -140,8 +154,14 @@ def impact_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
         click.echo(text_table(["stage", "action", "reason", "records"],
                           [[r["stage"], r["action"], r["reason"], r["records"]] for r in result["ledger"]]))  # fmt: skip
     versions = {(h["dataset"], h["version"]) for h in result["history"]}
-    click.echo(f"\n{len(versions)} dataset version(s) in the run history; releases: "
-               f"{', '.join(r['release'] for r in result['releases']) or 'none'}")  # fmt: skip
+    click.echo(f"\n{len(versions)} dataset version(s) in the run history")
+    if result["releases"]:
+        click.echo("")
+        click.echo(text_table(["release", "version", "status", "records", "rows"],
+                              [[r["release"], f"v{r['version']}", f"{r['status']}" + ("" if r["latest"] else ", superseded"),
+                                r["records"], r["rows"]] for r in result["releases"]]))  # fmt: skip
+    else:
+        click.echo("releases none")
 
 
 @lineage.command("runs")
@@ -172,13 +192,22 @@ def runs_cmd(asset: str | None, limit: int, project_dir: Path | None, as_json: b
     click.echo(text_table(["started", "asset", "partition", "status", "outputs@version", "checks", "run"], table))
 
 
-@lineage.command("sql")
+def _sql_help() -> str:
+    import textwrap
+
+    from curaline.lineage.views import VIEW_DOCS
+
+    views = "\n".join(textwrap.fill(doc, 78, initial_indent=f"  {name:<16} ", subsequent_indent=" " * 19)
+                      for name, doc in VIEW_DOCS.items())  # fmt: skip
+    return ("Read-only SQL (DuckDB) over the documented views below, and one view per stage output "
+            "(raw_records, quality_filtered...; text columns left out).\n\n\b\n" + views)
+
+
+@lineage.command("sql", help=_sql_help(), short_help="Read-only SQL over the documented lineage views.")
 @click.argument("query")
 @project_option
 @json_option
 def sql_cmd(query: str, project_dir: Path | None, as_json: bool) -> None:
-    """Read-only SQL over the views: events, runs, catalog, ledger, ledger_history, records,
-    release_records, and one per stage output (text columns left out)."""
     import duckdb
 
     from curaline.lineage.views import (

@@ -3,9 +3,13 @@
 `sources` (what went in, under which licence, what was kept), `trace` (where one
 record came from and what happened to it), `impact` (where a source's records went),
 `runs` (the materialization history). Each reads only the files that can hold the
-answer: a doc id names its source (``<source>:<hash>``), so a trace opens that
+answer: a doc id names its source (``<source>:<hash>``), so a trace looks at that
 source's files and the global ones, never the whole corpus, and counts come from
 parquet footers where they can. Record text is never read.
+
+`trace` answers from `curaline.lineage.index` (SQLite, stdlib) so that a command-line
+trace costs little more than starting Python; the others use DuckDB, imported when
+called.
 """
 
 from __future__ import annotations
@@ -16,26 +20,35 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from curaline.licenses import classify
+from curaline.lineage.index import doc_key
 from curaline.lineage.versions import cached_version
 from curaline.lineage.views import (
     REMOVAL_ACTIONS,
     event_files,
+    latest_version,
     ledger_files,
     release_files,
+    release_versions,
     releases,
     retry_replaced,
 )
 from curaline.project import Project
 
+if TYPE_CHECKING:
+    import duckdb
+
+    from curaline.lineage.index import Entry, LineageIndex
+
 #: Footer key of a ledger file's counts (curaline.ledger.SUMMARY_KEY; no pyarrow import here).
 SUMMARY_KEY = "curaline.ledger.summary"
-DOC_ID = re.compile(r"^([A-Za-z0-9._-]+):([0-9a-f]{16})$")
 GLOBAL_PARTITION = "__all__"
+#: The stage of the ledger rows a release build writes (partition = the release name).
+RELEASE_STAGE = "release"
+#: Ingest: what its ledger rows remove (takedowns) never reaches its output.
+RAW_STAGE = "raw_records"
 #: Stage outputs that are not records of a source.
 NOT_RECORDS = ("source_catalog",)
 
@@ -52,11 +65,14 @@ def _files(paths: list[Path]) -> str:
     return "[" + ", ".join(_q(p) for p in paths) + "]"
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def _iso(epoch_us: int | None) -> str | None:
     """Timestamps leave DuckDB as integers: converting time-zoned values costs a cold CLI 15 ms."""
     if epoch_us is None:
         return None
-    return dt.datetime.fromtimestamp(epoch_us / 1e6, dt.UTC).isoformat()
+    return (_EPOCH + dt.timedelta(microseconds=epoch_us)).isoformat()
 
 
 def _mtime(path: Path) -> int:
@@ -72,17 +88,24 @@ def _mtime(path: Path) -> int:
 def source_catalog(project: Project, con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
     """source id -> catalog row (declaration parsed), from the catalog output, else the manifests."""
     path = project.stage_path("source_catalog")
-    if path.exists():
-        rel = con.sql(f"SELECT source_id, kind, format, license, obtained, manifest, declaration FROM read_parquet({_q(path)})")
-        cols = rel.columns
-        rows = [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
-    else:
-        from curaline.sources import load_manifests
+    if not path.exists():
+        return _manifest_catalog(project)
+    rel = con.sql(f"SELECT source_id, kind, format, license, obtained, manifest, declaration FROM read_parquet({_q(path)})")
+    cols = rel.columns
+    return _catalog_rows([dict(zip(cols, r, strict=True)) for r in rel.fetchall()])
 
-        manifests, _ = load_manifests(project.sources_dir, strict=False) if project.sources_dir.is_dir() else ([], [])
-        rows = [{"source_id": m.id, "kind": m.kind, "format": m.format, "license": m.license,
-                 "obtained": m.obtained, "manifest": str(m.path), "declaration": json.dumps(m.declaration())}
-                for m in manifests]  # fmt: skip
+
+def _manifest_catalog(project: Project) -> dict[str, dict[str, Any]]:
+    """The catalog rows before the catalog asset ran: from the manifests themselves."""
+    from curaline.sources import load_manifests
+
+    manifests, _ = load_manifests(project.sources_dir, strict=False) if project.sources_dir.is_dir() else ([], [])
+    return _catalog_rows([{"source_id": m.id, "kind": m.kind, "format": m.format, "license": m.license,
+                           "obtained": m.obtained, "manifest": str(m.path), "declaration": json.dumps(m.declaration())}
+                          for m in manifests])  # fmt: skip
+
+
+def _catalog_rows(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out = {}
     for row in rows:
         row["declaration"] = json.loads(row["declaration"]) if row.get("declaration") else {}
@@ -139,8 +162,29 @@ def sources_report(project: Project, *, release: str | None = None,
     return retry_replaced(lambda: _sources_report(project, release=release, license_classes=license_classes))
 
 
+def resolve_release(project: Project, spec: str) -> tuple[str, int]:
+    """``NAME`` (its latest version) or ``NAME@vN`` / ``NAME@N`` -> (name, version) of existing records."""
+    name, _, wanted = spec.partition("@")
+    versions = release_versions(project, name).get(name) if name and "/" not in name else None
+    if not versions or not any("parquet" in f for f in versions.values()):
+        known = ", ".join(releases(project)) or "none yet"
+        raise LineageQueryError(f"unknown release {name!r} (releases: {known})")
+    if not wanted:
+        return name, latest_version(versions)
+    m = re.fullmatch(r"v?([0-9]+)", wanted)
+    if not m:
+        raise LineageQueryError(f"bad release {spec!r}: use NAME or NAME@vN")
+    version = int(m.group(1))
+    if "parquet" not in versions.get(version, {}):
+        known = ", ".join(f"v{v}" for v, f in versions.items() if "parquet" in f)
+        raise LineageQueryError(f"release {name!r} has no version v{version} (versions: {known})")
+    return name, version
+
+
 def _sources_report(project: Project, *, release: str | None = None,
                    license_classes: dict[str, str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    import duckdb
+
     con = duckdb.connect()
     try:
         catalog = source_catalog(project, con)
@@ -148,10 +192,8 @@ def _sources_report(project: Project, *, release: str | None = None,
             raise LineageQueryError(f"no sources in {project.root}: no source_catalog output and no manifests")
         in_release: dict[str, int] | None = None
         if release is not None:
-            files = release_files(project, release)
-            if not files:
-                known = ", ".join(releases(project)) or "none yet"
-                raise LineageQueryError(f"unknown release {release!r} (releases: {known})")
+            name, version = resolve_release(project, release)
+            files = release_files(project, name, version=version)
             in_release = dict(con.sql(f"SELECT source_id, count(*) FROM read_parquet({_files(files)}) GROUP BY 1").fetchall())
         ingested = _row_counts(con, project.data_dir / "raw_records")
         quarantined = _row_counts(con, project.data_dir / "quarantined_records")
@@ -169,27 +211,29 @@ def _sources_report(project: Project, *, release: str | None = None,
     for sid, row in sorted(catalog.items()):
         if in_release is not None and sid not in in_release:
             continue
-        stages = ledger.get(sid, {})
+        # what a release left out is the release's choice, not a removal from the curated data
+        stages = {s: c for s, c in ledger.get(sid, {}).items() if s != RELEASE_STAGE}
         removed = {s: c["removed"] for s, c in stages.items() if c["removed"]}
         changed = {s: c["changed"] for s, c in stages.items() if c["changed"]}
         n_in = ingested.get(sid)
         n_q = quarantined.get(sid, 0)
+        at_ingest = removed.get(RAW_STAGE, 0)  # taken down at ingest: read, never in raw_records
         entry = {
             "source": sid,
             "kind": row["kind"],
             "license": row["license"],
             "license_class": classify(row["license"], license_classes),
             "obtained": row["obtained"],
-            "read": None if n_in is None else n_in + n_q,
+            "read": None if n_in is None else n_in + n_q + at_ingest,
             "ingested": n_in,
             "quarantined": n_q,
             "quarantined_by_reason": by_reason.get(sid, {}),
             "removed_by_stage": removed,
             "changed_by_stage": changed,
-            "kept": None if n_in is None else n_in - sum(removed.values()),
+            "kept": None if n_in is None else n_in - sum(removed.values()) + at_ingest,
         }
         if in_release is not None:
-            entry["in_release"] = int(in_release[sid])
+            entry.update({"release": name, "release_version": version, "in_release": int(in_release[sid])})
         out.append(entry)
     return out
 
@@ -238,82 +282,103 @@ def _source_file(row: dict[str, Any] | None, source_file: str | None) -> str | N
 
 
 def trace(project: Project, doc_id: str, *, license_classes: dict[str, str] | None = None) -> dict[str, Any]:
-    """Where a record came from, every stage it passed or was dropped or changed at, and why."""
-    return retry_replaced(lambda: _trace(project, doc_id, license_classes=license_classes))
+    """Where a record came from, every stage it passed or was dropped or changed at, and why,
+    and which release versions hold it (or why a later version no longer does).
 
+    Answered from `curaline.lineage.index`, refreshed first for exactly the files that can
+    hold the record, so a trace neither starts DuckDB nor reads a whole ledger.
+    """
+    import sqlite3
 
-def _trace(project: Project, doc_id: str, *, license_classes: dict[str, str] | None = None) -> dict[str, Any]:
-    m = DOC_ID.match(doc_id)
-    if not m:
-        raise LineageQueryError(f"{doc_id!r} is not a curaline doc id (<source>:<16 hex digits>)")
-    source = m.group(1)
-    con = duckdb.connect()
+    from curaline.lineage.index import IndexedFileError, LineageIndex, discard, index_path, is_damaged
+
     try:
-        catalog = source_catalog(project, con)
-        origin = None
-        raw = project.stage_path("raw_records", source)
-        files = _candidate_files(project, source)
-        present: dict[str, Path] = {}
-        if files:
-            try:
-                # one scan of the doc_id column of every output that can hold the record; the
-                # origin columns travel with the record through every stage
-                rel = con.sql(
-                    f"SELECT filename, source_file, source_line, source_row, source_record_id, license, content_hash "
-                    f"FROM read_parquet({_files(files)}, union_by_name = true, filename = true) WHERE doc_id = ?",
-                    params=[doc_id])  # fmt: skip
-                cols = rel.columns
-                for hit in rel.fetchall():
-                    row = dict(zip(cols, hit, strict=True))
-                    p = Path(row.pop("filename"))
-                    present[_stage_of(project, p)] = p
-                    if origin is None or p == raw:
-                        origin = row
-            except duckdb.BinderException:
-                pass  # no candidate file has these columns (only quarantine so far)
-        ledger_rows: list[dict[str, Any]] = []
-        every = ledger_files(project, partition=source, latest=False) + ledger_files(
-            project, partition=GLOBAL_PARTITION, latest=False)  # fmt: skip
-        current = {str(p) for p in {f.parent: f for f in every}.values()}  # the newest of each folder
-        if every:
-            rel = con.sql(f"""SELECT stage, partition, run_id, epoch_us(recorded_at) AS recorded_at, action, reason,
-                       value, threshold, detail, filename
-                FROM read_parquet({_files(every)}, filename = true, hive_partitioning = false)
-                WHERE doc_id = ? ORDER BY recorded_at, stage, action, reason""", params=[doc_id])  # fmt: skip
-            cols = rel.columns
-            for r in rel.fetchall():
-                row = dict(zip(cols, r, strict=True))
-                row["current"] = row.pop("filename") in current
-                row["recorded_at"] = _iso(row["recorded_at"])
-                ledger_rows.append(row)
-        in_releases: list[dict[str, Any]] = []
-        rel_files = release_files(project)
-        if rel_files:
-            in_releases = [{"release": r, "records": int(n)} for r, n in con.sql(
-                f"SELECT release, count(*) FROM read_parquet({_files(rel_files)}, hive_partitioning = true) "
-                "WHERE doc_id = ? GROUP BY 1 ORDER BY 1", params=[doc_id]).fetchall()]  # fmt: skip
-    finally:
-        con.close()
-    if origin is None and not present and not ledger_rows:
+        source, key = doc_key(doc_id)
+    except ValueError as exc:
+        raise LineageQueryError(str(exc)) from None
+    in_memory = False
+    for attempt in range(3):
+        try:
+            with LineageIndex(project, in_memory=in_memory) as index:
+                return _trace(project, index, doc_id, source, key, license_classes=license_classes)
+        except IndexedFileError as exc:
+            raise LineageQueryError(str(exc)) from None
+        except sqlite3.Error as exc:
+            if attempt == 2 or in_memory:
+                raise
+            if attempt == 0 and is_damaged(exc):  # damaged under us: the next attempt rebuilds it
+                discard(index_path(project))
+            else:  # busy for too long, or read-only: answer from an index of this question alone
+                in_memory = True
+    raise AssertionError("unreachable")
+
+
+def _catalog(project: Project, index: LineageIndex) -> dict[str, dict[str, Any]]:
+    """source id -> catalog row, as `source_catalog` gives it, without DuckDB."""
+    path = project.stage_path("source_catalog")
+    entry = index.entries({path: "catalog"}).get(path)
+    return _manifest_catalog(project) if entry is None else _catalog_rows(entry.payload)
+
+
+def _ledger_scope(project: Project, source: str, known_sources: set[str]) -> list[tuple[Path, str, str]]:
+    """(path, stage, partition) of every ledger file that can hold a record of the source, oldest
+    first per folder: its own partition, global stages, and partitions that are no source (a
+    release, takedowns)."""
+    out = []
+    for path in ledger_files(project, latest=False):
+        stage, partition = path.parent.parent.name.split("=", 1)[1], path.parent.name.split("=", 1)[1]
+        if partition == source or partition not in known_sources:
+            out.append((path, stage, partition))
+    return out
+
+
+def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key: int, *,
+           license_classes: dict[str, str] | None) -> dict[str, Any]:  # fmt: skip
+    catalog = _catalog(project, index)
+    raw = project.stage_path("raw_records", source)
+    outputs = _candidate_files(project, source)
+    ledger = _ledger_scope(project, source, set(catalog) | {p.stem for p in (project.data_dir / "raw_records").glob("*.parquet")})
+    versions = release_versions(project)
+    wanted: dict[Path, str] = {p: "origin" if p == raw else "presence" for p in outputs}
+    wanted |= {p: "ledger" for p, _, _ in ledger}
+    wanted |= {f[kind]: role for vs in versions.values() for f in vs.values()
+               for kind, role in (("parquet", "release"), ("json", "manifest")) if kind in f}  # fmt: skip
+    entries = index.entries(wanted)
+
+    origin = None
+    present: dict[str, Path] = {}
+    for p in outputs:
+        hits = index.lookup(entries[p], source, key) if p in entries else []
+        if hits:
+            present[_stage_of(project, p)] = p
+            if p == raw:
+                origin = hits[0]
+    current = {f.parent: f for f, _, _ in ledger}  # the newest of each (stage, partition) folder
+    ledger_rows: list[dict[str, Any]] = []
+    for p, stage, partition in ledger:
+        for row in index.lookup(entries[p], source, key) if p in entries else []:
+            ledger_rows.append({"stage": row.get("stage", stage), "partition": row.get("partition", partition),
+                                "run_id": row.get("run_id"), "recorded_at": row.get("recorded_at"),
+                                "action": row.get("action"), "reason": row.get("reason"), "value": row.get("value"),
+                                "threshold": row.get("threshold"), "detail": row.get("detail"),
+                                "current": current[p.parent] == p, "_file": p})  # fmt: skip
+    ledger_rows.sort(key=lambda r: (r["recorded_at"] or 0, r["stage"], r["action"] or "", r["reason"] or ""))
+    in_releases, removed = _release_story(index, entries, versions, source, key, ledger_rows)
+    if origin is None and not present and not ledger_rows and not in_releases:
         raise LineageQueryError(f"unknown doc id {doc_id!r}: not in any output or ledger of {project.root}")
 
     # stages in flow order: each stage's output (or ledger file) is written when the stage ends
-    when: dict[str, int] = {}
-    for stage, p in present.items():
-        when[stage] = _mtime(p)
+    when: dict[str, int] = {stage: entries[p].stat.mtime_ns for stage, p in present.items()}
     for row in ledger_rows:
         if row["current"]:
-            when.setdefault(row["stage"], 0)
-    for stage in list(when):
-        if when[stage] == 0:
-            lf = [f for f in ledger_files(project, partition=source) if f.parent.parent.name == f"stage={stage}"]
-            when[stage] = _mtime(lf[0]) if lf else 0
-    stages = []
+            when[row["stage"]] = max(when.get(row["stage"], 0), entries[row["_file"]].stat.mtime_ns)
     from curaline.pipeline import FLOW_ORDER
 
     def flow(stage: str) -> tuple[int, int, str]:  # known stages in flow order, others by time
         return (FLOW_ORDER.index(stage) if stage in FLOW_ORDER else len(FLOW_ORDER), when[stage], stage)
 
+    fields = ("action", "reason", "value", "threshold", "detail", "partition", "run_id", "recorded_at")
+    stages = []
     for stage in sorted(when, key=flow):
         rows = [r for r in ledger_rows if r["stage"] == stage and r["current"]]
         removal = [r for r in rows if r["action"] in REMOVAL_ACTIONS]
@@ -324,8 +389,8 @@ def _trace(project: Project, doc_id: str, *, license_classes: dict[str, str] | N
             status = {"drop": "dropped", "merge-into": "merged", "takedown": "taken down"}[removal[0]["action"]]
         else:
             status = "absent"
-        entry: dict[str, Any] = {"stage": stage, "status": status, "events": [
-            {k: r[k] for k in ("action", "reason", "value", "threshold", "detail", "run_id", "recorded_at")} for r in rows]}  # fmt: skip
+        entry: dict[str, Any] = {"stage": stage, "status": status,
+                                 "events": [{k: _shown(k, r[k]) for k in fields} for r in rows]}  # fmt: skip
         if path is not None:
             cached = cached_version(project, path)
             entry["dataset"] = str(path)
@@ -338,18 +403,69 @@ def _trace(project: Project, doc_id: str, *, license_classes: dict[str, str] | N
         src.update({"license": declared["license"], "license_class": classify(declared["license"], license_classes),
                     "obtained": declared["obtained"], "kind": declared["kind"], "license_url": d.get("license_url"),
                     "legal_basis": d.get("legal_basis"), "owner": d.get("owner")})  # fmt: skip
+    history = [{k: _shown(k, r[k]) for k in ("stage", *fields)} for r in ledger_rows if not r["current"]]
     return {
         "doc_id": doc_id,
         "source": src,
         "origin": None if origin is None else {
-            "file": origin["source_file"], "path": _source_file(declared, origin["source_file"]),
-            "line": origin["source_line"], "row": origin["source_row"],
-            "source_record_id": origin["source_record_id"], "license": origin["license"],
-            "content_hash": origin["content_hash"]},
+            "file": origin.get("source_file"), "path": _source_file(declared, origin.get("source_file")),
+            "line": origin.get("source_line"), "row": origin.get("source_row"),
+            "source_record_id": origin.get("source_record_id"), "license": origin.get("license"),
+            "content_hash": origin.get("content_hash")},
         "stages": stages,
-        "history": [r for r in ledger_rows if not r["current"]],
+        "history": history,
         "releases": in_releases,
+        "removed_from_releases": removed,
     }  # fmt: skip
+
+
+def _shown(field: str, value: Any) -> Any:
+    return _iso(value) if field == "recorded_at" else value
+
+
+def _epoch_us(iso: str | None) -> int | None:
+    if not iso:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return int(t.timestamp() * 1_000_000)
+
+
+def _release_story(index: LineageIndex, entries: dict[Path, Entry], versions: dict[str, dict[int, dict[str, Path]]],
+                   source: str, key: int, ledger_rows: list[dict[str, Any]],
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:  # fmt: skip
+    """The versions holding the record; for each release whose latest version lost it, when and why."""
+    held: list[dict[str, Any]] = []
+    removed: list[dict[str, Any]] = []
+    for release, vs in versions.items():
+        latest = latest_version(vs)
+        summary = {v: entries[f["json"]].payload if f.get("json") in entries else {} for v, f in vs.items()}
+        holding = []
+        for v, f in vs.items():
+            hits = index.lookup(entries[f["parquet"]], source, key) if f.get("parquet") in entries else []
+            if hits:
+                holding.append(v)
+                held.append({"release": release, "version": v, "split": hits[0].get("split"),
+                             "copies": hits[0].get("copies"), "status": summary[v].get("status"),
+                             "created_at": summary[v].get("created_at"), "latest": v == latest})  # fmt: skip
+        if not holding or latest in holding:
+            continue
+        last = max(holding)
+        first_without = min(v for v in vs if v > last and "parquet" in vs[v])
+        after = _epoch_us(summary[last].get("created_at"))
+        removals = [r for r in ledger_rows if r["action"] in REMOVAL_ACTIONS
+                    and not (r["stage"] == "release" and r["partition"] != release)]  # fmt: skip
+        since = [r for r in removals if after is not None and (r["recorded_at"] or 0) > after]
+        fields = ("stage", "partition", "action", "reason", "value", "threshold", "detail", "run_id", "recorded_at",
+                  "current")  # fmt: skip
+        removed.append({"release": release, "last_version": last, "first_version_without": first_without,
+                        "latest_version": latest,
+                        "removed_by": [{k: _shown(k, r[k]) for k in fields} for r in since or removals]})  # fmt: skip
+    return held, removed
 
 
 # ---- impact ---------------------------------------------------------------------------------
@@ -361,6 +477,8 @@ def impact(project: Project, source_id: str) -> dict[str, Any]:
 
 
 def _impact(project: Project, source_id: str) -> dict[str, Any]:
+    import duckdb
+
     con = duckdb.connect()
     try:
         catalog = source_catalog(project, con)
@@ -410,17 +528,43 @@ def _impact(project: Project, source_id: str) -> dict[str, Any]:
             removals = [{"stage": s, "action": a, "reason": r, "records": int(n)} for s, a, r, n in con.sql(
                 f"""SELECT stage, action, reason, count(DISTINCT doc_id) FROM read_parquet({_files(lf)}, hive_partitioning = false)
                     WHERE starts_with(doc_id, ?) GROUP BY ALL ORDER BY 1, 4 DESC, 2, 3""", params=[f"{source_id}:"]).fetchall()]  # fmt: skip
-        in_releases: list[dict[str, Any]] = []
-        rel_files = release_files(project)
-        if rel_files:
-            in_releases = [{"release": r, "records": int(n)} for r, n in con.sql(
-                f"SELECT release, count(*) FROM read_parquet({_files(rel_files)}, hive_partitioning = true) "
-                "WHERE source_id = ? GROUP BY 1 ORDER BY 1", params=[source_id]).fetchall()]  # fmt: skip
+        in_releases = _release_counts(project, con, source_id)
     finally:
         con.close()
     row = catalog.get(source_id) or {}
     return {"source": source_id, "license": row.get("license"), "obtained": row.get("obtained"),
             "datasets": datasets, "history": history, "ledger": removals, "releases": in_releases}  # fmt: skip
+
+
+def _release_counts(project: Project, con: duckdb.DuckDBPyConnection, source_id: str) -> list[dict[str, Any]]:
+    """Every release version holding records of the source: records, rows (upsampled copies
+    included), the version's status, and whether it is the release's latest."""
+    versions = release_versions(project)
+    where = {str(f["parquet"]): (r, v) for r, vs in versions.items() for v, f in vs.items() if "parquet" in f}
+    paths = [Path(p) for p in where]
+    if not where:
+        return []
+    counts = con.sql(f"""SELECT filename, count(*), sum(copies) FROM read_parquet({_files(paths)},
+                             filename = true, hive_partitioning = false)
+                         WHERE source_id = ? GROUP BY ALL""", params=[source_id]).fetchall()  # fmt: skip
+    out = []
+    for filename, n, rows in counts:
+        release, version = where[filename]
+        manifest = versions[release][version].get("json")
+        summary = _manifest(manifest) if manifest else {}
+        out.append({"release": release, "version": version, "records": int(n), "rows": None if rows is None else int(rows),
+                    "status": summary.get("status"), "created_at": summary.get("created_at"),
+                    "latest": version == latest_version(versions[release])})  # fmt: skip
+    return sorted(out, key=lambda r: (r["release"], r["version"]))
+
+
+def _manifest(path: Path) -> dict[str, Any]:
+    from curaline.lineage.index import manifest_summary
+
+    try:
+        return manifest_summary(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise LineageQueryError(f"{path}: not a JSON release manifest ({exc})") from None
 
 
 # ---- runs -----------------------------------------------------------------------------------
@@ -438,6 +582,8 @@ def _runs_report(project: Project, *, asset: str | None = None, limit: int = 50)
             known = sorted({p.parent.name.split("=", 1)[1] for p in event_files(project)})
             raise LineageQueryError(f"no runs of asset {asset!r} (assets with runs: {', '.join(known)})")
         raise LineageQueryError(f"no materialization events yet in {project.root}: run `curaline run` first")
+    import duckdb
+
     con = duckdb.connect()
     try:
         rel = con.sql(f"""

@@ -15,24 +15,29 @@ Views (each exists even before the first run, empty, with its columns):
 - ``ledger_history``: every ledger row of every run; ``ledger``: only the latest run of
   each (stage, partition), i.e. what the current outputs reflect;
 - ``records``: where each ingested record came from (ids, file, line/row, licence, hash);
-- ``release_records``: release manifests, once releases write them (the hook:
-  ``lineage/releases/release=<name>/*.parquet`` with at least doc_id and source_id).
+- ``release_records``: every record of every release version
+  (``lineage/releases/release=<name>/v<N>.parquet``, see the release contract);
+- ``releases``: one row per release version, from its manifest ``v<N>.json``.
 
-No pyarrow import here: the CLI's fast path (`trace`, `sources`) uses this module.
+`VIEW_DOCS` says what each holds: `lineage sql --help` shows it. Neither DuckDB nor pyarrow
+is imported here at module level: `lineage trace` lists files through this module and
+answers from `curaline.lineage.index` without starting DuckDB.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
-
-import duckdb
+from typing import TYPE_CHECKING, TypeVar
 
 from curaline.project import Project
 from curaline.records import TEXT_COLUMNS
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: Columns no view exposes: record text, and the raw bytes of quarantined input.
 HIDDEN_COLUMNS = tuple(sorted({c for cols in TEXT_COLUMNS.values() for c in cols} | {"raw"}))
@@ -62,9 +67,34 @@ RECORD_COLUMNS = (
     ("doc_id", "VARCHAR"), ("source_id", "VARCHAR"), ("source_file", "VARCHAR"), ("source_line", "BIGINT"),
     ("source_row", "BIGINT"), ("source_record_id", "VARCHAR"), ("license", "VARCHAR"), ("content_hash", "VARCHAR"),
 )  # fmt: skip
-RELEASE_COLUMNS = (("release", "VARCHAR"), ("doc_id", "VARCHAR"), ("source_id", "VARCHAR"), ("license", "VARCHAR"))
+RELEASE_COLUMNS = (
+    ("release", "VARCHAR"), ("version", "INTEGER"), ("doc_id", "VARCHAR"), ("source_id", "VARCHAR"), ("kind", "VARCHAR"),
+    ("license", "VARCHAR"), ("license_class", "VARCHAR"), ("split", "VARCHAR"), ("copies", "SMALLINT"),
+)  # fmt: skip
+RELEASES_COLUMNS = (
+    ("release", "VARCHAR"), ("version", "INTEGER"), ("created_at", "TIMESTAMP WITH TIME ZONE"), ("records", "BIGINT"),
+    ("tokens", "BIGINT"), ("status", "VARCHAR"), ("superseded", "BOOLEAN"), ("dvc_md5", "VARCHAR"), ("git_tag", "VARCHAR"),
+)  # fmt: skip
 
-LINEAGE_VIEWS = ("events", "runs", "catalog", "ledger", "ledger_history", "records", "release_records")
+LINEAGE_VIEWS = ("events", "runs", "catalog", "ledger", "ledger_history", "records", "release_records", "releases")
+
+#: What each view holds, as `lineage sql --help` lists them (stage outputs come on top).
+VIEW_DOCS = {
+    "events": "every OpenLineage event, flattened: event_time, event_type, run_id, job (the asset), partition, "
+              "inputs/outputs with versions, assertions, facets as JSON",
+    "runs": "one row per materialization: asset, partition, status, started_at/ended_at, outputs and their "
+            "versions, check results",
+    "catalog": "every dataset the events name, at its latest materialized version",
+    "ledger": "what the current outputs reflect: the ledger rows of the latest run of each stage and partition "
+              "(doc_id, stage, partition, run_id, recorded_at, action, reason, value, threshold, detail)",
+    "ledger_history": "every ledger row of every run",
+    "records": "where each ingested record came from: doc_id, source_id, source_file, source_line/source_row, "
+               "source_record_id, license, content_hash",
+    "release_records": "every record of every release version: release, version, doc_id, source_id, kind, license, "
+                       "license_class, split, copies",
+    "releases": "one row per release version: release, version, created_at, records, tokens, status "
+                "(released | blocked), superseded, dvc_md5, git_tag",
+}  # fmt: skip
 
 
 class ReadOnlyQueryError(ValueError):
@@ -82,6 +112,8 @@ T = TypeVar("T")
 
 def retry_replaced(fn: Callable[[], T], *, attempts: int = 5, wait_s: float = 0.02) -> T:
     """Run a read; if a file was swapped under it by an atomic rename, read again."""
+    import duckdb
+
     for attempt in range(attempts):
         try:
             return fn()
@@ -164,17 +196,49 @@ def ledger_files(project: Project, *, partition: str | None = None, latest: bool
     return out
 
 
-def release_files(project: Project, release: str | None = None) -> list[Path]:
+#: A release version's files: ``v<N>.parquet`` (its release_records) and ``v<N>.json`` (its manifest).
+RELEASE_FILE = re.compile(r"^v([1-9][0-9]*)\.(parquet|json)$")
+
+
+def release_versions(project: Project, release: str | None = None) -> dict[str, dict[int, dict[str, Path]]]:
+    """release -> version -> {"parquet": path, "json": path} (each where it exists), in version order."""
     root = releases_root(project)
+    out: dict[str, dict[int, dict[str, Path]]] = {}
     if not root.is_dir():
-        return []
-    pattern = f"release={release}/*.parquet" if release else "release=*/*.parquet"
-    return sorted(root.glob(pattern))
+        return out
+    folders = [root / f"release={release}"] if release else sorted(root.glob("release=*"))
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        versions: dict[int, dict[str, Path]] = {}
+        for entry in os.scandir(folder):
+            m = RELEASE_FILE.match(entry.name)
+            if m and entry.is_file():
+                versions.setdefault(int(m.group(1)), {})[m.group(2)] = Path(entry.path)
+        if versions:
+            out[folder.name.split("=", 1)[1]] = dict(sorted(versions.items()))
+    return out
+
+
+def release_files(project: Project, release: str | None = None, *, version: int | None = None,
+                  suffix: str = "parquet") -> list[Path]:  # fmt: skip
+    """The release_records files (or manifests, suffix="json"), ordered by release and version."""
+    return [files[suffix] for versions in release_versions(project, release).values()
+            for v, files in versions.items() if suffix in files and version in (None, v)]  # fmt: skip
 
 
 def releases(project: Project) -> list[str]:
-    root = releases_root(project)
-    return sorted(p.name.split("=", 1)[1] for p in root.glob("release=*") if p.is_dir()) if root.is_dir() else []
+    return sorted(release_versions(project))
+
+
+def latest_version(versions: dict[int, dict[str, Path]]) -> int:
+    """The latest of a release's versions: the highest with records (else the highest manifest)."""
+    with_records = [v for v, files in versions.items() if "parquet" in files]
+    return max(with_records or versions)
+
+
+def latest_versions(project: Project) -> dict[str, int]:
+    return {r: latest_version(versions) for r, versions in release_versions(project).items()}
 
 
 # ---- views ---------------------------------------------------------------------------------
@@ -234,17 +298,38 @@ def lineage_view_sql(project: Project) -> dict[str, str]:
     )
     rel = release_files(project)
     views["release_records"] = (
-        f"SELECT COLUMNS(lambda c: NOT list_contains([{', '.join(_sql_str(c) for c in HIDDEN_COLUMNS)}], c)) "
-        f"FROM read_parquet({_file_list(rel)}, union_by_name = true, hive_partitioning = true)"
+        f"SELECT {_visible(RELEASE_COLUMNS)} FROM read_parquet({_file_list(rel)}, union_by_name = true, "
+        "hive_partitioning = false)"
         if rel
         else _empty(RELEASE_COLUMNS)
     )
+    views["releases"] = _releases_view_sql(project)
     return views
+
+
+def _releases_view_sql(project: Project) -> str:
+    """One row per manifest; release and version from its path (they pair it with its records)."""
+    manifests = [(r, v, files["json"]) for r, versions in release_versions(project).items()
+                 for v, files in versions.items() if "json" in files]  # fmt: skip
+    if not manifests:
+        return _empty(RELEASES_COLUMNS)
+    latest = latest_versions(project)
+    paths = ", ".join(f"({_sql_str(p)}, {_sql_str(r)}, {v}, {latest[r]})" for r, v, p in manifests)
+    return f"""
+        SELECT f.release, f.version, CAST(m.json ->> '$.created_at' AS TIMESTAMP WITH TIME ZONE) AS created_at,
+               CAST(m.json ->> '$.records' AS BIGINT) AS records, CAST(m.json ->> '$.tokens' AS BIGINT) AS tokens,
+               m.json ->> '$.status' AS status, f.version < f.latest AS superseded,
+               m.json ->> '$.dvc.md5' AS dvc_md5, m.json ->> '$.git.tag' AS git_tag
+        FROM read_json_objects([{', '.join(_sql_str(p) for _, _, p in manifests)}], filename = true, format = 'auto') m
+        JOIN (VALUES {paths}) f(path, release, version, latest) ON m.filename = f.path
+        ORDER BY f.release, f.version"""
 
 
 def open_views(project: Project) -> duckdb.DuckDBPyConnection:
     """An in-memory connection with the stage and lineage views; refuses nothing by itself
     (`check_read_only` guards what users send)."""
+    import duckdb
+
     con = duckdb.connect()
     for name, pattern in stage_views(project).items():
         if name in LINEAGE_VIEWS:
@@ -257,6 +342,8 @@ def open_views(project: Project) -> duckdb.DuckDBPyConnection:
 
 def check_read_only(query: str) -> None:
     """Allow only SELECT-like statements, so `lineage sql` can never change anything."""
+    import duckdb
+
     for stmt in duckdb.extract_statements(query):
         if stmt.type not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
             raise ReadOnlyQueryError(f"only SELECT queries are allowed, got {stmt.type.name}")

@@ -116,3 +116,52 @@ def read_jsonl(path: Path) -> Iterator[dict[str, object]]:
         for line in fh:
             if line.strip():
                 yield json.loads(line)
+
+
+RELEASE_RECORD_COLUMNS = ("doc_id", "source_id", "kind", "license", "license_class", "split", "copies")
+
+
+def write_release_version(project: Project, name: str, version: int, records: list[dict[str, object]], *,
+                          created_at: str, status: str = "released", use: str = "research") -> dict[str, object]:  # fmt: skip
+    """One release version as the release contract lays it out: ``v<N>.parquet`` (release_records)
+    and its manifest ``v<N>.json``, under ``lineage/releases/release=<name>/``; returns the manifest."""
+    import json
+
+    from curaline.store import write_parquet
+
+    n = len(records)
+    table = pa.table({
+        "release": pa.array([name] * n, pa.string()),
+        "version": pa.array([version] * n, pa.int32()),
+        **{c: pa.array([r[c] for r in records], pa.int16() if c == "copies" else pa.string()) for c in RELEASE_RECORD_COLUMNS},
+    })  # fmt: skip
+    folder = project.lineage_dir / "releases" / f"release={name}"
+    write_parquet(folder / f"v{version}.parquet", table)
+    rows = sum(int(r["copies"]) for r in records)  # type: ignore[call-overload]
+    splits = {s: {"records": sum(r["split"] == s for r in records),
+                  "rows": sum(int(r["copies"]) for r in records if r["split"] == s),  # type: ignore[call-overload]
+                  "tokens": 10 * sum(int(r["copies"]) for r in records if r["split"] == s)}  # type: ignore[call-overload]
+              for s in ("train", "validation", "test")}  # fmt: skip
+    sources = sorted({str(r["source_id"]) for r in records})
+    manifest: dict[str, object] = {
+        "name": name, "version": version, "created_at": created_at, "description": f"{name} for the tests",
+        "use": use, "spec": {"name": name, "use": use, "sources": "all"}, "status": status,
+        "records": n, "rows": rows, "tokens": 10 * rows, "bytes": 1000 * version, "splits": splits,
+        "kinds": {"document": {"records": n, "tokens": 10 * rows}},
+        "languages": {"en": {"records": n, "tokens": 10 * rows}}, "domains": {},
+        "mix": {"by": "source", "rule": "proportional", "groups": {}},
+        "sources": [{"id": s, "records": sum(r["source_id"] == s for r in records)} for s in sources],
+        "license_mix": {}, "licenses": {}, "obligations": [],
+        "gate": {"use": use, "passed": status == "released", "allowed_classes": [], "violations": []},
+        "files": [], "dvc": {"path": f"data/releases/{name}", "md5": f"{version:032x}.dir"},
+        "git": {"commit": None, "tag": f"release/{name}/v{version}"},
+        "pipeline": {"stages": ["raw_records", "quality_filtered"], "removed": {}},
+    }  # fmt: skip
+    (folder / f"v{version}.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
+
+
+def release_record(doc: str, split: str = "train", copies: int = 1, *, source: str = "notes",
+                   license: str = "CC-BY-4.0", license_class: str = "commercial") -> dict[str, object]:  # fmt: skip
+    return {"doc_id": doc, "source_id": source, "kind": "document", "license": license,
+            "license_class": license_class, "split": split, "copies": copies}  # fmt: skip

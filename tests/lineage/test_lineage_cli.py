@@ -11,7 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
-from lineage_fixtures import DAGSTER_RUN, doc_id, make_project, run_pipeline_with_lineage
+from lineage_fixtures import (
+    DAGSTER_RUN,
+    doc_id,
+    make_project,
+    release_record,
+    run_pipeline_with_lineage,
+    write_release_version,
+)
 
 from curaline.lineage.cli import lineage
 from curaline.lineage.emitter import LineageEmitter
@@ -33,9 +40,10 @@ def curated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         manifests, _ = load_manifests(project.sources_dir)
         write_parquet(project.stage_path("source_catalog"), catalog_table(manifests))
         run_pipeline_with_lineage(project, LineageEmitter(project))
-        # a release manifest, as the release stage will write them: the notes that survived
-        kept = pq.read_table(project.stage_path("quality_filtered", "notes"), columns=["doc_id", "source_id", "license"])
-        write_parquet(project.lineage_dir / "releases" / "release=r1" / "manifest.parquet", kept)
+        # a release version, as the release stage writes them: the notes that survived
+        kept = pq.read_table(project.stage_path("quality_filtered", "notes"), columns=["doc_id"])["doc_id"]
+        write_release_version(project, "r1", 1, [release_record(d) for d in kept.to_pylist()],
+                              created_at="2024-03-01T09:00:00+00:00")  # fmt: skip
         yield project
 
 
@@ -63,7 +71,9 @@ def test_trace_shows_origin_and_every_stage_of_a_record(curated: Project) -> Non
     assert [(e["action"], e["reason"], e["detail"], e["run_id"]) for e in quality["events"]] == [
         ("modify", "digit_three_marked", "marks=1", DAGSTER_RUN)]  # fmt: skip
     assert quality["dataset"] == str(curated.stage_path("quality_filtered", "notes"))
-    assert t["releases"] == [{"release": "r1", "records": 1}]
+    assert t["releases"] == [{"release": "r1", "version": 1, "split": "train", "copies": 1, "status": "released",
+                              "created_at": "2024-03-01T09:00:00+00:00", "latest": True}]  # fmt: skip
+    assert t["removed_from_releases"] == []
 
 
 def test_trace_of_a_dropped_record_says_where_and_why(curated: Project) -> None:
@@ -95,7 +105,8 @@ def test_impact_lists_every_dataset_version_and_removal_of_a_source(curated: Pro
         {"stage": "quality_filtered", "action": "drop", "reason": "has_digit_seven", "records": 2},
         {"stage": "quality_filtered", "action": "modify", "reason": "digit_three_marked", "records": 2}]  # fmt: skip
     assert {h["asset"] for h in result["history"]} == {"raw_records", "quality_filtered"}
-    assert result["releases"] == [{"release": "r1", "records": 18}]
+    assert result["releases"] == [{"release": "r1", "version": 1, "records": 18, "rows": 18, "status": "released",
+                                   "created_at": "2024-03-01T09:00:00+00:00", "latest": True}]  # fmt: skip
 
 
 def test_sources_show_licence_class_and_what_was_kept(curated: Project) -> None:
@@ -108,7 +119,8 @@ def test_sources_show_licence_class_and_what_was_kept(curated: Project) -> None:
                              "changed_by_stage": {"quality_filtered": 2}, "kept": 18}  # fmt: skip
     assert rows["forum"]["obtained"] == "web-crawl" and rows["forum"]["kept"] == 5
     released = as_json(curated, "sources", "--release", "r1")
-    assert [(r["source"], r["in_release"]) for r in released] == [("notes", 18)]  # type: ignore[union-attr]
+    assert isinstance(released, list)
+    assert [(r["source"], r["release"], r["release_version"], r["in_release"]) for r in released] == [("notes", "r1", 1, 18)]
     table = cli(curated, "sources").stdout
     assert "chat    CC-BY-NC-4.0  non-commercial  licensed" in table
 

@@ -83,7 +83,7 @@ def test_the_project_maps_custom_licence_refs() -> None:
     mapping = {"LicenseRef-vendor-terms": "non-commercial"}
     assert classify("LicenseRef-vendor-terms", mapping) == "non-commercial"
     assert classify("MIT AND licenseref-vendor-terms", mapping) == "non-commercial"
-    with pytest.raises(ValueError, match="must be one of commercial, share-alike, non-commercial, unknown"):
+    with pytest.raises(ValueError, match="must be one of commercial, share-alike, non-commercial, academic-only, unknown"):
         classify("LicenseRef-x", {"LicenseRef-x": "free"})
 
 

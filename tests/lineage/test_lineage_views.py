@@ -13,10 +13,10 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from lineage_fixtures import make_project, run_pipeline_with_lineage
+from lineage_fixtures import doc_id, make_project, run_pipeline_with_lineage
 
 from curaline.kernels.base import make_events
-from curaline.ledger import LEDGER_SCHEMA, write_ledger
+from curaline.ledger import LEDGER_SCHEMA, ledger_path, write_ledger
 from curaline.lineage import queries
 from curaline.lineage.emitter import LineageEmitter
 from curaline.lineage.store import EVENTS_SCHEMA
@@ -136,7 +136,7 @@ WRITER = textwrap.dedent(
     i = 0
     while time.monotonic() < deadline:
         i += 1
-        ids = [f"notes:{n:016x}" for n in range(i * 50, i * 50 + 5000)]
+        ids = [f"notes:{n:016x}" for n in range(i * 50, i * 50 + 4999)] + ["notes:00000000ffffffff"]
         write_ledger(project, make_events(ids, "drop", "writer_test"), stage="quality_filtered", partition="notes",
                      run_id=f"w{i}")
         write_parquet(raw, pa.concat_tables([base] * (1 + i % 3)))
@@ -145,6 +145,10 @@ WRITER = textwrap.dedent(
     print(i)
     """
 )
+
+
+#: In every ledger file the writer writes
+WRITER_DOC = "notes:00000000ffffffff"
 
 
 def test_queries_work_while_a_writer_process_writes(curated: Project, tmp_path: Path) -> None:
@@ -160,8 +164,11 @@ def test_queries_work_while_a_writer_process_writes(curated: Project, tmp_path: 
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(curated.root), "4", str(template)], env=env,
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     reads = 0
+    first = ledger_path(curated, "quality_filtered", "notes", "w1")
     try:
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while not first.exists() and time.monotonic() < deadline:  # the writer has started writing
+            time.sleep(0.05)
         while writer.poll() is None:
             # readers go through retry_replaced, as the CLI does: a file renamed over between
             # DuckDB reading its footer and its pages is simply read again
@@ -172,6 +179,12 @@ def test_queries_work_while_a_writer_process_writes(curated: Project, tmp_path: 
             retry_replaced(lambda: count(curated, "runs"))
             queries.sources_report(curated)
             queries.impact(curated, "notes")
+            # the trace index: the writer's ledger hook and this reader both update it meanwhile
+            written = queries.trace(curated, WRITER_DOC)["stages"]
+            assert [(s["stage"], s["status"], [(e["action"], e["reason"]) for e in s["events"]]) for s in written] == [
+                ("quality_filtered", "dropped", [("drop", "writer_test")])]  # fmt: skip
+            kept = queries.trace(curated, doc_id("notes", "n1"))
+            assert kept["origin"]["source_record_id"] == "n1" and kept["stages"][0]["status"] == "kept"
             reads += 1
     finally:
         out, _ = writer.communicate(timeout=30)

@@ -1,0 +1,233 @@
+"""Release versions: publish a build as v<N>, list and show versions, restore their bytes.
+
+The version history lives in the lineage store, append-only, one manifest (JSON) and
+one record list (parquet) per version; the shards live in DVC (cache + remote) and the
+git tag `release/<name>/v<N>` marks the commit whose dvc.lock names them. A build with
+the same content as the latest version is not a new version, so reruns are idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from curaline.project import Project
+from curaline.release.build import ReleaseBuild, release_dir
+from curaline.store import file_digest, write_parquet
+
+_VERSION_FILE = re.compile(r"^v(\d+)\.json$")
+_REF = re.compile(r"^(?P<name>[a-z0-9][a-z0-9._-]*)(?:@v(?P<version>\d+))?$")
+
+
+class ReleaseNotFound(LookupError):
+    pass
+
+
+def history_dir(project: Project, name: str) -> Path:
+    return project.lineage_dir / "releases" / f"release={name}"
+
+
+def signals_path(project: Project, name: str, version: int) -> Path:
+    """Each version's per-record signals, kept for drift reports (outside the release_records glob)."""
+    return project.lineage_dir / "release_signals" / f"release={name}" / f"v{version}.parquet"
+
+
+def release_names(project: Project) -> list[str]:
+    root = project.lineage_dir / "releases"
+    return sorted(p.name.split("=", 1)[1] for p in root.glob("release=*") if p.is_dir()) if root.is_dir() else []
+
+
+def versions(project: Project, name: str) -> list[dict[str, Any]]:
+    """Every published version's manifest, oldest first, with its computed status."""
+    folder = history_dir(project, name)
+    found = []
+    for path in folder.iterdir() if folder.is_dir() else []:
+        m = _VERSION_FILE.match(path.name)
+        if m:
+            found.append((int(m.group(1)), path))
+    out = []
+    for i, (_, path) in enumerate(sorted(found)):
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        manifest["superseded"] = i < len(found) - 1
+        out.append(manifest)
+    return out
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    m = _REF.match(ref)
+    if not m:
+        raise ReleaseNotFound(f"{ref!r} is not a release reference: use NAME or NAME@vN")
+    return m.group("name"), int(m.group("version")) if m.group("version") else None
+
+
+def resolve(project: Project, ref: str) -> dict[str, Any]:
+    """The manifest of NAME (latest version) or NAME@vN."""
+    name, version = parse_ref(ref)
+    found = versions(project, name)
+    if not found:
+        known = ", ".join(release_names(project)) or "none yet (run `curaline run`)"
+        raise ReleaseNotFound(f"unknown release {name!r}; releases: {known}")
+    if version is None:
+        return found[-1]
+    for manifest in found:
+        if manifest["version"] == version:
+            return manifest
+    listed = ", ".join(f"v{m['version']}" for m in found)
+    raise ReleaseNotFound(f"release {name!r} has no version v{version}; versions: {listed}")
+
+
+@dataclass
+class Published:
+    manifest: dict[str, Any]
+    new: bool
+
+
+def publish(project: Project, build: ReleaseBuild, *, versioning: bool = True) -> Published:
+    """Make a build the current release folder and, if its content is new, version N+1."""
+    assert build.folder is not None and not build.blocked
+    name = build.spec.name
+    found = versions(project, name)
+    latest = found[-1] if found else None
+    target = release_dir(project, name)
+    if latest and latest.get("content_md5") == build.content_md5:
+        # same bytes as the latest version: keep its manifest, so the folder stays exactly v<N>
+        current = _current_manifest(target)
+        if current is None or current.get("version") != latest["version"] or not _files_intact(target, latest):
+            _write_manifest(build.folder, _folder_manifest(latest))
+            _swap(build.folder, target)
+        else:
+            shutil.rmtree(build.folder)
+        latest = {k: v for k, v in latest.items() if k != "superseded"}
+        return Published(manifest=latest, new=False)
+    version = (latest["version"] + 1) if latest else 1
+    manifest = dict(build.manifest)
+    manifest["version"] = version
+    manifest["dvc"] = {"path": f"data/releases/{name}", "md5": build.content_md5}
+    manifest["git"] = {"commit": None, "tag": f"release/{name}/v{version}"}
+    _write_manifest(build.folder, manifest)
+    _swap(build.folder, target)
+    if versioning:
+        manifest = _version_control(project, name, manifest)
+    _record(project, name, version, build.records, manifest)
+    return Published(manifest=manifest, new=True)
+
+
+def _version_control(project: Project, name: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """DVC-track the release folder, commit dvc.lock, tag the commit, push the data."""
+    from curaline import versioning
+    from curaline.dvc_cli import track_asset
+
+    hashes = track_asset(project, "release", name)
+    folder_hash = hashes.get(f"data/releases/{name}")
+    paths = [*versioning.versioning_paths(project),
+             *[p for p in (f"releases/{name}.yaml", "sources", "curaline.yaml") if (project.root / p).exists()]]  # fmt: skip
+    commit = versioning.git_commit(project, paths, f"release {name} v{manifest['version']}")
+    tag = manifest["git"]["tag"]
+    versioning.git_tag(project, tag, f"{name} v{manifest['version']}: {manifest['records']} records")
+    versioning.push(project)
+    return {**manifest, "git": {"commit": commit, "tag": tag}, "dvc": {**manifest["dvc"], "folder_md5": folder_hash}}
+
+
+def _record(project: Project, name: str, version: int, records: pa.Table, manifest: dict[str, Any]) -> None:
+    folder = history_dir(project, name)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = records.num_rows
+    table = pa.table({
+        "release": pa.array([name] * n, pa.string()),
+        "version": pa.array([version] * n, pa.int32()),
+        **{c: records[c] for c in ("doc_id", "source_id", "kind", "license", "license_class", "split", "copies")},
+    })  # fmt: skip
+    write_parquet(folder / f"v{version}.parquet", table)
+    try:  # index it now, so the first `lineage trace` after a new version stays fast
+        from curaline.lineage.index import record_release_file
+
+        record_release_file(project, folder / f"v{version}.parquet")
+    except Exception:  # noqa: BLE001 - the index is a cache: readers catch up on their own
+        pass
+    signals = release_dir(project, name) / "signals.parquet"
+    if signals.exists():
+        target = signals_path(project, name, version)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(signals, target)
+    _atomic_text(folder / f"v{version}.json", json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def _folder_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in manifest.items() if k != "superseded"}
+
+
+def _current_manifest(folder: Path) -> dict[str, Any] | None:
+    path = folder / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _files_intact(folder: Path, manifest: dict[str, Any]) -> bool:
+    expected = {f["path"] for f in manifest["files"]} | {"manifest.json"}
+    present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    if present != expected:
+        return False
+    return all(file_digest(folder / f["path"]) == f["md5"] for f in manifest["files"])
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    _atomic_text(folder / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Replace the release folder by the staging one (readers see old or new, briefly none)."""
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+class RestoreError(RuntimeError):
+    pass
+
+
+def checkout(project: Project, ref: str, dest: Path) -> dict[str, Any]:
+    """Restore exactly the released bytes of a version into dest (each file's md5 verified)."""
+    manifest = resolve(project, ref)
+    name, version = manifest["name"], manifest["version"]
+    dest.mkdir(parents=True, exist_ok=True)
+    current = release_dir(project, name)
+    pending = []
+    for f in manifest["files"]:
+        src, out = current / f["path"], dest / f["path"]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if src.exists() and src.resolve() != out.resolve() and file_digest(src) == f["md5"]:
+            shutil.copyfile(src, out)
+        elif not (out.exists() and file_digest(out) == f["md5"]):
+            pending.append(f)
+    if pending:
+        from curaline import versioning
+
+        try:
+            versioning.restore(project, [(f"data/releases/{name}/{f['path']}", f["md5"]) for f in pending],
+                               dest, rev=manifest["git"]["tag"], strip=f"data/releases/{name}/")  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - any DVC/git failure is reported the same way
+            raise RestoreError(f"cannot restore {name}@v{version}: {exc}") from exc
+    for f in manifest["files"]:
+        if file_digest(dest / f["path"]) != f["md5"]:
+            raise RestoreError(f"{name}@v{version}: {f['path']} does not match its md5 {f['md5']}")
+    _write_manifest(dest, _folder_manifest(manifest))
+    return manifest

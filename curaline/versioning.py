@@ -1,0 +1,611 @@
+"""DVC versioning of a project: every stage output is a DVC `out`, every release a git tag.
+
+The project root is a git repository and a DVC repository. `dvc.yaml` is generated
+from the Dagster asset graph (`render_dvc_yaml`/`sync`, fed by `curaline.stage_outputs`),
+so `dvc repro` reruns the same graph without Dagster. After an asset writes its files,
+`track` records them in dvc.lock and the DVC cache; the hash it returns (`dvc_hash`) is
+the asset's Dagster data version, so Dagster's staleness and DVC's agree.
+
+DVC takes a repository lock and fails another process after ~3 s (LockError), so every
+write goes through `project_lock`, an fcntl lock that makes concurrent Dagster steps
+wait their turn instead of failing. Remotes: the default is a local folder
+`<root>/.dvc-store` (git-ignored); any DVC remote works by configuration, e.g.
+`dvc remote add -d store s3://bucket/path` in the project before the first run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    from curaline.project import Project
+
+DVC_YAML = "dvc.yaml"
+DVC_LOCK = "dvc.lock"
+DEFAULT_REMOTE = "local"
+DEFAULT_STORE = ".dvc-store"
+#: what the project's .gitignore must hold: the default remote and the Dagster run state
+GITIGNORED = ("/.dvc-store/", "/.dagster/")
+GIT_IDENTITY = ("-c", "user.name=curaline", "-c", "user.email=curaline@localhost")
+HEADER = (
+    "# Generated from the Dagster asset definitions by `curaline dvc sync`; do not edit by hand.\n"
+    "# One stage per asset: per-source assets are `foreach` stages over the project's sources,\n"
+    "# per-release assets over releases/*.yaml; each runs `curaline materialize` (dvc repro).\n"
+)
+_READY_MARK = "curaline-ready"
+_VAR = re.compile(r"\$\{(key|item)(?:\.(\w+))?\}")
+
+
+class VersioningError(RuntimeError):
+    """A versioning step that cannot go on; the message says which file or stage and why."""
+
+
+class RestoreError(VersioningError):
+    """A file cannot be restored with the bytes that were recorded for it."""
+
+
+# ---- dvc.yaml: rendering and syncing ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One dvc.yaml stage; with foreach, one stage per item (`name@key`).
+
+    Paths are relative to the project root; in a foreach stage `${key}` is the item's key
+    and `${item.<var>}` one of its variables (DVC's own templating).
+    """
+
+    name: str
+    cmd: str
+    deps: tuple[str, ...] = ()
+    outs: tuple[str, ...] = ()
+    params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # params file -> keys
+    foreach: Mapping[str, Mapping[str, str]] | None = None
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"cmd": self.cmd}
+        if self.deps:
+            body["deps"] = list(self.deps)
+        if self.params:
+            body["params"] = [{file: list(keys)} for file, keys in self.params.items()]
+        if self.outs:
+            body["outs"] = list(self.outs)
+        return body
+
+
+def render_dvc_yaml(specs: Sequence[StageSpec]) -> str:
+    """The dvc.yaml text for these stages, byte-stable for the same input."""
+    stages: dict[str, Any] = {}
+    for spec in specs:
+        if spec.name in stages:
+            raise VersioningError(f"dvc.yaml: stage {spec.name!r} defined twice")
+        if spec.foreach is None:
+            stages[spec.name] = spec.body()
+        else:
+            items = {key: dict(values) for key, values in sorted(spec.foreach.items())}
+            stages[spec.name] = {"foreach": items, "do": spec.body()}
+    text = yaml.safe_dump({"stages": stages}, sort_keys=False, default_flow_style=False, width=1000,
+                          allow_unicode=True)  # fmt: skip
+    return HEADER + text
+
+
+def expand_stages(document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every concrete stage of a parsed dvc.yaml of ours (foreach resolved), by name."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, stage in (document.get("stages") or {}).items():
+        if "foreach" not in stage:
+            out[name] = dict(stage)
+            continue
+        for key, item in (stage["foreach"] or {}).items():
+
+            def sub(m: re.Match[str], key: str = key, item: Any = item) -> str:
+                if m.group(1) == "key":
+                    return key
+                return str(item[m.group(2)]) if m.group(2) else str(item)
+
+            out[f"{name}@{key}"] = json.loads(_VAR.sub(lambda m: json.dumps(sub(m))[1:-1], json.dumps(stage["do"])))
+    return out
+
+
+def stage_name(stage: str, partition: str | None = None) -> str:
+    """The dvc.yaml stage of an asset (partition): `raw_records@notes`, `deduplicated`."""
+    return f"{stage}@{partition}" if partition else stage
+
+
+def _read_stages(path: Path) -> dict[str, dict[str, Any]]:
+    if not path.exists():
+        return {}
+    try:
+        return expand_stages(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    except (yaml.YAMLError, AttributeError, KeyError, TypeError) as exc:
+        raise VersioningError(f"{path}: not a dvc.yaml this generator can read: {exc}") from None
+
+
+def sync_difference(project: Project, specs: Sequence[StageSpec]) -> str | None:
+    """None when the project's dvc.yaml is what `specs` render to, else a one-line summary."""
+    path = project.root / DVC_YAML
+    wanted = render_dvc_yaml(specs)
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if current == wanted:
+        return None
+    if current is None:
+        return f"{path} is missing"
+    have, want = _read_stages(path), expand_stages(yaml.safe_load(wanted))
+    added = sorted(set(want) - set(have))
+    removed = sorted(set(have) - set(want))
+    changed = sorted(n for n in set(want) & set(have) if want[n] != have[n])
+
+    def few(names: list[str]) -> str:
+        return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+    if not (added or removed or changed):  # same concrete stages: compare the definitions (empty foreach...)
+        raw_have = (yaml.safe_load(current) or {}).get("stages") or {}
+        raw_want = yaml.safe_load(wanted)["stages"]
+        added, removed = sorted(set(raw_want) - set(raw_have)), sorted(set(raw_have) - set(raw_want))
+        changed = sorted(n for n in set(raw_want) & set(raw_have) if raw_want[n] != raw_have[n])
+    parts = [f"{label} {few(names)}" for label, names in (("missing stages", added), ("extra stages", removed),
+                                                         ("changed stages", changed)) if names]  # fmt: skip
+    return f"{path} is out of date: " + ("; ".join(parts) or "formatting or comments differ")
+
+
+def sync(project: Project, specs: Sequence[StageSpec]) -> bool:
+    """Write the project's dvc.yaml when it differs from the rendering; True when it changed."""
+    path = project.root / DVC_YAML
+    text = render_dvc_yaml(specs)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    _atomic_write(path, text)
+    return True
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---- hashes -------------------------------------------------------------------------------
+
+
+def file_md5(path: Path) -> str:
+    h = hashlib.md5()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+#: names DVC never descends into or lists inside a tracked directory
+_DVC_SKIPPED = {".git", ".hg", ".dvc"}
+
+
+def dvc_hash(path: Path) -> str:
+    """The md5 DVC records for a file, or for a directory (`<md5 of its listing>.dir`).
+
+    A directory's hash is the md5 of the JSON list of its files' `{"md5", "relpath"}`
+    sorted by relpath (dvc_data's Tree.digest). `.dvcignore` patterns are not applied:
+    curaline projects have none in their data folders.
+    """
+    path = Path(path)
+    if path.is_file():
+        return file_md5(path)
+    if not path.is_dir():
+        raise VersioningError(f"{path}: no such file or directory to hash")
+    entries = []
+    for folder, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if d not in _DVC_SKIPPED]
+        for name in files:
+            if name in _DVC_SKIPPED:
+                continue
+            full = Path(folder) / name
+            entries.append({"md5": file_md5(full), "relpath": full.relative_to(path).as_posix()})
+    entries.sort(key=lambda e: e["relpath"])
+    listing = json.dumps(entries, sort_keys=True).encode("utf-8")
+    return hashlib.md5(listing).hexdigest() + ".dir"
+
+
+# ---- the repository ------------------------------------------------------------------------
+
+
+def _lock_path(root: Path) -> Path:
+    key = hashlib.md5(str(root.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"curaline-dvc-{key}.lock"
+
+
+@contextlib.contextmanager
+def project_lock(project: Project) -> Iterator[None]:
+    """Serialize DVC/git writes on this project across processes of this machine.
+
+    The lock file sits in the temp dir (keyed by the root) so it exists before the
+    repository does. Not reentrant: never nest it.
+    """
+    with open(_lock_path(project.root), "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    res = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+    if check and res.returncode != 0:
+        raise VersioningError(f"git {' '.join(args)} failed in {root}: {(res.stderr or res.stdout).strip()}")
+    return res
+
+
+def _identity(root: Path) -> tuple[str, ...]:
+    """Per-command identity flags when git has none configured (global config untouched)."""
+    name = _git(root, "config", "user.name", check=False).stdout.strip()
+    email = _git(root, "config", "user.email", check=False).stdout.strip()
+    return () if name and email else GIT_IDENTITY
+
+
+def _is_git_toplevel(root: Path) -> bool:
+    res = _git(root, "rev-parse", "--show-toplevel", check=False)
+    return res.returncode == 0 and Path(res.stdout.strip()).resolve() == root.resolve()
+
+
+def ensure_repo(project: Project) -> None:
+    """Make the project root a git + DVC repository with a default remote; cheap when done.
+
+    A root inside another repository gets its own (`git init`); an existing repository
+    is used as is. The default remote (`<root>/.dvc-store`, git-ignored) is added only
+    when no DVC remote is configured at any level.
+    """
+    root = project.root
+    mark = root / ".dvc" / "tmp" / _READY_MARK
+    if mark.exists() and (root / ".git").exists():
+        return
+    with project_lock(project):
+        if mark.exists() and (root / ".git").exists():
+            return
+        root.mkdir(parents=True, exist_ok=True)
+        if not _is_git_toplevel(root):
+            _git(root, "init", "-q")
+        from dvc.config import Config
+        from dvc.repo import Repo
+
+        fresh = not (root / ".dvc").is_dir()
+        if fresh:
+            with _quiet_dvc():  # DVC's "Initialized DVC repository." banner
+                Repo.init(str(root)).close()
+        config = Config(dvc_dir=str(root / ".dvc"), validate=False)
+        no_remote = not config["core"].get("remote") and not config.get("remote")
+        if fresh or no_remote:
+            with config.edit("repo") as conf:
+                if fresh:
+                    conf["core"]["analytics"] = False  # offline machines: DVC never phones home
+                if no_remote:
+                    conf.setdefault("remote", {})[DEFAULT_REMOTE] = {"url": str(root / DEFAULT_STORE)}
+                    conf["core"]["remote"] = DEFAULT_REMOTE
+        _ensure_gitignore(root)
+        mark.parent.mkdir(parents=True, exist_ok=True)
+        mark.touch()
+
+
+def _ensure_gitignore(root: Path) -> None:
+    path = root / ".gitignore"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    have = {line.strip().strip("/") for line in lines}
+    missing = [entry for entry in GITIGNORED if entry.strip("/") not in have]
+    if missing:
+        text = "\n".join([*lines, "# curaline: the default DVC remote and the Dagster run state", *missing]) + "\n"
+        _atomic_write(path, text)
+
+
+@contextlib.contextmanager
+def _chdir(root: Path) -> Iterator[None]:
+    # DVC resolves some paths (the run cache) against the process cwd: work from the root
+    try:
+        before: str | None = os.getcwd()
+    except FileNotFoundError:  # the cwd was removed (a finished tmp dir): nothing to return to
+        before = None
+    os.chdir(root)
+    try:
+        yield
+    finally:
+        if before is not None:
+            os.chdir(before)
+
+
+@contextlib.contextmanager
+def _open_repo(root: Path) -> Iterator[Any]:
+    from dvc.repo import Repo
+
+    with _chdir(root):
+        repo = Repo(str(root))
+        try:
+            yield repo
+        finally:
+            repo.close()
+
+
+def _retry_dvc_lock(action: Callable[[], Any], *, patience_s: float = 60.0) -> Any:
+    """Run action, waiting out DVC's own lock held by a non-curaline process (a `dvc status`)."""
+    from dvc.lock import LockError
+
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            return action()
+        except LockError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+# ---- tracking -------------------------------------------------------------------------------
+
+
+def track(
+    project: Project, stage_names: Iterable[str], *, resync: Callable[[], object] | None = None
+) -> dict[str, str]:
+    """Record the stages' current outputs in dvc.lock and the cache: {out path: DVC hash}.
+
+    Call after the asset wrote its files. Several names in one call share one Repo open.
+    A stage missing from dvc.yaml (a new source or release) calls `resync` once to
+    regenerate it. An out without a file suffix is a folder, created empty when missing.
+    Under `dvc repro` (DVC_STAGE set) DVC records the outputs itself, so this only hashes them.
+    """
+    names = list(stage_names)
+    root = project.root
+    if os.environ.get("DVC_STAGE"):
+        stages = _read_stages(root / DVC_YAML)
+        return {out: dvc_hash(root / out) for name in names for out in _outs(stages, name, root)}
+    with project_lock(project):
+        stages = _read_stages(root / DVC_YAML)
+        if resync is not None and any(n not in stages for n in names):
+            resync()
+            stages = _read_stages(root / DVC_YAML)
+        for name in names:
+            for out in _outs(stages, name, root):  # a clear error before DVC's
+                if not Path(out).suffix and not (root / out).exists():
+                    (root / out).mkdir(parents=True)  # a folder out with nothing to hold still has a version
+
+        def commit() -> dict[str, str]:
+            with _open_repo(root) as repo:
+                return _commit_stages(repo, names)
+
+        return _retry_dvc_lock(commit)
+
+
+def _commit_stages(repo: Any, names: Sequence[str]) -> dict[str, str]:
+    """`dvc commit --force` of several stages, with DVC's hashing and caching but a fast lock write.
+
+    DVC's own commit re-parses dvc.lock with its round-trip YAML parser three times per
+    call (~0.4 s at 60 stages, growing with the project); here dvc.yaml and dvc.lock are
+    read with libyaml and the lock entries DVC serializes are written back in one go.
+    """
+    from dvc.dvcfile import load_file
+    from dvc.repo import lock_repo
+    from dvc.stage.serialize import to_lockfile
+    from dvc_data.hashfile.hash_info import HashInfo
+    from dvc_data.hashfile.meta import Meta
+
+    root = Path(repo.root_dir)
+    lock_path = root / DVC_LOCK
+    hashes: dict[str, str] = {}
+    with lock_repo(repo), _quiet_dvc():
+        lock_text = lock_path.read_text(encoding="utf-8") if lock_path.exists() else ""
+        lock = (yaml.load(lock_text, Loader=_Loader) or {}) if lock_text else {}
+        dvcfile = load_file(repo, DVC_YAML)
+        dvcfile.__dict__["contents"] = yaml.load((root / DVC_YAML).read_text(encoding="utf-8"), Loader=_Loader)
+        dvcfile.__dict__["lockfile_contents"] = lock
+        stages = [dvcfile.stages[name] for name in names]
+        entries: dict[str, Any] = {}
+        for stage in stages:
+            # Stage.save, but a missing input (its source failed upstream) is recorded as missing,
+            # so DVC calls the stage stale, instead of failing the asset that did run
+            stage.save_deps(allow_missing=True)
+            missing = [dep for dep in stage.deps if not dep.exists]
+            for dep in missing:  # not the hash of an earlier run
+                dep.hash_info, dep.meta = HashInfo(), Meta()
+            stage.save_outs()
+            stage.md5 = stage.compute_md5()
+            if not missing:
+                repo.stage_cache.save(stage)  # the run cache: lets `dvc repro` restore instead of rerun
+            stage.commit(relink=False)  # the workspace file is already the cached bytes
+            hashes.update({str(out.def_path): str(out.hash_info.value) for out in stage.outs})
+            entries.update(json.loads(json.dumps(to_lockfile(stage))))
+        updated = {"schema": "2.0", **lock}
+        updated["stages"] = {**(lock.get("stages") or {}), **entries}
+        text = yaml.dump(updated, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                         width=1 << 16)
+        if text != lock_text:
+            _atomic_write(lock_path, text)
+    return hashes
+
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+@contextlib.contextmanager
+def _quiet_dvc() -> Iterator[None]:
+    """DVC logs "Updating lock file", "'x' is empty": noise inside an asset's log."""
+    import logging
+
+    logger = logging.getLogger("dvc")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _outs(stages: Mapping[str, Mapping[str, Any]], name: str, root: Path) -> list[str]:
+    if name not in stages:
+        raise VersioningError(
+            f"{root / DVC_YAML}: no stage {name!r}; regenerate it with `curaline dvc sync --project {root}`"
+        )
+    return [o if isinstance(o, str) else next(iter(o)) for o in stages[name].get("outs", [])]
+
+
+def push(project: Project, targets: Sequence[str] | None = None) -> int:
+    """Push cached outputs (all, or these stages/paths) to the default remote; objects sent."""
+    with project_lock(project):
+        def run() -> int:
+            with _open_repo(project.root) as repo:
+                return int(repo.push(targets=list(targets) if targets else None))
+
+        return int(_retry_dvc_lock(run))
+
+
+# ---- restoring ------------------------------------------------------------------------------
+
+
+def restore(
+    project: Project,
+    files: Sequence[tuple[str, str]],
+    dest: Path,
+    rev: str | None = None,
+    *,
+    strip: str | None = None,
+) -> list[Path]:
+    """Copy files (project-relative path, md5) from the DVC cache, else the remote, into dest.
+
+    Objects are addressed by their md5, so any version still in the cache or the remote
+    comes back; with rev, the remotes configured at that git revision are tried too.
+    Each copy is verified; a missing object or a hash mismatch raises RestoreError naming
+    the file. Files land at dest/<path>, or dest/<path without the folder prefix `strip`>.
+    """
+    dest = Path(dest)
+    written: list[Path] = []
+    with _open_repo(project.root) as repo:
+        cache = repo.cache.local
+        remotes: list[Any] | None = None
+        for rel, md5 in files:
+            target = dest / (Path(rel).relative_to(strip.rstrip("/")) if strip else Path(rel))
+            cached = Path(cache.oid_to_path(md5))
+            if cached.exists():
+                _copy_verified(cached, target, md5, rel, f"the DVC cache ({cached})")
+            else:
+                if remotes is None:
+                    remotes = _remote_odbs(repo)
+                    if rev is not None:
+                        remotes += _remotes_at(project.root, rev)
+                _fetch_verified(remotes, target, md5, rel)
+            written.append(target)
+    return written
+
+
+def _remote_odbs(repo: Any) -> list[Any]:
+    from dvc.config import NoRemoteError
+
+    try:
+        return [repo.cloud.get_remote_odb(None, "restore")]
+    except NoRemoteError:
+        return []
+
+
+def _remotes_at(root: Path, rev: str) -> list[Any]:
+    """The remote configured at a git revision (it may have moved since)."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(root), rev=rev) as at_rev:
+            return _remote_odbs(at_rev)
+    except DvcException as exc:
+        raise RestoreError(f"cannot read the DVC configuration at git revision {rev!r}: {exc}") from None
+
+
+def _copy_verified(source: Path, target: Path, md5: str, rel: str, where: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        got = file_md5(Path(tmp))
+        if got != md5:
+            raise RestoreError(f"{rel}: the copy in {where} is corrupt (md5 {got}, recorded {md5})")
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _fetch_verified(remotes: Sequence[Any], target: Path, md5: str, rel: str) -> None:
+    tried = []
+    for odb in remotes:
+        rpath = odb.oid_to_path(md5)
+        tried.append(str(odb.path))
+        if not odb.fs.exists(rpath):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        try:
+            odb.fs.get_file(rpath, tmp)
+            _copy_verified(Path(tmp), target, md5, rel, f"the DVC remote {odb.path}")
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return
+    where = ", ".join(tried) if tried else "no remote is configured"
+    raise RestoreError(f"{rel}: object md5 {md5} is neither in the DVC cache nor in the remote ({where}); "
+                       "was it pushed (`dvc push`)?")  # fmt: skip
+
+
+# ---- git ------------------------------------------------------------------------------------
+
+
+def versioning_paths(project: Project) -> list[str]:
+    """The files a commit of the project's data state needs: DVC's config, dvc.yaml, dvc.lock
+    and the .gitignore files DVC writes beside its outputs (so a clone can `dvc pull`)."""
+    root = project.root
+    fixed = [".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore", DVC_YAML, DVC_LOCK]
+    ignores = sorted(p.relative_to(root).as_posix() for p in project.data_dir.rglob(".gitignore")) \
+        if project.data_dir.is_dir() else []  # fmt: skip
+    return [p for p in fixed if (root / p).exists()] + ignores
+
+
+def git_commit(project: Project, paths: Sequence[str | Path], message: str) -> str:
+    """Commit exactly these paths (adds, changes, deletions); the new HEAD, or HEAD if unchanged."""
+    root = project.root
+    rels = [str(Path(p).relative_to(root)) if Path(p).is_absolute() else str(p) for p in paths]
+    if not rels:
+        raise VersioningError("git_commit: no paths given")
+    with project_lock(project):
+        _git(root, "add", "-A", "--", *rels)
+        staged = _git(root, "diff", "--cached", "--name-only", "--", *rels).stdout.strip()
+        if staged:
+            _git(root, *_identity(root), "commit", "-q", "-m", message, "--only", "--", *rels)
+        head = _git(root, "rev-parse", "--verify", "-q", "HEAD", check=False)
+        if head.returncode != 0:
+            raise VersioningError(f"git_commit: nothing to commit in {root} and no commit yet")
+        return head.stdout.strip()
+
+
+def git_tag(project: Project, tag: str, message: str) -> None:
+    """Tag HEAD (annotated); an existing tag on HEAD is fine, one elsewhere is never moved."""
+    root = project.root
+    with project_lock(project):
+        head = _git(root, "rev-parse", "HEAD").stdout.strip()
+        existing = _git(root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}", check=False)
+        if existing.returncode == 0:
+            if existing.stdout.strip() != head:
+                raise VersioningError(f"git tag {tag} already exists on {existing.stdout.strip()[:12]}; "
+                                      "tags are never moved")  # fmt: skip
+            return
+        _git(root, *_identity(root), "tag", "-a", tag, "-m", message)
