@@ -35,7 +35,7 @@ CATALOG_KEY = dg.AssetKey("source_catalog")
 def source_catalog(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     proj = project.project
     manifests, problems = load_manifests(proj.sources_dir, strict=False)
-    table = catalog_table(manifests)
+    table = catalog_table(manifests, proj.root)
     path = proj.stage_path("source_catalog")
     with lineage.materialization(context, inputs=[m.path for m in manifests]) as run:
         write_parquet(path, table)

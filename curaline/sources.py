@@ -505,8 +505,21 @@ def load_manifests(sources_dir: Path, *, strict: bool = True) -> tuple[list[Sour
     return manifests, problems
 
 
-def catalog_table(manifests: list[SourceManifest]) -> pa.Table:
-    """The validated manifests as one table: what the catalog asset stores."""
+def _relative_to(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(path)
+
+
+def catalog_table(manifests: list[SourceManifest], root: Path | None = None) -> pa.Table:
+    """The validated manifests as one table: what the catalog asset stores.
+
+    Manifest paths under `root` (the project) are stored relative to it, so a clone of the
+    project builds a byte-identical catalog (and the same DVC hash).
+    """
     import json
 
     import pyarrow as pa  # noqa: F811 (runtime import; the top one is for typing only)
@@ -527,7 +540,7 @@ def catalog_table(manifests: list[SourceManifest]) -> pa.Table:
                 "owner": m.owner,
                 "collected": m.collected.isoformat() if m.collected else None,
                 "priority": m.priority,
-                "manifest": str(m.path),
+                "manifest": _relative_to(m.path, root),
                 "declaration": json.dumps(m.declaration(), sort_keys=True),
             }
         )

@@ -92,7 +92,7 @@ def source_catalog(project: Project, con: duckdb.DuckDBPyConnection) -> dict[str
         return _manifest_catalog(project)
     rel = con.sql(f"SELECT source_id, kind, format, license, obtained, manifest, declaration FROM read_parquet({_q(path)})")
     cols = rel.columns
-    return _catalog_rows([dict(zip(cols, r, strict=True)) for r in rel.fetchall()])
+    return _catalog_rows(project, [dict(zip(cols, r, strict=True)) for r in rel.fetchall()])
 
 
 def _manifest_catalog(project: Project) -> dict[str, dict[str, Any]]:
@@ -100,14 +100,17 @@ def _manifest_catalog(project: Project) -> dict[str, dict[str, Any]]:
     from curaline.sources import load_manifests
 
     manifests, _ = load_manifests(project.sources_dir, strict=False) if project.sources_dir.is_dir() else ([], [])
-    return _catalog_rows([{"source_id": m.id, "kind": m.kind, "format": m.format, "license": m.license,
+    return _catalog_rows(project, [{"source_id": m.id, "kind": m.kind, "format": m.format, "license": m.license,
                            "obtained": m.obtained, "manifest": str(m.path), "declaration": json.dumps(m.declaration())}
                           for m in manifests])  # fmt: skip
 
 
-def _catalog_rows(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _catalog_rows(project: Project, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Parse the declarations; a manifest path stored relative to the project becomes absolute."""
     out = {}
     for row in rows:
+        if row.get("manifest") and not Path(row["manifest"]).is_absolute():
+            row["manifest"] = str(project.root / row["manifest"])
         row["declaration"] = json.loads(row["declaration"]) if row.get("declaration") else {}
         out[row["source_id"]] = row
     return out
@@ -317,7 +320,7 @@ def _catalog(project: Project, index: LineageIndex) -> dict[str, dict[str, Any]]
     """source id -> catalog row, as `source_catalog` gives it, without DuckDB."""
     path = project.stage_path("source_catalog")
     entry = index.entries({path: "catalog"}).get(path)
-    return _manifest_catalog(project) if entry is None else _catalog_rows(entry.payload)
+    return _manifest_catalog(project) if entry is None else _catalog_rows(project, entry.payload)
 
 
 def _ledger_scope(project: Project, source: str, known_sources: set[str]) -> list[tuple[Path, str, str]]:

@@ -38,7 +38,7 @@ def curated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         mp.setenv("HOME", str(root))
         project = make_project(root / "proj")
         manifests, _ = load_manifests(project.sources_dir)
-        write_parquet(project.stage_path("source_catalog"), catalog_table(manifests))
+        write_parquet(project.stage_path("source_catalog"), catalog_table(manifests, project.root))
         run_pipeline_with_lineage(project, LineageEmitter(project))
         # a release version, as the release stage writes them: the notes that survived
         kept = pq.read_table(project.stage_path("quality_filtered", "notes"), columns=["doc_id"])["doc_id"]
@@ -64,6 +64,9 @@ def test_trace_shows_origin_and_every_stage_of_a_record(curated: Project) -> Non
                            "obtained": "public-dataset"}  # fmt: skip
     assert t["origin"] == {**t["origin"], "file": "notes.jsonl", "line": 4, "row": None, "source_record_id": "n3",
                            "path": str(curated.root / "corpus" / "notes.jsonl")}  # fmt: skip
+    # the catalog stores the manifest relative to the project (clone-reproducible), trace resolves it
+    stored = pq.read_table(curated.stage_path("source_catalog"), columns=["manifest"])["manifest"].to_pylist()
+    assert "sources/notes.yaml" in stored and not any(Path(m).is_absolute() for m in stored)
     raw, quality = t["stages"]
     assert (raw["stage"], raw["status"], raw["events"]) == ("raw_records", "kept", [])
     assert raw["version"] == file_digest(curated.stage_path("raw_records", "notes"))
