@@ -118,6 +118,8 @@ class ProjectConfig:
     #: generator name -> restricted | permitted: overrides curaline.licenses'
     #: built-in list of generators whose terms forbid building competing models
     generator_terms: dict[str, str] = field(default_factory=dict)
+    #: the provider and model facts the EU AI Act summary and the dataset card cite
+    provider: ProviderConfig = field(default_factory=ProviderConfig)
 
     def stage_config(self, stage: str, config_cls: type[Any], **overrides: Any) -> Any:
         """The kernel config of a stage: dataclass defaults < curaline.yaml < overrides."""
@@ -159,7 +161,8 @@ def _load_config(path: Path) -> ProjectConfig:
         raise ValueError(f"{path}: generator_terms: must map a generator name to restricted or permitted")
     return ProjectConfig(name=str(data.get("name", "curaline")), ingest=IngestConfig(**ingest), stages=stages,
                          license_classes={str(k): str(v) for k, v in classes.items()},
-                         generator_terms={str(k): str(v) for k, v in terms.items()})
+                         generator_terms={str(k): str(v) for k, v in terms.items()},
+                         provider=_provider(path, data.get("provider")))
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,13 @@ ASSET_OUTPUTS: dict[str, AssetOutputs] = {
     "preference_pairs": AssetOutputs((folder("preference_pairs"),), extra_deps=(per_source("toxicity_screened"),),
                                      config=("stages.preference_pairs", "stages.quality"), kinds=("preference",)),
     "preference_exports": AssetOutputs(("data/exports/{release}",)),
+    # compliance documents of a release: beside, never inside, its DVC-tracked folder (the content hash)
+    "eu_ai_act_summary": AssetOutputs(("data/reports/{release}/eu-ai-act.md", "data/reports/{release}/eu-ai-act.json"),
+                                      config=("provider",)),  # fmt: skip
+    "art10_record": AssetOutputs(("data/reports/{release}/art10.md", "data/reports/{release}/art10.json"),
+                                 config=("stages",)),  # fmt: skip
+    "dataset_card": AssetOutputs(("data/reports/{release}/card.md", "data/reports/{release}/croissant.json"),
+                                 config=("provider",)),  # fmt: skip
     "annotation_agreement": AssetOutputs((per_source("annotation_agreement"), per_source("annotator_agreement")),
                                          config=("stages.agreement",), kinds=("annotation",)),
     "adjudicated_labels": AssetOutputs((per_source("adjudicated_labels"),), extra_deps=(per_source("raw_records"),),

@@ -186,9 +186,9 @@ def test_every_openlineage_event_of_the_run_validates_against_the_spec(demo, sha
     events = [json.loads(line) for line in lines]
     # one START and one COMPLETE per materialization: the catalog, 7 per-source stages x 8 sources
     # (the annotation steps emit nothing for other kinds), 3 global stages, and per release spec
-    # the release and its exports
+    # the release, its exports and its three compliance documents
     starts = [e for e in events if e["eventType"] == "START"]
-    assert len(starts) == len(events) // 2 == 1 + 7 * 8 + 3 + 2 * 2, sorted(e["job"]["name"] for e in starts)
+    assert len(starts) == len(events) // 2 == 1 + 7 * 8 + 3 + 2 * (2 + 3), sorted(e["job"]["name"] for e in starts)
     assert {e["eventType"] for e in events} == {"START", "COMPLETE"}
     assert {"release", "preference_pairs", "decontaminated", "source_catalog"} <= {e["job"]["name"] for e in starts}
     problems = [(e["job"]["name"], err) for e in events for err in validator.validate(e)]
@@ -268,6 +268,67 @@ def test_the_gate_blocks_a_commercial_release_of_everything(demo) -> None:
         ("forum", "non-commercial"), ("partner-qa", "non-commercial"), ("synthetic-instruct", "generator-terms")}
     assert "gpt-4o-mini-2024-07-18, whose terms forbid" in build.gate_report
     assert not (project.data_dir / "releases" / "everything").exists()
+
+
+#: The demo's sources by the EU AI Act template's categories (their manifests' `obtained`).
+DEMO_CATEGORIES = {"2.1": {"encyclopedia", "forum", "preferences"}, "2.2.1": {"partner-qa"}, "2.2.2": set(),
+                   "2.3": {"web-crawl"}, "2.4": set(), "2.5": {"synthetic-instruct"}, "2.6": set()}  # fmt: skip
+
+
+def _categories(summary: dict) -> dict[str, set[str]]:
+    s = {k: v["fields"] for k, v in summary["sections"].items()}
+    return {"2.1": {d["id"] for d in s["2.1"]["datasets"]}, "2.2.1": {d["id"] for d in s["2.2"]["licensed"]["datasets"]},
+            "2.2.2": {d["id"] for d in s["2.2"]["other_private"]["datasets"]},
+            "2.3": {c["source"] for c in s["2.3"]["crawlers"]}, "2.4": {d["id"] for d in s["2.4"]["datasets"]},
+            "2.5": {d["id"] for d in s["2.5"]["datasets"]}, "2.6": {d["id"] for d in s["2.6"]["datasets"]}}  # fmt: skip
+
+
+def test_the_eu_ai_act_summary_lists_exactly_the_demo_sources_in_their_categories(demo) -> None:
+    from click.testing import CliRunner
+
+    from curaline.cli import main
+    from curaline.release.versions import versions
+
+    project, _ = demo
+    runner = CliRunner()
+    commercial = {"encyclopedia", "preferences", "web-crawl"}  # docs-text is selected but keeps no record
+    for name, expected in (("research-all", DEMO_CATEGORIES),
+                           ("commercial", {k: v & commercial for k, v in DEMO_CATEGORIES.items()})):  # fmt: skip
+        res = runner.invoke(main, ["report", "eu-ai-act", name, "--json", "--project", str(project.root)])
+        assert res.exit_code == 0, res.output
+        summary = json.loads(res.output)
+        assert _categories(summary) == expected
+        s = {k: v["fields"] for k, v in summary["sections"].items()}
+        [manifest] = versions(project, name)
+        assert s["1.3"]["modalities"]["text"]["tokens"] == manifest["tokens"] < 10**9
+        assert s["1.3"]["modalities"]["text"]["size_bin"] == "less than 1 billion tokens"
+        assert s["3.3"]["selected_sources_without_records"] == ["docs-text"]
+        assert s["1.1"]["provider_name"] == "not known"  # the demo declares no provider
+        if name == "research-all":
+            assert s["1.3"]["latest_collection"] == "03/2024"  # synthetic-instruct, collected 2024-03-05
+            assert [d["generator"] for d in s["2.5"]["datasets"]] == ["gpt-4o-mini-2024-07-18"]
+            assert s["2.3"]["crawlers"][0]["crawler"] == "curaline-demo-crawler/1.0"
+        # the asset wrote the same document the command prints, beside the release folder (not in it)
+        md = runner.invoke(main, ["report", "eu-ai-act", name, "--project", str(project.root)]).output
+        assert (project.data_dir / "reports" / name / "eu-ai-act.md").read_text() == md
+        assert not (project.data_dir / "releases" / name / "docs").exists()
+        for fname in ("art10.md", "art10.json", "card.md", "croissant.json"):
+            assert (project.data_dir / "reports" / name / fname).stat().st_size > 0
+
+
+def test_the_demo_release_cards_validate_as_croissant(demo) -> None:
+    import mlcroissant as mlc
+
+    from curaline.reports.card import croissant_problems
+    from curaline.reports.release_data import load_release
+
+    project, _ = demo
+    path = project.data_dir / "reports" / "research-all" / "croissant.json"
+    dataset = mlc.Dataset(jsonld=str(path))
+    assert "error" not in dataset.metadata.ctx.issues.report().lower()
+    doc = json.loads(path.read_text())
+    problems = croissant_problems(doc, load_release(project, "research-all"))
+    assert [p.split(":")[0] for p in problems] == ["url", "creator", "citeAs"]  # the demo has no provider section
 
 
 def test_a_changed_source_gives_new_versions_and_v1_stays_restorable(demo, tmp_path: Path) -> None:

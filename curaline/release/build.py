@@ -524,17 +524,19 @@ def _manifest(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSpe
         "gate": gate, "files": files, "content_md5": content,
         "dvc": {"path": f"data/releases/{spec.name}", "md5": None},
         "git": {"commit": None, "tag": None},
-        "pipeline": {"input_stage": stage, "stages": _stages(spec), "removed": _removed_by_stage(project, sources)},
+        "pipeline": {"input_stage": stage, "stages": _stages(spec, sources), "removed": _removed_by_stage(project, sources)},
         "tokenizer": f"pre-tokenizer regex {TOKEN_REGEX} (counts words and punctuation, not subword units)",
     }  # fmt: skip
 
 
-def _stages(spec: ReleaseSpec) -> list[str]:
+def _stages(spec: ReleaseSpec, sources: list[SourceManifest]) -> list[str]:
     stages = list(PER_SOURCE_STAGES)
     if spec.dedup:
         stages.append("deduplicated")
     if spec.decontaminate:
         stages.append("decontaminated")
+    if any(m.kind == "preference" for m in sources):
+        stages.append("preference_pairs")  # preference records enter a release only through it
     return [*stages, RELEASE_STAGE]
 
 

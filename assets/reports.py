@@ -1,0 +1,201 @@
+"""Compliance documents per release: the EU AI Act summary, the Art. 10 record, the dataset card.
+
+Thin wiring around `curaline.reports`: each asset reads the release version the `release`
+asset just published (its manifest in the lineage history, its shards, the ledger and the
+OpenLineage events) and writes Markdown + JSON under data/reports/<name>/, beside the
+release folder and never inside it, so the release's DVC content hash stays its shards'.
+The same documents come from `curaline report eu-ai-act | art10 | card R`.
+"""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import dagster as dg
+
+from assets.common import COMPLIANCE, OWNER, dvc_track, release_partitions
+from curaline.reports import art10 as art10_report
+from curaline.reports import card as card_report
+from curaline.reports import eu_ai_act as eu_report
+from curaline.reports.plots import bar_png, png_markdown
+from curaline.reports.release_data import ReleaseData, load_release, share
+from resources.lineage import LineageResource
+from resources.project import ProjectResource
+
+CODE_VERSION = "1"
+
+
+def reports_dir(project, name: str) -> Path:
+    return project.data_dir / "reports" / name
+
+
+def _inputs(data: ReleaseData) -> list[Path]:
+    """The version's manifest in the lineage history: what every fact here is read from."""
+    return [data.manifest_path] if data.version is not None and data.manifest_path.is_file() else []
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _materialize(
+    context: dg.AssetExecutionContext,
+    project: ProjectResource,
+    lineage: LineageResource,
+    stage: str,
+    build: Callable[[ReleaseData], tuple[dict[str, str], dict]],
+) -> dg.MaterializeResult:
+    """Load the release version, write the stage's files, DVC-track them, report them."""
+    proj = project.project
+    name = context.partition_key
+    data = load_release(proj, name)
+    with lineage.materialization(context, inputs=_inputs(data)):
+        files, figures = build(data)
+        folder = reports_dir(proj, name)
+        paths = {fname: _write(folder / fname, text) for fname, text in files.items()}
+        hashes = dvc_track(proj, stage, name)
+    first = next(iter(paths.values()))
+    markdown = next((files[f] for f in files if f.endswith(".md")), "")
+    version = hashes.get(first.relative_to(proj.root).as_posix())
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(version) if version else None,
+        metadata={
+            "release": data.ref, "status": data.status,
+            **{f"path_{Path(f).suffix.lstrip('.')}": dg.MetadataValue.path(str(p)) for f, p in paths.items()},
+            **figures,
+            "report": dg.MetadataValue.md(markdown),
+        },
+    )  # fmt: skip
+
+
+def _blocked_figures(data: ReleaseData) -> dict:
+    gate = data.manifest.get("gate") or {}
+    return {"blocked": True, "violations": len(gate.get("violations") or [])}
+
+
+@dg.asset(
+    name="eu_ai_act_summary",
+    partitions_def=release_partitions,
+    deps=["release"],
+    group_name=COMPLIANCE,
+    owners=[OWNER],
+    kinds={"python", "markdown", "json"},
+    code_version=CODE_VERSION,
+    description=(
+        "The EU AI Act public summary of training content (Art. 53(1)(d), AI Office template) of the release's "
+        "latest version: provider and model (curaline.yaml `provider:`), modalities and size bin from its token "
+        "count, latest collection date, sources per category (public, licensed/private, crawled with crawler, "
+        "period and top domains, user data, synthetic with generators), TDM opt-outs and the pipeline's "
+        "content filters with counts. Whatever the lineage does not record reads 'not known'. "
+        "Files: data/reports/<release>/eu-ai-act.{md,json}."
+    ),
+)
+def eu_ai_act_summary(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
+    def build(data: ReleaseData):
+        summary = eu_report.eu_ai_act_summary(data)
+        markdown = eu_report.eu_ai_act_markdown(summary, data)
+        files = {"eu-ai-act.md": markdown, "eu-ai-act.json": json.dumps(summary, indent=2, ensure_ascii=False, default=str)}
+        if data.blocked:
+            return files, _blocked_figures(data)
+        s = summary["sections"]
+        text = s["1.3"]["fields"]["modalities"]["text"]
+        categories = {"public datasets": s["2.1"]["fields"]["datasets"],
+                      "licensed": s["2.2"]["fields"]["licensed"]["datasets"],
+                      "other private": s["2.2"]["fields"]["other_private"]["datasets"],
+                      "crawled": [c for c in s["2.3"]["fields"]["crawlers"]],
+                      "user data": s["2.4"]["fields"]["datasets"], "synthetic": s["2.5"]["fields"]["datasets"],
+                      "other": s["2.6"]["fields"]["datasets"]}  # fmt: skip
+        tokens = {k: sum(int(d["tokens"]) for d in v) for k, v in categories.items() if v}
+        plot = png_markdown(bar_png(list(tokens), list(tokens.values()), title="tokens by source category"),
+                            "tokens by source category")  # fmt: skip
+        figures = {"tokens": text["tokens"], "size_bin": text["size_bin"],
+                   "latest_collection": s["1.3"]["fields"]["latest_collection"],
+                   "sources_by_category": dg.MetadataValue.json({k: [d.get("id") or d.get("source") for d in v]
+                                                                 for k, v in categories.items()}),
+                   "plot": dg.MetadataValue.md(plot)}  # fmt: skip
+        return files, figures
+
+    return _materialize(context, project, lineage, "eu_ai_act_summary", build)
+
+
+@dg.asset(
+    name="art10_record",
+    partitions_def=release_partitions,
+    deps=["release"],
+    group_name=COMPLIANCE,
+    owners=[OWNER],
+    kinds={"python", "markdown", "json"},
+    code_version=CODE_VERSION,
+    description=(
+        "The Art. 10(2) data-governance record of the release's latest version, points (a)-(h): design "
+        "choices, collection and origin, preparation operations with their parameters and counts, "
+        "assumptions, quantity, the bias examination (language, domain and source distributions) and the "
+        "gaps measured on it. Files: data/reports/<release>/art10.{md,json}."
+    ),
+)
+def art10_record(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
+    def build(data: ReleaseData):
+        record = art10_report.art10_record(data)
+        markdown = art10_report.art10_markdown(record, data)
+        files = {"art10.md": markdown, "art10.json": json.dumps(record, indent=2, ensure_ascii=False, default=str)}
+        if data.blocked:
+            return files, _blocked_figures(data)
+        f = record["points"]["f"]["fields"]
+        langs = {k: v["token_share"] for k, v in f["languages"].items()}
+        srcs = {r["source"]: r["token_share"] for r in f["sources"]}
+        plot = "\n\n".join([
+            png_markdown(bar_png(list(langs), list(langs.values()), title="share of tokens by language"), "languages"),
+            png_markdown(bar_png(list(srcs), list(srcs.values()), title="share of tokens by source"), "sources"),
+        ])  # fmt: skip
+        gaps = record["points"]["h"]["fields"]["gaps"]
+        figures = {"operations": len(record["points"]["c"]["fields"]["operations"]), "gaps": len(gaps),
+                   "gap_list": dg.MetadataValue.md("\n".join(f"- {g}" for g in gaps)),
+                   "distributions": dg.MetadataValue.md(plot)}  # fmt: skip
+        return files, figures
+
+    return _materialize(context, project, lineage, "art10_record", build)
+
+
+@dg.asset(
+    name="dataset_card",
+    partitions_def=release_partitions,
+    deps=["release"],
+    group_name=COMPLIANCE,
+    owners=[OWNER],
+    kinds={"python", "markdown", "json"},
+    code_version=CODE_VERSION,
+    description=(
+        "The dataset card of the release's latest version: datasheet sections (motivation, composition, "
+        "collection, preprocessing, uses, distribution with licences and share-alike/attribution obligations, "
+        "maintenance) in Markdown, and a Croissant 1.1 JSON-LD with every shard's md5 and the RAI fields. "
+        "Files: data/reports/<release>/card.md and croissant.json."
+    ),
+)
+def dataset_card(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
+    def build(data: ReleaseData):
+        markdown = card_report.card_markdown(data)
+        if data.blocked:
+            gate = {"status": "blocked", "gate": data.manifest.get("gate")}
+            return {"card.md": markdown, "croissant.json": json.dumps(gate, indent=2)}, _blocked_figures(data)
+        doc = card_report.croissant(data)
+        problems = card_report.croissant_problems(doc, data)
+        for problem in problems:
+            context.log.warning(f"croissant: {problem}")
+        m = data.manifest
+        files = {"card.md": markdown, "croissant.json": json.dumps(doc, indent=2, ensure_ascii=False)}
+        figures = {"records": m.get("records"), "tokens": m.get("tokens"),
+                   "licences": ", ".join(x["license"] for x in card_report.licences(data)),
+                   "obligations": len(m.get("obligations") or []),
+                   "croissant_problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
+                   "share_alike_share": round(share((m.get("license_mix") or {}).get("share-alike", 0),
+                                                    m.get("records") or 0), 4)}  # fmt: skip
+        return files, figures
+
+    return _materialize(context, project, lineage, "dataset_card", build)
+
+
+REPORT_ASSETS = [eu_ai_act_summary, art10_record, dataset_card]

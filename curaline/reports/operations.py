@@ -1,0 +1,134 @@
+"""The preparation operations a release's records went through: parameters and counts.
+
+Art. 10(2)(c), the EU AI Act summary's section 3 and the dataset card all cite the same
+facts, so they are gathered once here: which stages ran (the manifest), with which
+settings (the kernel defaults overridden by curaline.yaml as committed with the version),
+what each removed (the manifest's pipeline counts) and changed (the ledger), and the
+stage's own documentation as the lineage events carry it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from curaline.reports.release_data import ReleaseData
+
+#: stage -> [(curaline.yaml stages key, "module:ConfigClass")]: where its parameters live
+STAGE_CONFIGS: dict[str, list[tuple[str, str]]] = {
+    "normalized": [("normalize", "curaline.kernels.normalize:NormalizeConfig")],
+    "language_checked": [("language", "curaline.kernels.langid:LangIdConfig")],
+    "quality_filtered": [("quality", "curaline.kernels.quality:QualityConfig")],
+    "pii_redacted": [("pii", "curaline.kernels.pii:PiiConfig")],
+    "toxicity_screened": [("toxicity", "curaline.kernels.toxicity:ToxicityConfig")],
+    "deduplicated": [("minhash", "curaline.kernels.minhash:MinHashConfig"), ("dedup", "curaline.kernels.dedup:DedupConfig")],
+    "decontaminated": [("decontaminate", "curaline.kernels.decontam:DecontamConfig")],
+    "preference_pairs": [("preference_pairs", "curaline.preference.validate:PreferenceConfig")],
+}
+#: What a stage is for, in the words of the EU AI Act template's section 3 and Art. 10(2)(c).
+PURPOSE: dict[str, str] = {
+    "raw_records": "collection: read the source files; malformed input quarantined with its reason",
+    "normalized": "cleaning: text normalization (mojibake, Unicode NFC, control characters, whitespace)",
+    "language_checked": "selection: language identification; languages a source does not declare are removed",
+    "quality_filtered": "cleaning: heuristic quality rules (Gopher, C4, FineWeb; SFT and preference checks)",
+    "pii_redacted": "personal data: e-mails, phone numbers, IPs, card numbers, IBANs, SSNs and secrets redacted",
+    "toxicity_screened": "harmful content: per-category toxicity classifier (lexicon with context rules); "
+                         "severe records removed",
+    "deduplicated": "cleaning: exact and near (MinHash LSH) deduplication across sources",
+    "decontaminated": "evaluation integrity: records sharing long n-grams with evaluation sets removed",
+    "preference_pairs": "cleaning: preference-pair checks (truncated or identical answers, contradicting "
+                        "judgements of the same pair)",
+    "release": "selection: release language and quality filters, licence gate, mix (up/down-sampling), splits",
+}  # fmt: skip
+#: Stages that remove or flag harmful or unlawful content (the template's section 3.2).
+CONTENT_SAFETY_STAGES = ("toxicity_screened", "pii_redacted")
+
+
+@dataclass(frozen=True)
+class Operation:
+    stage: str
+    purpose: str
+    description: str | None  # the asset's documentation, as the lineage events carry it
+    parameters: dict[str, Any]  # effective settings, or {} when the stage has none
+    parameters_from: str
+    removed: dict[str, int]  # records removed by reason (this release's sources)
+    changed: int  # records changed (redacted, normalized)
+    changed_by_reason: dict[str, int]
+    removed_by_source: dict[str, int]
+    runs: int | None  # completed runs over these sources up to the build
+    last_run: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def stage_parameters(stage: str, settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The effective parameters of a stage: its kernel config's defaults < curaline.yaml."""
+    out: dict[str, Any] = {}
+    for key, target in STAGE_CONFIGS.get(stage, []):
+        module, _, name = target.partition(":")
+        config_cls = getattr(importlib.import_module(module), name)
+        given = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.get(key, {}).items()}
+        known = {f.name for f in dataclasses.fields(config_cls)}
+        values = dataclasses.asdict(config_cls(**{k: v for k, v in given.items() if k in known}))
+        values.update({k: v for k, v in given.items() if k not in known})  # shown as written, never dropped
+        prefix = f"{key}." if len(STAGE_CONFIGS[stage]) > 1 else ""
+        out.update({f"{prefix}{k}": _jsonable(v) for k, v in values.items()})
+    if stage == "language_checked" and not settings.get("language", {}).get("keep_languages"):
+        out["keep_languages"] = "each source's declared languages"
+    return out
+
+
+def operations(data: ReleaseData) -> list[Operation]:
+    """Every stage the release's records passed, in flow order, with parameters and counts."""
+    stages = data.pipeline_stages
+    settings, settings_from = data.stage_settings()
+    ledger = data.ledger_counts()
+    runs = data.stage_runs(stages)
+    removed = data.pipeline_removed
+    release_removed: dict[str, int] = {}
+    for s in data.sources:
+        for reason, n in (s.get("removed") or {}).items():
+            release_removed[reason] = release_removed.get(reason, 0) + int(n)
+    out = []
+    for stage in stages:
+        counts = ledger.get(stage, {})
+        params: dict[str, Any]
+        if stage == "release":
+            spec = data.spec
+            params = {k: spec.get(k) for k in ("use", "languages", "quality", "dedup", "decontaminate", "mix", "splits")}
+            params["mix_rule"] = (data.manifest.get("mix") or {}).get("rule")
+            frm = "the release spec (manifest)"
+            stage_removed = release_removed
+        else:
+            params = stage_parameters(stage, settings)
+            frm = settings_from if params else "no parameters"
+            # ingest removes nothing from the ledger's point of view: what it could not read is quarantined
+            stage_removed = data.quarantined() if stage == "raw_records" else dict(removed.get(stage, {}))
+        run = runs.get(stage, {})
+        out.append(Operation(
+            stage=stage, purpose=PURPOSE.get(stage, stage), description=run.get("description"),
+            parameters=params, parameters_from=frm, removed=stage_removed,
+            changed=int(counts.get("changed", 0)), changed_by_reason=dict(counts.get("changed_by_reason", {})),
+            removed_by_source={k: v for k, v in counts.get("removed_by_source", {}).items() if v},
+            runs=run.get("runs"), last_run=run.get("last_run"),
+        ))  # fmt: skip
+    return out
+
+
+def parameters_text(params: dict[str, Any], *, limit: int | None = None) -> str:
+    """`k=v` pairs for a Markdown cell; the full set is in the JSON report."""
+    items = [f"{k}={v}" for k, v in params.items()]
+    if limit is not None and len(items) > limit:
+        items = [*items[:limit], f"… {len(items) - limit} more (see --format json)"]
+    return "; ".join(items) or "–"

@@ -1,0 +1,502 @@
+"""One release version as the reports see it: its manifest, its shards, and the lineage behind it.
+
+The EU AI Act summary, the Art. 10 record and the dataset card state only what this
+module reads: the version's manifest (`lineage/releases/release=<name>/v<N>.json`, the
+append-only history), the shards of the current build when they hold that version,
+and the lineage store (OpenLineage events, ledger) as it was when the version was
+built. Anything these do not hold is reported as NOT_KNOWN, never filled in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from curaline.project import CONFIG_FILE, Project
+
+NOT_KNOWN = "not known"
+
+#: Footer key of a ledger file's counts (curaline.ledger.SUMMARY_KEY; no pyarrow import here).
+LEDGER_SUMMARY_KEY = "curaline.ledger.summary"
+#: Host part of a URL, lower-cased, without user info, port or a leading "www.".
+_HOST_SQL = (
+    "lower(regexp_replace(regexp_replace(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]+)', 1), "
+    "'^.*@|:[0-9]+$', '', 'g'), '^www[.]', ''))"
+)
+
+
+class ReportError(ValueError):
+    """A report cannot be built as asked: unknown release or version, no releases yet."""
+
+
+def load_release(project: Project, ref: str) -> ReleaseData:
+    """The release version `ref` names (NAME = its latest version, NAME@vN another one).
+
+    A release with a spec but no version yet is checked against the licence gate, so that
+    its reports can say it is blocked (and why) instead of "unknown release".
+    """
+    from curaline.release.build import release_dir
+    from curaline.release.versions import ReleaseNotFound, history_dir, parse_ref, resolve, versions
+
+    try:
+        name, _ = parse_ref(ref.strip())
+        found = versions(project, name)
+        if not found:
+            blocked = _blocked_build(project, name)
+            if blocked is not None:
+                return ReleaseData(project=project, name=name, version=None, versions=[], manifest=blocked,
+                                   manifest_path=project.releases_dir / f"{name}.yaml")  # fmt: skip
+        manifest = resolve(project, ref.strip())
+    except ReleaseNotFound as exc:
+        raise ReportError(str(exc)) from None
+    version = int(manifest["version"])
+    manifest = {k: v for k, v in manifest.items() if k != "superseded"}
+    path = history_dir(project, name) / f"v{version}.json"
+    current = release_dir(project, name) / "manifest.json"
+    shards: Path | None = None
+    if current.is_file():
+        try:
+            built = json.loads(current.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            built = {}
+        if built.get("version") == version and built.get("files") == manifest.get("files"):
+            shards = current.parent
+    records = path.with_suffix(".parquet")
+    return ReleaseData(project=project, name=name, version=version, versions=[int(m["version"]) for m in found],
+                       manifest=manifest, manifest_path=path, records_path=records if records.is_file() else None,
+                       shards_dir=shards)  # fmt: skip
+
+
+def _blocked_build(project: Project, name: str) -> dict[str, Any] | None:
+    """The gate's verdict on a spec that has no version: its blocked manifest, or None.
+
+    Raises ReportError when the spec is invalid, the pipeline has not run, or the gate
+    passes (then the release simply has not been built yet).
+    """
+    spec_path = project.releases_dir / f"{name}.yaml"
+    if not spec_path.is_file():
+        return None
+    import shutil
+    import tempfile
+
+    from curaline.release.build import ReleaseError, build_release
+    from curaline.release.spec import load_spec
+    from curaline.sources import ManifestError, load_manifests
+
+    try:
+        manifests, _ = load_manifests(project.sources_dir, strict=False)
+        spec = load_spec(spec_path, manifests)
+        project.data_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.report-", dir=project.data_dir))
+        try:
+            build = build_release(project, spec, manifests, staging=staging / "shards")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except (ManifestError, ReleaseError) as exc:
+        raise ReportError(f"release {name!r} has no version: {exc}".splitlines()[0]) from None
+    if not build.blocked:
+        raise ReportError(f"release {name!r} has no version yet: build it first (`curaline run`)")
+    return {**build.manifest, "gate_report": build.gate_report}
+
+
+def _q(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _files(paths: Sequence[Path]) -> str:
+    return "[" + ", ".join(_q(p) for p in paths) + "]"
+
+
+@dataclass
+class ReleaseData:
+    """A release version: the manifest, where its shards are, and lineage as of its build."""
+
+    project: Project
+    name: str
+    version: int | None  #: None for a blocked release that has no version
+    versions: list[int]
+    manifest: dict[str, Any]
+    manifest_path: Path
+    records_path: Path | None = None
+    #: the folder holding this version's shards (the current build), or None when the build
+    #: now holds another version (restore it with `curaline release checkout`)
+    shards_dir: Path | None = None
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # ---- the manifest -----------------------------------------------------------------
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@v{self.version}" if self.version is not None else f"{self.name} (no version)"
+
+    @property
+    def blocked(self) -> bool:
+        return self.manifest.get("status") == "blocked"
+
+    @property
+    def status(self) -> str:
+        """The gate's verdict, and "superseded" for every version but the latest."""
+        gate = str(self.manifest.get("status") or NOT_KNOWN)
+        if self.version is None or self.version == self.versions[-1]:
+            return gate
+        return f"{gate}, superseded by v{self.versions[-1]}"
+
+    @property
+    def created_at(self) -> dt.datetime | None:
+        raw = self.manifest.get("created_at")
+        if not raw:
+            return None
+        try:
+            stamp = dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return dict(self.manifest.get("spec") or {})
+
+    @property
+    def sources(self) -> list[dict[str, Any]]:
+        return list(self.manifest.get("sources") or [])
+
+    def declaration(self, source: dict[str, Any]) -> dict[str, Any]:
+        return dict(source.get("declaration") or {})
+
+    @property
+    def pipeline_stages(self) -> list[str]:
+        return list((self.manifest.get("pipeline") or {}).get("stages") or [])
+
+    @property
+    def pipeline_removed(self) -> dict[str, dict[str, int]]:
+        return {s: dict(r) for s, r in ((self.manifest.get("pipeline") or {}).get("removed") or {}).items()}
+
+    @property
+    def licenses(self) -> list[str]:
+        """The release's licences: its licence counts, else its sources' licences."""
+        counted = [lic for lic, n in (self.manifest.get("licenses") or {}).items() if n]
+        return sorted(counted or {str(s["license"]) for s in self.sources if s.get("records") and s.get("license")})
+
+    def latest_collection(self) -> dt.date | None:
+        """The latest collection date or crawl period end of the sources with records in the release."""
+        dates: list[dt.date] = []
+        for s in self.sources:
+            if not s.get("records"):
+                continue  # a selected source that contributed nothing was not training content
+            d = self.declaration(s)
+            for raw in (d.get("collected"), (d.get("crawl") or {}).get("period_end")):
+                parsed = _date(raw)
+                if parsed:
+                    dates.append(parsed)
+        return max(dates) if dates else None
+
+    # ---- the shards ---------------------------------------------------------------------
+
+    def shard_files(self) -> list[Path]:
+        """This version's shard files, in manifest order (empty when not in the working tree)."""
+        if self.shards_dir is None:
+            return []
+        out = []
+        for f in self.manifest.get("files") or []:
+            p = self.shards_dir / str(f["path"])
+            if p.is_file():
+                out.append(p)
+        return out
+
+    def shard_columns(self) -> dict[str, list[tuple[str, str]]]:
+        """kind -> [(column, Arrow type)] of its shards (empty without shards)."""
+        if "columns" in self._cache:
+            return dict(self._cache["columns"])
+        import pyarrow.parquet as pq
+
+        out: dict[str, list[tuple[str, str]]] = {}
+        by_path = {str(f["path"]): f for f in self.manifest.get("files") or []}
+        for p in self.shard_files():
+            kind = str(by_path.get(str(p.relative_to(self.shards_dir)), {}).get("kind") or p.parent.name)  # type: ignore[arg-type]
+            if kind not in out:
+                out[kind] = [(f.name, str(f.type)) for f in pq.read_schema(p)]
+        self._cache["columns"] = out
+        return dict(out)
+
+    def file_sha256(self) -> dict[str, str]:
+        """SHA-256 of each shard (relative path -> hex), read in 1 MiB chunks; computed once."""
+        if "sha256" not in self._cache:
+            import hashlib
+
+            digests = {}
+            for p in self.shard_files():
+                h = hashlib.sha256()
+                with p.open("rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+                digests[str(p.relative_to(self.shards_dir))] = h.hexdigest()  # type: ignore[arg-type]
+            self._cache["sha256"] = digests
+        return dict(self._cache["sha256"])
+
+    def domains_by_size(self, source_ids: Iterable[str]) -> DomainSizes | None:
+        """Web domains of the given sources' rows, by tokens, from the shards' `url` column.
+
+        None when the shards are not in the working tree; a DomainSizes with no domains
+        when the shards carry no URL (the column absent or null) for these sources.
+        """
+        ids = sorted(set(source_ids))
+        files = self.shard_files()
+        if not files:
+            return None
+        if not ids:
+            return DomainSizes(domains=[], rows_without_url=0)
+        con = duckdb.connect()
+        try:
+            scan = f"read_parquet({_files(files)}, union_by_name = true)"
+            names = {r[0] for r in con.sql(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+            wanted = f"source_id IN ({', '.join(_q(i) for i in ids)})"
+            first_copy = "repeat = 0" if "repeat" in names else "true"  # sizes of the content, not of its copies
+            if "url" not in names:
+                missing = con.sql(f"SELECT count(*) FROM {scan} WHERE {wanted}").fetchall()[0][0]
+                return DomainSizes(domains=[], rows_without_url=int(missing))
+            rows = con.sql(f"""
+                SELECT {_HOST_SQL} AS domain, sum(n_tokens)::BIGINT AS tokens, count(*) AS n
+                FROM {scan} WHERE {wanted} AND {first_copy} AND url IS NOT NULL GROUP BY 1
+                HAVING domain <> '' ORDER BY tokens DESC, domain""").fetchall()  # fmt: skip
+            missing = con.sql(f"SELECT count(*) FROM {scan} WHERE {wanted} AND {first_copy} AND "
+                              f"(url IS NULL OR {_HOST_SQL} = '')").fetchall()[0][0]  # fmt: skip
+        finally:
+            con.close()
+        return DomainSizes(domains=[(str(d), int(t), int(n)) for d, t, n in rows], rows_without_url=int(missing))
+
+    # ---- lineage as of the build ------------------------------------------------------------
+
+    def stage_runs(self, stages: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Per stage: completed runs over this release's sources up to its build, the last
+        one's time, and the stage's documentation (the asset description the events carry)."""
+        from curaline.lineage.views import open_views
+
+        stages = list(stages)
+        if not stages:
+            return {}
+        sources = [str(s["id"]) for s in self.sources]
+        created = self.created_at
+        con = open_views(self.project)
+        try:
+            cond = [f"job IN ({', '.join(_q(s) for s in stages)})", "event_type = 'COMPLETE'",
+                    f"(partition IS NULL OR partition IN ({', '.join(_q(s) for s in sources) or 'NULL'}) "
+                    "OR partition = '__all__')"]  # fmt: skip
+            if created is not None:
+                cond.append(f"event_time <= {_q(created.isoformat())}::TIMESTAMPTZ")
+            rows = con.sql(f"""
+                SELECT job, count(DISTINCT run_id), epoch_us(max(event_time)), arg_max(job_facets, event_time),
+                       list(DISTINCT parent_run_id) FILTER (WHERE parent_run_id IS NOT NULL)
+                FROM events WHERE {' AND '.join(cond)} GROUP BY job""").fetchall()  # fmt: skip
+        finally:
+            con.close()
+        out: dict[str, dict[str, Any]] = {}
+        for job, n, last, facets, parents in rows:
+            doc = None
+            try:
+                doc = ((json.loads(facets) if facets else {}).get("documentation") or {}).get("description")
+            except (ValueError, AttributeError):
+                doc = None
+            out[str(job)] = {"runs": int(n), "last_run": dt.datetime.fromtimestamp(last / 1e6, dt.UTC).isoformat()
+                             if last is not None else None, "description": doc,
+                             "dagster_runs": sorted(str(p) for p in parents or [])}  # fmt: skip
+        return out
+
+    def quarantined(self) -> dict[str, int]:
+        """Input quarantined at ingest, by reason, over this release's sources: the last ingest
+        run of each source up to the build (its OpenLineage removals facet)."""
+        from curaline.lineage.views import open_views
+
+        sources = [str(s["id"]) for s in self.sources]
+        if not sources:
+            return {}
+        created = self.created_at
+        when = f" AND event_time <= {_q(created.isoformat())}::TIMESTAMPTZ" if created else ""
+        con = open_views(self.project)
+        try:
+            rows = con.sql(f"""
+                SELECT partition, arg_max(output_facets, event_time) FROM events
+                WHERE job = 'raw_records' AND event_type = 'COMPLETE'
+                  AND partition IN ({', '.join(_q(s) for s in sources)}){when}
+                GROUP BY partition""").fetchall()  # fmt: skip
+        finally:
+            con.close()
+        out: dict[str, int] = {}
+        for _, facets in rows:
+            for output in (json.loads(facets) if facets else {}).values():
+                counts = ((output.get("facets") or {}).get("curaline_removals") or {}).get("quarantined") or {}
+                for reason, n in counts.items():
+                    out[reason] = out.get(reason, 0) + int(n)
+        return dict(sorted(out.items()))
+
+    def ledger_counts(self) -> dict[str, dict[str, Any]]:
+        """Per stage, over this release's sources and as of its build: records removed and
+        changed (distinct), and changes by reason, from the ledger files' footers."""
+        if "ledger" in self._cache:
+            return dict(self._cache["ledger"])
+        root = self.project.lineage_dir / "ledger"
+        sources = {str(s["id"]) for s in self.sources}
+        created = self.created_at
+        limit = created.timestamp() * 1e9 if created else math.inf
+        chosen: list[Path] = []
+        if root.is_dir():
+            for folder in sorted(root.glob("stage=*/partition=*")):
+                if folder.parent.name == "stage=release":
+                    continue  # the release's own exclusions are in the manifest
+                part = folder.name.split("=", 1)[1]
+                if part not in sources and part != "__all__":
+                    continue
+                files = [(e.stat().st_mtime_ns, e.name, Path(e.path)) for e in os.scandir(folder)
+                         if e.name.endswith(".parquet") and e.is_file() and e.stat().st_mtime_ns <= limit]  # fmt: skip
+                if files:
+                    chosen.append(max(files)[2])
+        out: dict[str, dict[str, Any]] = {}
+        if chosen:
+            con = duckdb.connect()
+            try:
+                rows = con.sql(f"SELECT file_name, decode(value) FROM parquet_kv_metadata({_files(chosen)}) "
+                               f"WHERE key = {_q(LEDGER_SUMMARY_KEY)}::BLOB").fetchall()  # fmt: skip
+            finally:
+                con.close()
+            for _, value in rows:
+                summary = json.loads(value)
+                slot = out.setdefault(summary["stage"], {"removed": 0, "changed": 0, "changed_by_reason": {},
+                                                         "removed_by_source": {}})  # fmt: skip
+                for source, counts in summary.get("sources", {}).items():
+                    if source in sources:
+                        slot["removed"] += int(counts.get("removed", 0))
+                        slot["changed"] += int(counts.get("changed", 0))
+                        by_source = slot["removed_by_source"]
+                        by_source[source] = by_source.get(source, 0) + int(counts.get("removed", 0))
+                if summary.get("partition") in sources:  # file-wide reasons are this source's
+                    for action, reasons in summary.get("reasons", {}).items():
+                        if action in ("drop", "merge-into", "takedown"):
+                            continue
+                        for reason, n in reasons.items():
+                            slot["changed_by_reason"][reason] = slot["changed_by_reason"].get(reason, 0) + int(n)
+        self._cache["ledger"] = out
+        return dict(out)
+
+    def stage_settings(self) -> tuple[dict[str, dict[str, Any]], str]:
+        """The `stages:` settings of curaline.yaml as committed with this version (its git
+        commit), else as in the working tree; and where they were read from."""
+        commit = (self.manifest.get("git") or {}).get("commit")
+        root = self.project.root
+        if commit:
+            try:
+                top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True,
+                                     text=True, check=True, timeout=10).stdout.strip()  # fmt: skip
+                rel = (root / CONFIG_FILE).resolve().relative_to(Path(top).resolve())
+                shown = subprocess.run(["git", "-C", str(root), "show", f"{commit}:{rel.as_posix()}"],
+                                       capture_output=True, text=True, timeout=10)  # fmt: skip
+                if shown.returncode == 0:
+                    return _stages_of(shown.stdout), f"{CONFIG_FILE} at commit {str(commit)[:12]}"
+                if "does not exist" in shown.stderr or "exists on disk, but not in" in shown.stderr:
+                    return {}, f"no {CONFIG_FILE} at commit {str(commit)[:12]} (defaults)"
+            except (OSError, subprocess.SubprocessError, ValueError):
+                pass
+        path = root / CONFIG_FILE
+        if path.is_file():
+            return _stages_of(path.read_text(encoding="utf-8")), f"{CONFIG_FILE} in the working tree"
+        return {}, f"no {CONFIG_FILE} (defaults)"
+
+
+def _stages_of(text: str) -> dict[str, dict[str, Any]]:
+    import yaml
+
+    data = yaml.safe_load(text) or {}
+    stages = data.get("stages") if isinstance(data, dict) else None
+    return {str(k): dict(v) for k, v in (stages or {}).items() if isinstance(v, dict)}
+
+
+@dataclass(frozen=True)
+class DomainSizes:
+    """Web domains of a set of rows, largest first: (domain, tokens, rows)."""
+
+    domains: list[tuple[str, int, int]]
+    rows_without_url: int
+
+    def top(self, *, sme: bool | None) -> list[tuple[str, int, int]]:
+        """The most relevant domains as the AI Office template asks: the top 10 % by size,
+        or for SMEs the top 5 % or 1,000 domains, whichever is lower."""
+        return self.domains[: top_domain_count(len(self.domains), sme=bool(sme))]
+
+
+def top_domain_count(n_domains: int, *, sme: bool) -> int:
+    if n_domains <= 0:
+        return 0
+    if sme:
+        return max(1, min(math.ceil(0.05 * n_domains), 1000))
+    return max(1, math.ceil(0.10 * n_domains))
+
+
+def _date(raw: Any) -> dt.date | None:
+    if raw is None:
+        return None
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    try:
+        return dt.date.fromisoformat(str(raw)[:10])
+    except ValueError:
+        return None
+
+
+# ---- Markdown helpers the three reports share --------------------------------------------
+
+
+def known(value: Any) -> str:
+    """A value for a report: as is, or NOT_KNOWN for None / empty."""
+    if value is None or value == "" or value == [] or value == ():
+        return NOT_KNOWN
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def md_escape(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: str | None = None) -> str:
+    """A Markdown table; align is one letter per column (l/r), default: numbers right."""
+    rows = [list(r) for r in rows]
+    if not rows:
+        return "_none_"
+    if align is None:
+        align = "".join("r" if all(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in rows) else "l"
+                        for i in range(len(headers)))  # fmt: skip
+    rule = "|".join("---:" if a == "r" else "---" for a in align)
+    body = "\n".join("| " + " | ".join(md_escape(_fmt(v)) for v in r) + " |" for r in rows)
+    return f"| {' | '.join(headers)} |\n|{rule}|\n{body}"
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1 else f"{v:,.2f}"
+    return str(v)
+
+
+def share(part: int | float, whole: int | float) -> float:
+    return float(part) / float(whole) if whole else 0.0
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
