@@ -20,6 +20,7 @@ from assets.preference import preference_exports, preference_pairs
 from assets.quality import quality_filtered
 from assets.raw import raw_records
 from assets.release import release
+from assets.reports import REPORT_ASSETS
 from assets.toxicity import toxicity_screened
 from curaline.project import Project
 from resources.lineage import LineageResource
@@ -35,7 +36,7 @@ PER_SOURCE_ASSETS = [raw_records, normalized, language_checked, quality_filtered
 #: Global stages over every source (dedup, decontamination, mix, release).
 GLOBAL_ASSETS: list[dg.AssetsDefinition] = [deduplicated, decontaminated, preference_pairs]
 #: Per-release assets, partitioned by release spec.
-RELEASE_ASSETS = [release, preference_exports]
+RELEASE_ASSETS = [release, preference_exports, *REPORT_ASSETS]
 
 catalog_job = dg.define_asset_job(
     "catalog_job", selection=dg.AssetSelection.assets(*CATALOG_ASSETS),
@@ -63,9 +64,11 @@ release_job = dg.define_asset_job(
 JOBS.append(release_job)
 
 
+_global_job = next((j for j in JOBS if j.name == "global_job"), None)
+#: Both start RUNNING; $CURALINE_SENSOR_INTERVAL shortens their 30 s interval (tests).
 SENSORS = [
-    make_source_sensor(per_source_job, catalog_job),
-    make_takedown_sensor(per_source_job, next(j for j in JOBS if j.name == "global_job"), release_job),
+    make_source_sensor(per_source_job, catalog_job, _global_job, release_job),
+    make_takedown_sensor(per_source_job, _global_job, release_job),
 ]
 
 

@@ -2,9 +2,16 @@
 
 Triggers on: a new manifest in sources/ (adds its partition), or a change of a source's
 manifest or of the content of its files (content hash, not mtime alone).
-Requests: a run of `per_source_job` for that source's partition. When the set of
-invalid manifests changes it requests `catalog_job`, whose `manifests_valid` check then
-shows the problems in the UI; an invalid manifest never crashes the sensor.
+Requests, as one wave per tick with changes, each phase once the previous one's runs
+succeeded: `per_source_job` for each changed source's partition, then `global_job`
+(dedup, decontamination, preference pairs), then `release_job` for every release whose
+spec includes a changed source. A new or changed release spec (its file's bytes) joins
+the tick's wave, or starts one at the release phase: its release is (re)built without
+re-running any source. It also adds a release partition for every valid spec in releases/. When the manifests or their problems change it requests `catalog_job`,
+whose `manifests_valid` check shows invalid manifests in the UI; an invalid manifest
+or release spec is reported in the skip reason and the log, never crashes the sensor.
+A failed run holds its wave (re-execute it and the wave goes on); a later change of the
+same sources replaces a wave still held at its per-source runs.
 """
 
 import hashlib
@@ -12,17 +19,56 @@ import json
 
 import dagster as dg
 
-from assets.common import source_partitions
+from assets.common import release_partitions, source_partitions
 from curaline.fingerprint import source_fingerprint
-from curaline.sources import load_manifests
+from curaline.release.spec import TRAINING_KINDS, ReleaseSpec, load_spec
+from curaline.sources import ManifestError, SourceManifest, load_manifests
 from resources.project import ProjectResource
+from sensors import waves as wave_runs
+from sensors.waves import PHASES, WaveRunner, log_notes
 
 
-def make_source_sensor(per_source_job, catalog_job, *, interval_seconds: int = 30) -> dg.SensorDefinition:
+def releases_including(specs: list[ReleaseSpec], manifests: list[SourceManifest], source_ids: set[str]) -> list[str]:
+    """The releases a change of these sources reaches.
+
+    A release takes a source's records when its spec lists it, or says `all` and the
+    source is of a training kind; an evaluation source changes what decontamination
+    removes from every release that decontaminates; an annotation source feeds the
+    preference pairs, which any release may take, so it reaches every release.
+    """
+    kinds = {m.id: m.kind for m in manifests if m.id in source_ids}
+    out = []
+    for spec in specs:
+        for sid, kind in kinds.items():
+            listed = sid in spec.sources if spec.sources is not None else kind in TRAINING_KINDS
+            if listed or (kind == "evaluation" and spec.decontaminate) or kind == "annotation":
+                out.append(spec.name)
+                break
+    return sorted(out)
+
+
+def load_release_specs(project, manifests: list[SourceManifest]) -> tuple[list[ReleaseSpec], list[str]]:
+    """Every valid spec, and one line per problem of the others (a bad spec never stops the sensor)."""
+    specs, problems = [], []
+    folder = project.releases_dir
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        try:
+            specs.append(load_spec(path, manifests))
+        except ManifestError as exc:
+            problems += [f"releases/{p}" for p in exc.problems]
+    return specs, problems
+
+
+def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job=None, *,
+                       interval_seconds: int | None = None) -> dg.SensorDefinition:  # fmt: skip
+    """Without `release_job` the wave ends after the per-source (and global) runs."""
+    runner = WaveRunner("source", per_source_job, global_job, release_job) if release_job is not None else None
+    jobs = [catalog_job, *(runner.jobs() if runner else [per_source_job])]
+
     @dg.sensor(
         name="source_sensor",
-        jobs=[per_source_job, catalog_job],
-        minimum_interval_seconds=interval_seconds,
+        jobs=jobs,
+        minimum_interval_seconds=interval_seconds or wave_runs.interval_seconds(),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=__doc__,
     )
@@ -30,40 +76,101 @@ def make_source_sensor(per_source_job, catalog_job, *, interval_seconds: int = 3
         state = json.loads(context.cursor) if context.cursor else {}
         seen: dict[str, str] = state.get("sources", {})
         files = state.get("files", {})
-        manifests, problems = load_manifests(project.project.sources_dir, strict=False)
+        waves: list[dict] = state.get("waves", [])
+        seq = int(state.get("seq", 0))
+        proj = project.project
+        manifests, problems = load_manifests(proj.sources_dir, strict=False)
+        specs, spec_problems = load_release_specs(proj, manifests)
         known = set(context.instance.get_dynamic_partitions(str(source_partitions.name)))
+        known_releases = set(context.instance.get_dynamic_partitions(str(release_partitions.name)))
 
-        requests: list[dg.RunRequest] = []
+        changed: list[str] = []
         new_partitions: list[str] = []
         next_seen: dict[str, str] = {}
         next_files: dict[str, list] = {}
         for m in manifests:
-            fp, cache = source_fingerprint(m, {k: v for k, v in files.items()})
+            fp, cache = source_fingerprint(m, files)
             next_seen[m.id] = fp
             next_files.update(cache)
             if m.id not in known:
                 new_partitions.append(m.id)
             if m.id not in known or seen.get(m.id) != fp:
-                requests.append(dg.RunRequest(job_name=per_source_job.name, partition_key=m.id,
-                                              run_key=f"{m.id}:{fp[:16]}", tags={"curaline/trigger": "source"}))  # fmt: skip
+                changed.append(m.id)
+        new_releases = sorted(s.name for s in specs if s.name not in known_releases)
+        seen_specs: dict[str, str] = state.get("specs", {})
+        next_specs = {sp.name: hashlib.sha256((proj.releases_dir / f"{sp.name}.yaml").read_bytes()).hexdigest()[:16]
+                      for sp in specs}  # fmt: skip
+        changed_specs = sorted(n for n, h in next_specs.items() if seen_specs.get(n) != h)
+
+        def phase_keys(wave: dict, phase: str) -> list[str]:
+            if phase == "sources":
+                return list(wave["sources"])
+            if phase == "releases":
+                names = set(releases_including(specs, manifests, set(wave["sources"]))) | set(wave.get("releases", []))
+                return sorted(names & (known_releases | set(new_releases)))
+            return []
+
+        def wave_tags(wave: dict) -> dict[str, str]:
+            return {"curaline/sources": ",".join(wave["sources"])[:200]}
+
+        requests: list[dg.RunRequest] = []
+        notes: list[str] = []
+        if runner is not None:
+            requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags)
+        if changed or (changed_specs and runner is not None):
+            seq += 1
+            changes = [f"{s}={next_seen[s]}" for s in changed] + [f"release:{n}={next_specs[n]}" for n in changed_specs]
+            digest = hashlib.blake2b(",".join(changes).encode(), digest_size=4).hexdigest()
+            wave = {"id": f"srcw-{seq}-{digest}", "sources": changed, "releases": changed_specs}
+            replaced = [w for w in waves if w["phase"] == "sources" and set(w["sources"]) <= set(changed)] if changed else []
+            for old in replaced:
+                context.log.info(f"source wave {old['id']} replaced by {wave['id']}: its sources changed again")
+                wave["releases"] = sorted(set(wave["releases"]) | set(old.get("releases", [])))
+            waves = [w for w in waves if w not in replaced]
+            if runner is not None:
+                waves.append(wave)
+                # a spec-only change reads the current global outputs: its wave starts at the releases
+                requests += runner.start(wave, 0 if changed else PHASES.index("releases"), phase_keys, wave_tags)
+            else:
+                requests += [dg.RunRequest(job_name=per_source_job.name, partition_key=s, run_key=f"source:{wave['id']}:{s}",
+                                           tags={"curaline/trigger": "source"}, run_config=wave_runs.run_config() or {})
+                             for s in changed]  # fmt: skip
+            context.log.info(f"source wave {wave['id']}: " + ", ".join(
+                [*changed, *(f"release spec {n}" for n in changed_specs)]) + " changed")
+        for wave in [w for w in waves if w["phase"] == "done"]:
+            context.log.info(f"source wave {wave['id']} finished: {', '.join(wave['sources'])}")
+        waves = [w for w in waves if w["phase"] != "done"]
 
         problem_lines = sorted(str(p) for p in problems)
-        problems_hash = hashlib.sha256("\n".join(problem_lines).encode()).hexdigest()[:16]
-        if problems_hash != state.get("problems"):
-            requests.insert(0, dg.RunRequest(job_name=catalog_job.name, run_key=f"catalog:{problems_hash}"))
+        manifest_bytes = hashlib.sha256()
+        for m in sorted(manifests, key=lambda m: m.id):
+            manifest_bytes.update(m.path.read_bytes())
+        catalog_key = hashlib.sha256(
+            ("\n".join(problem_lines) + "\x1e" + manifest_bytes.hexdigest()).encode()).hexdigest()[:16]  # fmt: skip
+        if catalog_key != state.get("catalog"):
+            requests.insert(0, dg.RunRequest(job_name=catalog_job.name, run_key=f"catalog:{seq}:{catalog_key}",
+                                             tags={"curaline/trigger": "source"}, run_config=wave_runs.run_config() or {}))  # fmt: skip
         for line in problem_lines:
             context.log.warning(f"invalid manifest: {line}")
+        for line in spec_problems:
+            context.log.warning(f"invalid release spec: {line}")
+        log_notes(context, notes)
 
-        cursor = json.dumps({"sources": next_seen, "files": next_files, "problems": problems_hash}, sort_keys=True)
+        cursor = json.dumps({"sources": next_seen, "files": next_files, "catalog": catalog_key, "waves": waves, "seq": seq,
+                             "specs": next_specs}, sort_keys=True)  # fmt: skip
+        partition_requests = []
+        if new_partitions:
+            partition_requests.append(source_partitions.build_add_request(new_partitions))
+        if new_releases:
+            partition_requests.append(release_partitions.build_add_request(new_releases))
         if not requests:
-            reason = "no new or changed source"
+            reason = "; ".join(notes) or "no new or changed source"
             if problem_lines:
-                reason += f"; {len(problem_lines)} manifest problem(s): " + " | ".join(problem_lines)[:900]
-            return dg.SensorResult(skip_reason=dg.SkipReason(reason), cursor=cursor)
-        return dg.SensorResult(
-            run_requests=requests,
-            dynamic_partitions_requests=[source_partitions.build_add_request(new_partitions)] if new_partitions else [],
-            cursor=cursor,
-        )
+                reason += f"; {len(problem_lines)} manifest problem(s): " + " | ".join(problem_lines)
+            if spec_problems:
+                reason += f"; {len(spec_problems)} release spec problem(s): " + " | ".join(spec_problems)
+            return dg.SensorResult(skip_reason=dg.SkipReason(reason[:2000]), cursor=cursor,
+                                   dynamic_partitions_requests=partition_requests)  # fmt: skip
+        return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partition_requests, cursor=cursor)
 
     return source_sensor

@@ -18,21 +18,18 @@ import dagster as dg
 from assets.common import release_partitions, source_partitions
 from curaline.takedown import load_requests, statuses
 from resources.project import ProjectResource
-
-PHASES = ("sources", "global", "releases", "done")
-WAVE_TAG = "curaline/takedown_wave"
-PHASE_TAG = "curaline/takedown_phase"
-_FINISHED_BAD = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+from sensors import waves as wave_runs
+from sensors.waves import WaveRunner, log_notes
 
 
-def make_takedown_sensor(per_source_job, global_job, release_job, *, interval_seconds: int = 30) -> dg.SensorDefinition:
+def make_takedown_sensor(per_source_job, global_job, release_job, *, interval_seconds: int | None = None) -> dg.SensorDefinition:
     """`global_job` may be None (no global stages yet): the wave goes from sources to releases."""
-    jobs = [j for j in (per_source_job, global_job, release_job) if j is not None]
+    runner = WaveRunner("takedown", per_source_job, global_job, release_job)
 
     @dg.sensor(
         name="takedown_sensor",
-        jobs=jobs,
-        minimum_interval_seconds=interval_seconds,
+        jobs=runner.jobs(),
+        minimum_interval_seconds=interval_seconds or wave_runs.interval_seconds(),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=__doc__,
     )
@@ -47,14 +44,12 @@ def make_takedown_sensor(per_source_job, global_job, release_job, *, interval_se
             context.log.warning(f"unreadable takedown request: {line}")
 
         def phase_keys(wave: dict, phase: str) -> list[str]:
-            """What a phase runs: source partitions, the global job, or release partitions."""
+            """What a phase runs: the affected source partitions, or the affected release partitions."""
             wanted = [by_id[i] for i in wave["requests"] if i in by_id]
             if phase == "sources":
                 known = set(context.instance.get_dynamic_partitions(str(source_partitions.name)))
                 hit = {s for st in statuses(proj, wanted) for s in st.affected.sources}
                 return sorted(hit & known)
-            if phase == "global":
-                return [global_job.name] if global_job is not None else []
             if phase == "releases":
                 known = set(context.instance.get_dynamic_partitions(str(release_partitions.name)))
                 hit = {r for st in statuses(proj, wanted) for r in st.affected.releases}
@@ -63,45 +58,10 @@ def make_takedown_sensor(per_source_job, global_job, release_job, *, interval_se
                 return sorted(hit & known)
             return []
 
-        def start(wave: dict, phase_index: int) -> list[dg.RunRequest]:
-            """Enter the first phase from phase_index on that has something to run."""
-            for phase in PHASES[phase_index:]:
-                wave["phase"] = phase
-                keys = phase_keys(wave, phase)
-                wave["keys"] = keys
-                if keys:
-                    job = {"sources": per_source_job, "global": global_job, "releases": release_job}[phase]
-                    tags = {"curaline/trigger": "takedown", WAVE_TAG: wave["id"], PHASE_TAG: phase,
-                            "curaline/takedown_requests": ",".join(wave["requests"])[:200]}  # fmt: skip
-                    return [dg.RunRequest(job_name=job.name, run_key=f"takedown:{wave['id']}:{phase}:{key}",
-                                          partition_key=None if phase == "global" else key, tags=tags)
-                            for key in keys]  # fmt: skip
-            return []
+        def wave_tags(wave: dict) -> dict[str, str]:
+            return {"curaline/takedown_requests": ",".join(wave["requests"])[:200]}
 
-        def progress(wave: dict) -> tuple[str, list[str]]:
-            """"succeeded" when every key of the phase has a successful run; else waiting, with failures."""
-            runs = context.instance.get_runs(filters=dg.RunsFilter(tags={WAVE_TAG: wave["id"], PHASE_TAG: wave["phase"]}))
-            failures = []
-            all_ok = True
-            for key in wave["keys"]:
-                mine = [r for r in runs if (r.job_name if wave["phase"] == "global" else r.tags.get("dagster/partition")) == key]
-                if any(r.status == dg.DagsterRunStatus.SUCCESS for r in mine):
-                    continue
-                all_ok = False
-                if mine and all(r.status in _FINISHED_BAD for r in mine):
-                    failures.append(f"{wave['phase']} run for {key!r} {mine[0].status.value.lower()} "
-                                    f"(run {mine[0].run_id[:8]}); re-execute it to let the takedown go on")  # fmt: skip
-            return ("succeeded" if all_ok else "waiting"), failures
-
-        run_requests: list[dg.RunRequest] = []
-        notes: list[str] = []
-        for wave in waves:
-            outcome, failures = progress(wave)
-            notes += [f"wave {wave['id']}: {f}" for f in failures]
-            if outcome == "succeeded":
-                run_requests += start(wave, PHASES.index(wave["phase"]) + 1)
-            else:
-                notes.append(f"wave {wave['id']}: waiting for {wave['phase']} runs of {', '.join(wave['keys'])}")
+        run_requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags)
 
         handled = set(done) | {i for w in waves for i in w["requests"]}
         new = [r for r in requests if r.id not in handled]
@@ -115,18 +75,14 @@ def make_takedown_sensor(per_source_job, global_job, release_job, *, interval_se
             if todo:
                 wave = {"id": "tdw-" + hashlib.blake2b(",".join(todo).encode(), digest_size=6).hexdigest(), "requests": todo}
                 waves.append(wave)
-                run_requests += start(wave, 0)
+                run_requests += runner.start(wave, 0, phase_keys, wave_tags)
                 context.log.info(f"takedown wave {wave['id']} for {', '.join(todo)}: {wave['phase']} {wave['keys']}")
 
         for wave in [w for w in waves if w["phase"] == "done"]:
             done += wave["requests"]
             context.log.info(f"takedown wave {wave['id']} finished: {', '.join(wave['requests'])}")
         waves = [w for w in waves if w["phase"] != "done"]
-        for line in notes:
-            if "re-execute" in line:
-                context.log.warning(line)
-            else:
-                context.log.info(line)
+        log_notes(context, notes)
         cursor = json.dumps({"done": sorted(set(done)), "waves": waves}, sort_keys=True)
         if run_requests:
             return dg.SensorResult(run_requests=run_requests, cursor=cursor)

@@ -1,22 +1,29 @@
-"""Sensors evaluated against a real DagsterInstance, their requests executed for real."""
+"""The source sensor's requests and waves on a real DagsterInstance (the full flow: test_sensor_flow.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
+from test_sensor_flow import spec
 from tests_support import make_project
 
-from curaline.project import Project
+from curaline.release.spec import load_spec
+from curaline.sources import load_manifests
 from resources.project import ProjectResource
+from sensors.sources import releases_including
+from sensors.waves import EXECUTOR_ENV, INTERVAL_ENV, interval_seconds, run_config
 
 
 @pytest.fixture
 def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     project = make_project(tmp_path / "proj")
+    (project.root / "releases").mkdir()
+    (project.root / "releases" / "main.yaml").write_text(yaml.safe_dump(spec("main", "all", {"notes": 1, "chat": 1})))
     monkeypatch.setenv("CURALINE_PROJECT", str(project.root))
     import definitions
 
@@ -25,65 +32,111 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         yield project, defs, instance
 
 
-def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None):
+def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None) -> dg.SensorResult:
     sensor = defs.resolve_sensor_def("source_sensor")
     resources = {"project": ProjectResource(root=os.environ["CURALINE_PROJECT"])}
-    ctx = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=resources)
-    result = sensor(ctx)
+    result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=resources))
+    for req in result.dynamic_partitions_requests or []:  # what the daemon does first
+        instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
     return result
 
 
-def apply(defs: dg.Definitions, instance: dg.DagsterInstance, result: dg.SensorResult) -> list[str]:
-    """Do what the daemon does with a sensor result: add partitions, launch the runs."""
-    for req in result.dynamic_partitions_requests or []:
-        instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
-    launched = []
-    for run in result.run_requests or []:
-        job = defs.resolve_job_def(run.job_name)
-        assert job.execute_in_process(instance=instance, partition_key=run.partition_key).success
-        launched.append(run.partition_key or run.job_name)
-    return launched
+def requested(result: dg.SensorResult) -> list[tuple[str, str | None]]:
+    return [(r.job_name, r.partition_key) for r in result.run_requests or []]
 
 
-def test_new_and_changed_sources_request_only_their_partition(setup) -> None:
+def test_releases_including(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    make_project(root)
+    (root / "sources" / "exam.yaml").write_text(yaml.safe_dump({
+        "id": "exam", "location": "../corpus/notes.jsonl", "format": "jsonl", "kind": "evaluation",
+        "license": "MIT", "obtained": "public-dataset", "fields": {"id": "id"}}))  # fmt: skip
+    manifests, problems = load_manifests(root / "sources", strict=False)
+    assert not problems, problems
+    (root / "releases").mkdir()
+    specs = []
+    for s in (spec("all-of-it", "all", {"notes": 1}), spec("chat-only", ["chat"], {"chat": 1}),
+              {**spec("raw-notes", ["notes"], {"notes": 1}), "decontaminate": False}):  # fmt: skip
+        path = root / "releases" / f"{s['name']}.yaml"
+        path.write_text(yaml.safe_dump(s))
+        specs.append(load_spec(path, manifests))
+    assert releases_including(specs, manifests, {"notes"}) == ["all-of-it", "raw-notes"]
+    assert releases_including(specs, manifests, {"chat"}) == ["all-of-it", "chat-only"]
+    # an evaluation source reaches every release that decontaminates against it
+    assert releases_including(specs, manifests, {"exam"}) == ["all-of-it", "chat-only"]
+    assert releases_including(specs, manifests, set()) == []
+
+
+def test_interval_and_executor_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(INTERVAL_ENV, raising=False)
+    monkeypatch.delenv(EXECUTOR_ENV, raising=False)
+    assert (interval_seconds(), run_config()) == (30, None)
+    monkeypatch.setenv(INTERVAL_ENV, "3")
+    monkeypatch.setenv(EXECUTOR_ENV, "in_process")
+    assert (interval_seconds(), run_config()) == (3, {"execution": {"config": {"in_process": {}}}})
+    monkeypatch.setenv(EXECUTOR_ENV, "threads")
+    with pytest.raises(ValueError, match=r"\$CURALINE_SENSOR_EXECUTOR: 'threads'; allowed: in_process, multiprocess"):
+        run_config()
+
+
+def test_changes_start_waves_and_a_failed_run_holds_its_wave(setup) -> None:
     project, defs, instance = setup
     first = tick(defs, instance, None)
-    assert sorted(apply(defs, instance, first)) == ["catalog_job", "chat", "notes"]
+    assert requested(first) == [("catalog_job", None), ("per_source_job", "chat"), ("per_source_job", "notes")]
     assert sorted(instance.get_dynamic_partitions("sources")) == ["chat", "notes"]
+    assert instance.get_dynamic_partitions("releases") == ["main"]
+    wave = first.run_requests[1].tags["curaline/source_wave"]
+    assert first.run_requests[1].tags["curaline/source_phase"] == "sources"
+    assert first.run_requests[1].run_key == f"source:{wave}:sources:chat"
 
-    second = tick(defs, instance, first.cursor)
-    assert not second.run_requests and "no new or changed source" in second.skip_reason.skip_message
+    # nothing ran yet: the wave waits, and says so
+    waiting = tick(defs, instance, first.cursor)
+    assert not waiting.run_requests
+    assert waiting.skip_reason.skip_message == f"wave {wave}: waiting for sources runs of chat, notes"
 
     # touching a file without changing its content is not a change
     notes = project.root / "corpus" / "notes.jsonl"
     notes.write_bytes(notes.read_bytes())
-    assert not tick(defs, instance, second.cursor).run_requests
+    assert not tick(defs, instance, waiting.cursor).run_requests
 
-    # a content change reruns only that source
+    # chat's run fails (its manifest broke after the request): the wave holds and asks for a re-execution
+    manifest = project.sources_dir / "chat.yaml"
+    good = manifest.read_text()
+    manifest.write_text(good.replace("format: jsonl", "format: xml"))
+    job = defs.resolve_job_def("per_source_job")
+    for req in first.run_requests[1:]:
+        job.execute_in_process(instance=instance, partition_key=req.partition_key, tags=req.tags, raise_on_error=False)
+    held = tick(defs, instance, waiting.cursor)
+    assert requested(held) == [("catalog_job", None)]  # the manifest problem, for the UI
+    held = tick(defs, instance, held.cursor)
+    assert not held.run_requests
+    assert f"wave {wave}: sources run for 'chat' failure" in held.skip_reason.skip_message
+    assert "re-execute it" in held.skip_reason.skip_message
+
+    # the manifest is fixed: a new wave for chat alone; the held wave (chat and notes) stays
+    manifest.write_text(good)
+    again = tick(defs, instance, held.cursor)
+    assert requested(again) == [("catalog_job", None), ("per_source_job", "chat")]
+    waves = json.loads(again.cursor)["waves"]
+    assert [w["sources"] for w in waves] == [["chat", "notes"], ["chat"]]
+
+    # a change of every source of a held wave replaces it
+    chat = project.root / "corpus" / "chat.jsonl"
+    # a change of every source of a held wave replaces it
     notes.write_text(notes.read_text() + '{"id": "n99", "text": "A late note."}\n')
-    third = tick(defs, instance, second.cursor)
-    assert [r.partition_key for r in third.run_requests] == ["notes"]
-    apply(defs, instance, third)
-    assert Project.at(project.root).stage_path("raw_records", "notes").exists()
-
-    # a new manifest adds a partition and requests its run
-    (project.root / "corpus" / "more.jsonl").write_text('{"text": "More text."}\n')
-    (project.sources_dir / "more.yaml").write_text(yaml.safe_dump({
-        "id": "more", "location": "../corpus/more.jsonl", "format": "jsonl", "kind": "document",
-        "license": "MIT", "obtained": "public-dataset"}))  # fmt: skip
-    fourth = tick(defs, instance, third.cursor)
-    assert [r.partition_key for r in fourth.run_requests] == ["more"]
-    assert fourth.dynamic_partitions_requests[0].partition_keys == ["more"]
+    chat.write_bytes(chat.read_bytes() + b'{"q": "More?", "a": "No."}\n')
+    replaced = tick(defs, instance, again.cursor)
+    assert requested(replaced) == [("per_source_job", "chat"), ("per_source_job", "notes")]
+    assert [w["sources"] for w in json.loads(replaced.cursor)["waves"]] == [["chat", "notes"]]
 
 
 def test_invalid_manifest_is_reported_and_the_sensor_survives(setup) -> None:
     project, defs, instance = setup
     first = tick(defs, instance, None)
-    apply(defs, instance, first)
     (project.sources_dir / "broken.yaml").write_text("id: broken\nformat: xml\n")
     result = tick(defs, instance, first.cursor)
-    assert [r.job_name for r in result.run_requests] == ["catalog_job"]  # the check shows the problems
-    apply(defs, instance, result)
+    assert requested(result) == [("catalog_job", None)]  # the check shows the problems
+    defs.resolve_job_def("catalog_job").execute_in_process(instance=instance)
     check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
         [dg.AssetCheckKey(dg.AssetKey("source_catalog"), "manifests_valid")]
     )

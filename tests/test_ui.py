@@ -15,11 +15,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from test_sensor_flow import jsonl, prose
 from tests_support import make_project
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 
+NUX_QUERY = "{ shouldShowNux }"
 QUERY = """{ assetNodes { assetKey { path } groupName description owners { ... on TeamAssetOwner { team } }
   assetChecksOrError { ... on AssetChecks { checks { name } } } } }"""
 META_QUERY = """query($key: AssetKeyInput!) { assetOrError(assetKey: $key) { ... on Asset {
@@ -45,9 +47,13 @@ def ui(tmp_path_factory: pytest.TempPathFactory):
 
     root = tmp_path_factory.mktemp("ui") / "proj"
     project = make_project(root)
+    (root / "corpus" / "notes.jsonl").write_text(jsonl([prose(i) for i in range(20)], ids="n"))  # notes that pass quality
     mp = pytest.MonkeyPatch()
     mp.setenv("DAGSTER_HOME", str(project.dagster_home))
     project.dagster_home.mkdir(parents=True, exist_ok=True)
+    # no "Join the Dagster community" dialog over the screenshots: the instance setting that
+    # the UI's shouldShowNux query reads (dagster.yaml `nux: enabled: false`)
+    (project.dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
     assert run_pipeline(project, echo=lambda _: None)
     port = free_port()
     env = {**os.environ, "CURALINE_PROJECT": str(project.root), "DAGSTER_HOME": str(project.dagster_home)}
@@ -95,6 +101,7 @@ def test_screenshots_of_the_graph_and_an_asset_page(ui) -> None:
     if not chromium:
         pytest.skip("headless Chromium is not installed (Debian package 'chromium')")
     _, port = ui
+    assert graphql(port, NUX_QUERY) == {"shouldShowNux": False}
     ARTIFACTS.mkdir(exist_ok=True)
     for name, path in (("asset-graph", "asset-groups"), ("asset-quality_filtered", "assets/quality_filtered")):
         out = ARTIFACTS / f"{name}.png"
