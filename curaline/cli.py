@@ -110,7 +110,8 @@ def _prepare_dagster_home(project: Project) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
     if not cfg.exists():
-        cfg.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        # nux off: the UI's "join the community" dialog would cover the operator's first view
+        cfg.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n", encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
@@ -274,6 +275,9 @@ def _next_steps(project: Project) -> None:
         click.echo(f"    {project.data_dir / 'releases'}/")
         click.echo(f"    {bindir / 'curaline'} release list --project {project.root}")
         click.echo(f"    {bindir / 'curaline'} release show {releases[0]} --project {project.root}")
+        click.echo(f"  Their compliance documents (also in {project.data_dir / 'reports'}/ and the UI's compliance group):")
+        click.echo(f"    {bindir / 'curaline'} report eu-ai-act {releases[0]} --project {project.root}")
+        click.echo(f"    {bindir / 'curaline'} report card {releases[0]} --project {project.root}")
     else:
         click.echo("  The curated records, one parquet file per source:")
         click.echo(f"    {project.data_dir}/decontaminated/")
@@ -328,6 +332,7 @@ from curaline.lineage.cli import lineage  # noqa: E402  (the group is defined wi
 main.add_command(lineage)
 
 main.add_lazy("release", "curaline.release.cli:release")
+main.add_lazy("report", "curaline.reports.cli:report")
 
 main.add_lazy("takedown", "curaline.takedown_cli:takedown")
 main.add_lazy("takedown-status", "curaline.takedown_cli:takedown_status")

@@ -127,6 +127,12 @@ def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
                         for e in r["removed_by"]) or "no ledger row removed it (the release's spec or sources changed)"
         click.echo(f"removed  from {r['release']} in v{r['first_version_without']} (last in v{r['last_version']}, "
                    f"latest v{r['latest_version']}): {why}")  # fmt: skip
+    for td in t.get("takedowns", []):
+        if "problem" in td:
+            click.echo(f"takedown {td['id']}: {td['problem']}")
+        else:
+            click.echo(f"takedown {td['id']} by {td['requested_by']} at {td['requested_at']} "
+                       f"({td['selector'] or 'selector not known'}): {td['reason']}")  # fmt: skip
 
 
 @lineage.command("impact")

@@ -419,7 +419,31 @@ def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key:
         "history": history,
         "releases": in_releases,
         "removed_from_releases": removed,
+        "takedowns": _takedown_requests(project, ledger_rows),
     }  # fmt: skip
+
+
+def _takedown_requests(project: Project, ledger_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The requests behind the record's `takedown` rows: who asked, when and why (stdlib only: trace stays fast).
+
+    A request file that is missing or unreadable is reported as such: the ledger row is the proof, the
+    request file the explanation.
+    """
+    out = []
+    for rid in sorted({str(r["detail"]) for r in ledger_rows if r["action"] == "takedown" and r["detail"]}):
+        path = project.lineage_dir / "takedowns" / f"{rid}.json"
+        entry: dict[str, Any] = {"id": rid, "file": str(path)}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            entry.update({k: data.get(k) for k in ("requested_by", "requested_at", "reason")})
+            selector = data.get("selector") or {}
+            entry["selector"] = selector.get("kind")
+            if selector.get("kind") in ("source", "url_pattern"):
+                entry["selector"] += f" {selector.get('value')}"
+        except (OSError, ValueError) as exc:
+            entry["problem"] = f"request file unreadable: {exc}"
+        out.append(entry)
+    return out
 
 
 def _shown(field: str, value: Any) -> Any:

@@ -111,7 +111,11 @@ def test_trace_of_a_taken_down_record_names_the_version_that_lost_it_and_why(rel
     assert text[i + 2 :] == [
         "r1       v1       validation  2       released, superseded  2024-03-01T09:00:00",
         f"removed  from r1 in v2 (last in v1, latest v2): takedown takedown_request at raw_records ({REQUEST})",
+        # this fixture writes the ledger row alone: the trace says the request file is missing, not who asked
+        f"takedown {REQUEST}: request file unreadable: [Errno 2] No such file or directory: "
+        f"'{project.lineage_dir / 'takedowns' / (REQUEST + '.json')}'",
     ]
+    assert [td["id"] for td in t["takedowns"]] == [REQUEST] and "problem" in t["takedowns"][0]
 
 
 def test_trace_of_a_kept_record_lists_every_version_holding_it(released: tuple[Project, str]) -> None:
