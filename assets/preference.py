@@ -158,11 +158,14 @@ def preference_exports(context: dg.AssetExecutionContext, project: ProjectResour
     proj = project.project
     name = context.partition_key
     shards = sorted((release_dir(proj, name) / KIND).glob("*.parquet"))
-    with lineage.materialization(context, inputs=shards):
+    with lineage.materialization(context, inputs=shards) as run:
         try:
             result = export_release(proj, name)
         except ExportError as err:
             raise dg.Failure(description=str(err)) from None
+        for f in result.files:
+            run.document(result.folder / f.path, file_format="jsonl", version=f.md5, rows=f.rows)
+        run.document(result.folder / "README.md", file_format="markdown")
     expected = result.expected_rows() or result.rows
     mismatches = [f"{f.path}: {f.rows} rows, release has {expected[f.split]}"
                   for f in result.files if f.rows != expected[f.split]]  # fmt: skip

@@ -42,6 +42,11 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def _format(fname: str) -> str:
+    """The file format an OpenLineage storage facet names: Croissant is JSON-LD."""
+    return "json-ld" if fname == "croissant.json" else {".md": "markdown", ".json": "json"}[Path(fname).suffix]
+
+
 def _materialize(
     context: dg.AssetExecutionContext,
     project: ProjectResource,
@@ -53,11 +58,13 @@ def _materialize(
     proj = project.project
     name = context.partition_key
     data = load_release(proj, name)
-    with lineage.materialization(context, inputs=_inputs(data)):
+    with lineage.materialization(context, inputs=_inputs(data)) as run:
         files, figures = build(data)
         folder = reports_dir(proj, name)
         paths = {fname: _write(folder / fname, text) for fname, text in files.items()}
         hashes = dvc_track(proj, stage, name)
+        for fname, path in paths.items():
+            run.document(path, file_format=_format(fname), version=hashes.get(path.relative_to(proj.root).as_posix()))
     first = next(iter(paths.values()))
     markdown = next((files[f] for f in files if f.endswith(".md")), "")
     version = hashes.get(first.relative_to(proj.root).as_posix())

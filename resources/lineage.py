@@ -84,6 +84,10 @@ class AssetLineage:
         """Record asset check results as data quality assertions on an output."""
         self.run.assertions(path, [check_assertion(r) for r in results])
 
+    def document(self, path: str | Path, *, file_format: str, version: str | None = None, rows: int | None = None) -> None:
+        """`MaterializationRun.document`, with the asset's description and owners."""
+        self.run.document(path, file_format=file_format, version=version, rows=rows)
+
 
 class _Disabled(AssetLineage):
     """What assets get when lineage is off: the same calls, doing nothing."""
@@ -105,6 +109,9 @@ class _Disabled(AssetLineage):
         pass
 
     def checks(self, path: str | Path, results: Iterable[dg.AssetCheckResult]) -> None:
+        pass
+
+    def document(self, path: str | Path, *, file_format: str, version: str | None = None, rows: int | None = None) -> None:
         pass
 
 

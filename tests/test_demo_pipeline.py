@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -198,6 +199,19 @@ def test_every_openlineage_event_of_the_run_validates_against_the_spec(demo, sha
     assert {"schema", "version", "dataQualityMetrics", "dataQualityAssertions", "ownership"} <= set(output["facets"])
     assert {"curaline_licenseMix", "curaline_removals", "curaline_sourceDeclaration"} <= set(output["facets"])
     assert "outputStatistics" in output["outputFacets"]
+    # every materialization names what it wrote, the compliance documents included: each one an
+    # existing file under data/reports/<release>/ with its format and its DVC hash as the version
+    assert [e["job"]["name"] for e in events if e["eventType"] == "COMPLETE" and not e["outputs"]] == []
+    documents = [o for e in events if e["eventType"] == "COMPLETE"
+                 and e["job"]["name"] in {"eu_ai_act_summary", "art10_record", "dataset_card"} for o in e["outputs"]]  # fmt: skip
+    assert len(documents) == 2 * 6
+    for doc in documents:
+        path = Path(doc["name"])
+        assert path.parent.parent == project.data_dir / "reports" and path.is_file()
+        fmt = "json-ld" if path.name == "croissant.json" else {".md": "markdown", ".json": "json"}[path.suffix]
+        assert doc["facets"]["storage"]["fileFormat"] == fmt
+        assert doc["facets"]["version"]["datasetVersion"] == hashlib.md5(path.read_bytes()).hexdigest()
+        assert doc["outputFacets"]["outputStatistics"]["size"] == path.stat().st_size
 
 
 def test_lineage_cli_answers_from_the_ledger(demo) -> None:

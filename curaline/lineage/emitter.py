@@ -50,6 +50,7 @@ from openlineage.client.generated import (
     parent_run,
     processing_engine_run,
     schema_dataset,
+    storage_dataset,
     tags_run,
 )
 from openlineage.client.serde import Serde
@@ -456,6 +457,46 @@ class MaterializationRun:
                 rowCount=nrows, size=size, fileCount=1, producer=producer)},
         )  # fmt: skip
         self.outputs[str(p)] = _Output(dataset, list(assertions))
+
+    def document(
+        self,
+        path: str | Path,
+        *,
+        file_format: str,
+        version: str | None = None,
+        rows: int | None = None,
+        description: str | None = None,
+        owners: Iterable[str] | None = None,
+    ) -> None:
+        """Record a file this run wrote that is not a parquet table: a report, a JSONL export.
+
+        It gets what an auditor needs to find and trust it: its location, content version,
+        format, size (and rows when known), documentation and owners.
+        """
+        em = self.emitter
+        p = Path(path).expanduser().resolve()
+        producer = em.producer
+        size = p.stat().st_size
+        facets: dict[str, Any] = {
+            "version": dataset_version_dataset.DatasetVersionDatasetFacet(
+                datasetVersion=versions.dataset_version(em.project, p, version), producer=producer),
+            "storage": storage_dataset.StorageDatasetFacet(storageLayer="file", fileFormat=file_format,
+                                                           producer=producer),
+        }  # fmt: skip
+        doc = description if description is not None else self.description
+        if doc:
+            facets["documentation"] = documentation_dataset.DocumentationDatasetFacet(
+                description=doc, contentType="text/markdown", producer=producer)  # fmt: skip
+        who = list(owners) if owners is not None else self.owners
+        if who:
+            facets["ownership"] = ownership_dataset.OwnershipDatasetFacet(
+                owners=[ownership_dataset.Owner(name=owner_urn(o), type="OWNER") for o in who], producer=producer)  # fmt: skip
+        dataset = OutputDataset(
+            namespace=em.dataset_namespace, name=str(p), facets=facets,
+            outputFacets={"outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+                rowCount=rows, size=size, fileCount=1, producer=producer)},
+        )  # fmt: skip
+        self.outputs[str(p)] = _Output(dataset, [])
 
     def assertions(self, path: str | Path, results: Iterable[Assertion]) -> None:
         """Attach check results to an output declared with `output()`."""

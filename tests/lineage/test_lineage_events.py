@@ -121,6 +121,35 @@ def test_a_failed_materialization_emits_fail_with_the_error(tmp_path: Path, no_o
     assert validator.validate(fail) == []
 
 
+def test_a_document_output_names_the_file_with_format_version_and_size(tmp_path: Path, no_ol_env: None,
+                                                                        validator: EventValidator) -> None:  # fmt: skip
+    from curaline.store import file_digest
+
+    project = make_project(tmp_path / "proj")
+    report = project.data_dir / "reports" / "main" / "card.md"
+    report.parent.mkdir(parents=True)
+    report.write_text("# main\n\nA card.\n")
+    export = project.data_dir / "exports" / "main" / "dpo" / "train.jsonl"
+    export.parent.mkdir(parents=True)
+    export.write_text('{"prompt": "a", "chosen": "b", "rejected": "c"}\n' * 3)
+    with LineageEmitter(project).materialization("dataset_card", parent_run_id=DAGSTER_RUN, partition="main",
+                                                  description="the card", owners=["team:curation"]) as run:  # fmt: skip
+        run.document(report, file_format="markdown")
+        run.document(export, file_format="jsonl", version="given-md5", rows=3)
+    start, complete = read_jsonl(default_events_file(project))
+    assert validator.validate(start) == [] and validator.validate(complete) == []
+    card, jsonl = complete["outputs"]
+    assert card["name"] == str(report.resolve()) and card["facets"]["storage"]["fileFormat"] == "markdown"
+    assert card["facets"]["version"]["datasetVersion"] == file_digest(report)
+    assert card["outputFacets"]["outputStatistics"] == {**card["outputFacets"]["outputStatistics"],
+                                                        "size": report.stat().st_size, "fileCount": 1}  # fmt: skip
+    assert "rowCount" not in card["outputFacets"]["outputStatistics"]  # a document has no rows
+    assert card["facets"]["documentation"]["description"] == "the card" and "ownership" in card["facets"]
+    assert jsonl["facets"]["version"]["datasetVersion"] == "given-md5"
+    assert jsonl["outputFacets"]["outputStatistics"]["rowCount"] == 3
+    assert "schema" not in jsonl["facets"] and "curaline_licenseMix" not in jsonl["facets"]
+
+
 def test_the_lineage_store_holds_one_file_per_run_with_both_events(curated: Project) -> None:
     files = sorted((curated.lineage_dir / "events").glob("job=*/run=*.parquet"))
     assert len(files) == 5
