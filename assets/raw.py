@@ -17,6 +17,7 @@ from assets.common import (
     schema_check_result,
     source_partitions,
 )
+from curaline.fingerprint import source_fingerprint
 from curaline.ingest import ingest_source
 from curaline.ledger import write_ledger
 from curaline.reports.plots import bar_png, histogram_png, png_markdown
@@ -71,6 +72,8 @@ def raw_records(context: dg.AssetExecutionContext, project: ProjectResource, lin
     records_path = proj.stage_path("raw_records", source_id)
     quarantine_path = proj.stage_path("quarantined_records", source_id)
     model: type[RecordBase] = RECORD_MODELS[manifest.kind]
+    # taken before reading: a file changed during the ingest reads as changed on the sensor's next tick
+    fingerprint, _ = source_fingerprint(manifest, {})
     with lineage.materialization(context) as run:  # START now; COMPLETE, or FAIL on error
         run.source(manifest)
         try:  # a damaged request file must fail the run, never let records back in
@@ -140,6 +143,7 @@ def raw_records(context: dg.AssetExecutionContext, project: ProjectResource, lin
             "kind": manifest.kind,
             "format": manifest.format,
             "files": stats.files,
+            "source_fingerprint": fingerprint,
             "preview": dg.MetadataValue.md(_preview(records_path)),
             "report": dg.MetadataValue.md(report),
         },

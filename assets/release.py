@@ -23,7 +23,7 @@ from curaline.ledger import write_ledger
 from curaline.release.build import RELEASE_STAGE, build_release, gate_report, release_dir
 from curaline.release.checks import split_leaks
 from curaline.release.schema import RELEASE_MODELS, ReleaseDocument
-from curaline.release.spec import load_spec
+from curaline.release.spec import load_spec, spec_digest
 from curaline.release.versions import publish, signals_path
 from curaline.reports.plots import bar_png, png_markdown
 from curaline.schemas import validate_file
@@ -76,7 +76,9 @@ def release(context: dg.AssetExecutionContext, project: ProjectResource, lineage
     proj = project.project
     name = context.partition_key
     manifests = project.manifests()
-    spec = load_spec(proj.releases_dir / f"{name}.yaml", manifests)
+    spec_path = proj.releases_dir / f"{name}.yaml"
+    digest = spec_digest(spec_path)  # before loading: the sensor compares it with the file it sees
+    spec = load_spec(spec_path, manifests)
     with lineage.materialization(context) as run:
         build = build_release(proj, spec, manifests)
         write_ledger(proj, build.events, stage=RELEASE_STAGE, partition=name, run_id=context.run_id)
@@ -85,7 +87,7 @@ def release(context: dg.AssetExecutionContext, project: ProjectResource, lineage
             context.log.error(report)
             yield dg.MaterializeResult(
                 asset_key=KEY,
-                metadata={"status": "blocked", "gate_report": dg.MetadataValue.md(f"```\n{report}\n```"),
+                metadata={"status": "blocked", "spec_digest": digest, "gate_report": dg.MetadataValue.md(f"```\n{report}\n```"),
                           "violations": _table(build.gate["violations"], [("source", "string"), ("license", "string"),
                                                ("class", "string"), ("records", "int"), ("why", "string")])},
             )  # fmt: skip
@@ -116,7 +118,7 @@ def release(context: dg.AssetExecutionContext, project: ProjectResource, lineage
     yield dg.MaterializeResult(
         asset_key=KEY,
         data_version=dg.DataVersion(manifest["content_md5"]),
-        metadata=_metadata(manifest, published.new, removals, folder),
+        metadata={**_metadata(manifest, published.new, removals, folder), "spec_digest": digest},
     )
     yield dg.AssetCheckResult(check_name="release_license_gate", asset_key=KEY, passed=True,
                               metadata={"use": spec.use, "allowed_classes": ", ".join(build.gate["allowed_classes"]),

@@ -1,13 +1,15 @@
 """The new-or-changed-source sensor.
 
 Triggers on: a new manifest in sources/ (adds its partition), or a change of a source's
-manifest or of the content of its files (content hash, not mtime alone).
+manifest or of the content of its files (content hash, not mtime alone). On its first tick
+(no cursor) a source counts as current when its latest `raw_records` materialization
+ingested exactly these bytes, so a project that `curaline run` built is not rebuilt.
 Requests, as one wave per tick with changes, each phase once the previous one's runs
 succeeded: `per_source_job` for each changed source's partition, then `global_job`
 (dedup, decontamination, preference pairs), then `release_job` for every release whose
-spec includes a changed source. A new or changed release spec (its file's bytes) joins
-the tick's wave, or starts one at the release phase: its release is (re)built without
-re-running any source. It also adds a release partition for every valid spec in releases/. When the manifests or their problems change it requests `catalog_job`,
+spec includes a changed source. A new or changed release spec (its file's bytes, unless its
+release was last built from them) joins the tick's wave, or starts one at the release
+phase: its release is (re)built without re-running any source. It also adds a release partition for every valid spec in releases/. When the manifests or their problems change it requests `catalog_job`,
 whose `manifests_valid` check shows invalid manifests in the UI; an invalid manifest
 or release spec is reported in the skip reason and the log, never crashes the sensor.
 A failed run holds its wave (re-execute it and the wave goes on); a later change of the
@@ -16,12 +18,13 @@ same sources replaces a wave still held at its per-source runs.
 
 import hashlib
 import json
+import time
 
 import dagster as dg
 
 from assets.common import release_partitions, source_partitions
 from curaline.fingerprint import source_fingerprint
-from curaline.release.spec import TRAINING_KINDS, ReleaseSpec, load_spec
+from curaline.release.spec import TRAINING_KINDS, ReleaseSpec, load_spec, spec_digest
 from curaline.sources import ManifestError, SourceManifest, load_manifests
 from resources.project import ProjectResource
 from sensors import waves as wave_runs
@@ -45,6 +48,26 @@ def releases_including(specs: list[ReleaseSpec], manifests: list[SourceManifest]
                 out.append(spec.name)
                 break
     return sorted(out)
+
+
+RAW_KEY = dg.AssetKey("raw_records")
+RELEASE_KEY = dg.AssetKey("release")
+
+
+def recorded(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str, name: str) -> str | None:
+    """What the partition's latest materialization recorded under `name` (None if never).
+
+    A source (or spec) the sensor has never seen, on its first tick on an instance that
+    `curaline run` or the demo already filled, counts as current when its latest
+    materialization read exactly these bytes: nothing is rebuilt for it. Once seen, any
+    change starts a wave, whoever else materialized it since.
+    """
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]),
+                                              limit=1).records  # fmt: skip
+    if not records or records[0].asset_materialization is None:
+        return None
+    value = records[0].asset_materialization.metadata.get(name)
+    return str(getattr(value, "value", value)) if value is not None else None
 
 
 def load_release_specs(project, manifests: list[SourceManifest]) -> tuple[list[ReleaseSpec], list[str]]:
@@ -77,7 +100,11 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
         seen: dict[str, str] = state.get("sources", {})
         files = state.get("files", {})
         waves: list[dict] = state.get("waves", [])
-        seq = int(state.get("seq", 0))
+        # a fresh cursor (a new daemon, a reset sensor) counts on from now: run keys the
+        # instance has seen before would be skipped by the daemon
+        start = int(time.time())
+        seq = int(state.get("seq", start))
+        catalog_runs = int(state.get("catalog_runs", start))
         proj = project.project
         manifests, problems = load_manifests(proj.sources_dir, strict=False)
         specs, spec_problems = load_release_specs(proj, manifests)
@@ -94,13 +121,16 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
             next_files.update(cache)
             if m.id not in known:
                 new_partitions.append(m.id)
-            if m.id not in known or seen.get(m.id) != fp:
+                changed.append(m.id)
+            elif seen.get(m.id, fp) != fp or (
+                    m.id not in seen and recorded(context.instance, RAW_KEY, m.id, "source_fingerprint") != fp):
                 changed.append(m.id)
         new_releases = sorted(s.name for s in specs if s.name not in known_releases)
         seen_specs: dict[str, str] = state.get("specs", {})
-        next_specs = {sp.name: hashlib.sha256((proj.releases_dir / f"{sp.name}.yaml").read_bytes()).hexdigest()[:16]
-                      for sp in specs}  # fmt: skip
-        changed_specs = sorted(n for n, h in next_specs.items() if seen_specs.get(n) != h)
+        next_specs = {sp.name: spec_digest(proj.releases_dir / f"{sp.name}.yaml") for sp in specs}
+        changed_specs = sorted(n for n, h in next_specs.items() if seen_specs.get(n, h) != h or (
+            n not in seen_specs and (n not in known_releases
+                                     or recorded(context.instance, RELEASE_KEY, n, "spec_digest") != h)))  # fmt: skip
 
         def phase_keys(wave: dict, phase: str) -> list[str]:
             if phase == "sources":
@@ -147,8 +177,9 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
             manifest_bytes.update(m.path.read_bytes())
         catalog_key = hashlib.sha256(
             ("\n".join(problem_lines) + "\x1e" + manifest_bytes.hexdigest()).encode()).hexdigest()[:16]  # fmt: skip
-        if catalog_key != state.get("catalog"):
-            requests.insert(0, dg.RunRequest(job_name=catalog_job.name, run_key=f"catalog:{seq}:{catalog_key}",
+        if catalog_key != state.get("catalog"):  # also when it returns to an earlier state: a new run key
+            catalog_runs += 1
+            requests.insert(0, dg.RunRequest(job_name=catalog_job.name, run_key=f"catalog:{catalog_runs}:{catalog_key}",
                                              tags={"curaline/trigger": "source"}, run_config=wave_runs.run_config() or {}))  # fmt: skip
         for line in problem_lines:
             context.log.warning(f"invalid manifest: {line}")
@@ -157,7 +188,7 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
         log_notes(context, notes)
 
         cursor = json.dumps({"sources": next_seen, "files": next_files, "catalog": catalog_key, "waves": waves, "seq": seq,
-                             "specs": next_specs}, sort_keys=True)  # fmt: skip
+                             "catalog_runs": catalog_runs, "specs": next_specs}, sort_keys=True)  # fmt: skip
         partition_requests = []
         if new_partitions:
             partition_requests.append(source_partitions.build_add_request(new_partitions))

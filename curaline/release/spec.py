@@ -7,6 +7,7 @@ file and the field (the same `ManifestError`/`Problem` as source manifests).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -132,6 +133,11 @@ def load_spec(path: Path, manifests: list[SourceManifest] | None = None) -> Rele
         dedup=bool(data["dedup"]), decontaminate=bool(data["decontaminate"]), mix=mix, splits=splits,
         raw=data,
     )  # fmt: skip
+
+
+def spec_digest(path: Path) -> str:
+    """The spec file's bytes, hashed: what tells a sensor (and the release's metadata) that it changed."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def load_specs(releases_dir: Path, manifests: list[SourceManifest] | None = None) -> list[ReleaseSpec]:
