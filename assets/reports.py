@@ -18,7 +18,7 @@ from curaline.reports import art10 as art10_report
 from curaline.reports import card as card_report
 from curaline.reports import eu_ai_act as eu_report
 from curaline.reports.plots import bar_png, png_markdown
-from curaline.reports.release_data import ReleaseData, load_release, share
+from curaline.reports.release_data import ReleaseData, load_release, share, unknown_fields
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
 
@@ -52,14 +52,19 @@ def _materialize(
     project: ProjectResource,
     lineage: LineageResource,
     stage: str,
-    build: Callable[[ReleaseData], tuple[dict[str, str], dict]],
+    build: Callable[[ReleaseData], tuple[dict[str, str], dict, list[str]]],
+    check: str,
 ) -> dg.MaterializeResult:
-    """Load the release version, write the stage's files, DVC-track them, report them."""
+    """Load the release version, write the stage's files, DVC-track them, report them.
+
+    `build` also returns what the document could not fill: the `check` (a WARN, so it
+    never blocks) fails with that list, the provider's to-do before publishing it.
+    """
     proj = project.project
     name = context.partition_key
     data = load_release(proj, name)
     with lineage.materialization(context, inputs=_inputs(data)) as run:
-        files, figures = build(data)
+        files, figures, missing = build(data)
         folder = reports_dir(proj, name)
         paths = {fname: _write(folder / fname, text) for fname, text in files.items()}
         hashes = dvc_track(proj, stage, name)
@@ -76,7 +81,19 @@ def _materialize(
             **figures,
             "report": dg.MetadataValue.md(markdown),
         },
+        check_results=[dg.AssetCheckResult(
+            check_name=check, passed=not missing, severity=dg.AssetCheckSeverity.WARN,
+            description=(f"{len(missing)} field(s) to declare or fix: {', '.join(missing[:3])}"
+                         + (", ..." if len(missing) > 3 else "") if missing else "every field known")
+            + (" (blocked release: the document reports the licence gate)" if data.blocked else ""),
+            metadata={"missing": len(missing), "fields": dg.MetadataValue.md("\n".join(f"- `{f}`" for f in missing) or "none")},
+        )],
     )  # fmt: skip
+
+
+def _complete_check(asset: str, check: str, what: str) -> list[dg.AssetCheckSpec]:
+    return [dg.AssetCheckSpec(check, asset=asset, blocking=False,
+                              description=f"{what} (non-blocking: a failure lists what to declare)")]  # fmt: skip
 
 
 def _blocked_figures(data: ReleaseData) -> dict:
@@ -100,14 +117,17 @@ def _blocked_figures(data: ReleaseData) -> dict:
         "content filters with counts. Whatever the lineage does not record reads 'not known'. "
         "Files: data/reports/<release>/eu-ai-act.{md,json}."
     ),
+    check_specs=_complete_check("eu_ai_act_summary", "eu_ai_act_facts_known",
+                                "every field of the template is filled from the lineage or curaline.yaml `provider:`"),
 )
 def eu_ai_act_summary(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     def build(data: ReleaseData):
         summary = eu_report.eu_ai_act_summary(data)
         markdown = eu_report.eu_ai_act_markdown(summary, data)
         files = {"eu-ai-act.md": markdown, "eu-ai-act.json": json.dumps(summary, indent=2, ensure_ascii=False, default=str)}
+        missing = unknown_fields(summary["sections"])
         if data.blocked:
-            return files, _blocked_figures(data)
+            return files, _blocked_figures(data), missing
         s = summary["sections"]
         text = s["1.3"]["fields"]["modalities"]["text"]
         categories = {"public datasets": s["2.1"]["fields"]["datasets"],
@@ -124,9 +144,9 @@ def eu_ai_act_summary(context: dg.AssetExecutionContext, project: ProjectResourc
                    "sources_by_category": dg.MetadataValue.json({k: [d.get("id") or d.get("source") for d in v]
                                                                  for k, v in categories.items()}),
                    "plot": dg.MetadataValue.md(plot)}  # fmt: skip
-        return files, figures
+        return files, figures, missing
 
-    return _materialize(context, project, lineage, "eu_ai_act_summary", build)
+    return _materialize(context, project, lineage, "eu_ai_act_summary", build, "eu_ai_act_facts_known")
 
 
 @dg.asset(
@@ -143,14 +163,17 @@ def eu_ai_act_summary(context: dg.AssetExecutionContext, project: ProjectResourc
         "assumptions, quantity, the bias examination (language, domain and source distributions) and the "
         "gaps measured on it. Files: data/reports/<release>/art10.{md,json}."
     ),
+    check_specs=_complete_check("art10_record", "art10_facts_known",
+                                "every point (a)-(h) is filled: no source or operation fact reads 'not known'"),
 )
 def art10_record(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     def build(data: ReleaseData):
         record = art10_report.art10_record(data)
         markdown = art10_report.art10_markdown(record, data)
         files = {"art10.md": markdown, "art10.json": json.dumps(record, indent=2, ensure_ascii=False, default=str)}
+        missing = unknown_fields(record.get("points") or {})
         if data.blocked:
-            return files, _blocked_figures(data)
+            return files, _blocked_figures(data), missing
         f = record["points"]["f"]["fields"]
         langs = {k: v["token_share"] for k, v in f["languages"].items()}
         srcs = {r["source"]: r["token_share"] for r in f["sources"]}
@@ -162,9 +185,9 @@ def art10_record(context: dg.AssetExecutionContext, project: ProjectResource, li
         figures = {"operations": len(record["points"]["c"]["fields"]["operations"]), "gaps": len(gaps),
                    "gap_list": dg.MetadataValue.md("\n".join(f"- {g}" for g in gaps)),
                    "distributions": dg.MetadataValue.md(plot)}  # fmt: skip
-        return files, figures
+        return files, figures, missing
 
-    return _materialize(context, project, lineage, "art10_record", build)
+    return _materialize(context, project, lineage, "art10_record", build, "art10_facts_known")
 
 
 @dg.asset(
@@ -181,13 +204,16 @@ def art10_record(context: dg.AssetExecutionContext, project: ProjectResource, li
         "maintenance) in Markdown, and a Croissant 1.1 JSON-LD with every shard's md5 and the RAI fields. "
         "Files: data/reports/<release>/card.md and croissant.json."
     ),
+    check_specs=_complete_check("dataset_card", "croissant_complete",
+                                "the Croissant file names every licence and shard and has url, creator and citeAs, "
+                                "which mlcroissant does not check"),
 )
 def dataset_card(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     def build(data: ReleaseData):
         markdown = card_report.card_markdown(data)
         if data.blocked:
             gate = {"status": "blocked", "gate": data.manifest.get("gate")}
-            return {"card.md": markdown, "croissant.json": json.dumps(gate, indent=2)}, _blocked_figures(data)
+            return {"card.md": markdown, "croissant.json": json.dumps(gate, indent=2)}, _blocked_figures(data), []
         doc = card_report.croissant(data)
         problems = card_report.croissant_problems(doc, data)
         for problem in problems:
@@ -200,9 +226,9 @@ def dataset_card(context: dg.AssetExecutionContext, project: ProjectResource, li
                    "croissant_problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
                    "share_alike_share": round(share((m.get("license_mix") or {}).get("share-alike", 0),
                                                     m.get("records") or 0), 4)}  # fmt: skip
-        return files, figures
+        return files, figures, problems
 
-    return _materialize(context, project, lineage, "dataset_card", build)
+    return _materialize(context, project, lineage, "dataset_card", build, "croissant_complete")
 
 
 REPORT_ASSETS = [eu_ai_act_summary, art10_record, dataset_card]

@@ -190,14 +190,20 @@ def _run_releases(project: Project, specs: list[Any], defs: Any, definitions: An
     for spec in specs:
         res = job.execute_in_process(instance=instance, run_config=run_config, partition_key=spec.name,
                                      raise_on_error=False)  # fmt: skip
-        failed = [e.asset_check_evaluation_data for e in res.all_events
-                  if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]  # fmt: skip
+        evaluations = [e.asset_check_evaluation_data for e in res.all_events
+                       if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]  # fmt: skip
+        # WARN checks (drift, facts not known) inform; only an ERROR check (the licence gate) blocks
+        failed = [c for c in evaluations if c.severity.value == "ERROR"]
+        warned = [c for c in evaluations if c.severity.value != "ERROR"]
         status = "ok" if res.success and not failed else "BLOCKED" if failed else "FAILED"
-        echo(f"  release {spec.name:<16} {status}  (run {res.run_id[:8]})")
+        note = f", {len(warned)} warning(s)" if warned else ""
+        echo(f"  release {spec.name:<16} {status}  (run {res.run_id[:8]}{note})")
         for check in failed:
             report = check.metadata.get("report")
             text = getattr(report, "value", None) or check.check_name
             echo("    " + str(text).strip("`\n").replace("\n", "\n    "))
+        for check in warned:
+            echo(f"    warning {check.asset_key.to_user_string()}.{check.check_name}: {check.description or 'failed'}")
         ok &= res.success and not failed
     return ok
 

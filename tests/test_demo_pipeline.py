@@ -35,6 +35,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     assert result.exit_code == 0, result.output
     assert "TOTAL" in result.output and "dagster dev -w workspace.yaml" in result.output
     assert "lineage trace" in result.output
+    # the compliance checks warn (the demo declares no provider) without blocking a release
+    assert "release research-all     ok  (run " in result.output and "3 warning(s))" in result.output
+    assert "warning eu_ai_act_summary.eu_ai_act_facts_known: 14 field(s) to declare or fix: 1.1.fields.provider_name" in result.output
     project = Project.at(root)
     mp.setenv("DAGSTER_HOME", str(project.dagster_home))
     truth = [json.loads(line) for line in (root / "ground_truth.jsonl").read_text().splitlines()]
@@ -331,18 +334,38 @@ def test_the_eu_ai_act_summary_lists_exactly_the_demo_sources_in_their_categorie
 
 
 def test_the_demo_release_cards_validate_as_croissant(demo) -> None:
-    import mlcroissant as mlc
+    from tests_support import mlcroissant_check
 
     from curaline.reports.card import croissant_problems
     from curaline.reports.release_data import load_release
 
     project, _ = demo
     path = project.data_dir / "reports" / "research-all" / "croissant.json"
-    dataset = mlc.Dataset(jsonld=str(path))
-    assert "error" not in dataset.metadata.ctx.issues.report().lower()
+    report = mlcroissant_check(path)
+    assert "error" not in report.lower(), report
     doc = json.loads(path.read_text())
     problems = croissant_problems(doc, load_release(project, "research-all"))
     assert [p.split(":")[0] for p in problems] == ["url", "creator", "citeAs"]  # the demo has no provider section
+
+
+def test_the_compliance_checks_list_what_the_provider_must_declare(demo) -> None:
+    import dagster as dg
+
+    project, _ = demo
+    with dg.DagsterInstance.get() as instance:  # the demo's own instance (DAGSTER_HOME under the project)
+        def latest(asset: str, check: str):
+            key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+            record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+            return record.event.dagster_event.asset_check_evaluation_data
+
+        eu = latest("eu_ai_act_summary", "eu_ai_act_facts_known")
+        assert not eu.passed and eu.severity == dg.AssetCheckSeverity.WARN  # never blocks the release
+        fields = eu.metadata["fields"].value
+        assert "- `1.1.fields.provider_name`" in fields and "- `1.2.fields.model_name`" in fields
+        card = latest("dataset_card", "croissant_complete")
+        assert not card.passed and card.metadata["missing"].value == 3
+        assert "url: not known (set provider.dataset_url in curaline.yaml)" in card.metadata["fields"].value
+        assert latest("art10_record", "art10_facts_known") is not None
 
 
 def test_a_changed_source_gives_new_versions_and_v1_stays_restorable(demo, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -27,3 +29,25 @@ def make_project(root: Path) -> Project:
     }.items():  # fmt: skip
         (root / "sources" / f"{sid}.yaml").write_text(yaml.safe_dump({"id": sid, **base, **spec}))
     return Project.at(root)
+
+
+_CROISSANT_CHECK = """
+import sys, mlcroissant as mlc
+ds = mlc.Dataset(jsonld=sys.argv[1])
+print(ds.metadata.ctx.issues.report())
+for name in sys.argv[2:]:
+    print("ROWS", name, sum(1 for _ in ds.records(name)))
+"""
+
+
+def mlcroissant_check(path: Path, *record_sets: str) -> str:
+    """mlcroissant's report on a Croissant file, then `ROWS <set> <n>` per record set read.
+
+    In its own process, as an auditor runs it: mlcroissant imports absl, whose log handler
+    keeps the stderr of the moment and closes it when a later dictConfig shuts handlers
+    down, which killed the whole pytest process with 'lost sys.stderr'.
+    """
+    res = subprocess.run([sys.executable, "-c", _CROISSANT_CHECK, str(path), *record_sets], capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout

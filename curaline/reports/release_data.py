@@ -454,6 +454,23 @@ def _date(raw: Any) -> dt.date | None:
 # ---- Markdown helpers the three reports share --------------------------------------------
 
 
+def unknown_fields(doc: Any, path: str = "") -> list[str]:
+    """Every field of a report document that reads NOT_KNOWN, as a dotted path: the provider's to-do list."""
+    if isinstance(doc, dict):
+        return [f for k, v in doc.items() for f in unknown_fields(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(doc, list):  # an item is named by its id where it has one: sources[forum], not sources[2]
+        return [f for i, v in enumerate(doc) for f in unknown_fields(v, f"{path}[{_item_name(v, i)}]")]
+    return [path] if isinstance(doc, str) and doc.startswith(NOT_KNOWN) else []
+
+
+def _item_name(item: Any, index: int) -> str:
+    if isinstance(item, dict):
+        for key in ("id", "source", "name", "operation"):
+            if isinstance(item.get(key), str) and item[key]:
+                return item[key]
+    return str(index)
+
+
 def known(value: Any) -> str:
     """A value for a report: as is, or NOT_KNOWN for None / empty."""
     if value is None or value == "" or value == [] or value == ():
