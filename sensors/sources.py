@@ -102,7 +102,7 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
         waves: list[dict] = state.get("waves", [])
         # a fresh cursor (a new daemon, a reset sensor) counts on from now: run keys the
         # instance has seen before would be skipped by the daemon
-        start = int(time.time())
+        start = time.time_ns() // 1_000_000  # ms: two resets in one second still differ
         seq = int(state.get("seq", start))
         catalog_runs = int(state.get("catalog_runs", start))
         proj = project.project
