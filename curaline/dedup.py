@@ -21,9 +21,12 @@ import pyarrow.parquet as pq
 
 from curaline.kernels.dedup import (
     DedupConfig,
+    Similarity,
     band_table,
     candidate_pairs,
     exact_duplicates,
+    exact_jaccard,
+    exact_similarity,
     merge_events,
     near_duplicates,
     needed_rows,
@@ -62,10 +65,6 @@ def source_signatures(project: Project, manifest: SourceManifest, minhash: MinHa
     table = pq.read_table(project.stage_path(INPUT_STAGE, manifest.id))
     if manifest.kind == "evaluation" or manifest.kind in NON_TEXT_KINDS:
         table = table.slice(0, 0)  # eval items and annotations are not training text: never deduplicated
-    if manifest.kind == "preference":
-        # one ranking yields A>B, A>C, ...: pairs sharing a prompt and an answer look alike by
-        # construction, so preference data is only deduplicated exactly (the ordered triple)
-        table = table.slice(0, 0)
     sigs = minhash_signatures(dedup_text(table, manifest.kind), config=minhash)
     bands = band_table(table["doc_id"].combine_chunks(), sigs, dedup)
     pq_path = project.stage_path(SIGNATURE_STAGE, manifest.id)
@@ -97,10 +96,12 @@ def deduplicate(
     training = [m for m in manifests if m.kind != "evaluation" and m.kind not in NON_TEXT_KINDS
                 and project.stage_path(INPUT_STAGE, m.id).exists()]  # fmt: skip
     stats = DedupStats()
-    metas, texts = [], []
+    metas, texts, pref_parts = [], [], []
     for m in training:
         t = pq.read_table(project.stage_path(INPUT_STAGE, m.id))
         text = dedup_text(t, m.kind)
+        pref_parts.append([t[c].combine_chunks().cast(pa.string()) if m.kind == "preference"
+                           else pa.nulls(t.num_rows, pa.string()) for c in PAIR_PARTS])  # fmt: skip
         rank = CLASSES.index(classify(m.license))
         metas.append(pa.table({
             "doc_id": t["doc_id"].combine_chunks(),
@@ -134,7 +135,14 @@ def deduplicate(
     })  # fmt: skip
     rows = needed_rows(pair_rows)
     sets = shingle_sets(all_text.take(pa.array(rows)), config=minhash)
-    near = near_duplicates(meta, pair_rows, sets=sets, set_rows=rows, config=dedup)
+    is_pair = np.concatenate([np.full(t.num_rows, m.kind == "preference") for m, t in zip(training, metas, strict=True)])
+    similarity = None
+    if is_pair[rows].any():
+        parts = [pa.concat_arrays([p[i] for p in pref_parts]) for i in range(len(PAIR_PARTS))]
+        similarity = pair_similarity(exact_similarity(sets, rows, meta.num_rows, dedup.threshold), rows, is_pair,
+                                     parts, minhash, dedup.threshold)  # fmt: skip
+    del pref_parts
+    near = near_duplicates(meta, pair_rows, sets=sets, set_rows=rows, config=dedup, similarity=similarity)
     events = merge_events(exact, near, dedup)
 
     stats.exact_removed, stats.near_removed = exact.num_rows, near.num_rows
@@ -167,6 +175,66 @@ def deduplicate(
         stats.kept += kept.num_rows
     _remove_stale(project, OUTPUT_STAGE, {m.id for m in training})
     return stats, events
+
+
+#: What a preference record is compared on, part by part.
+PAIR_PARTS = ("prompt", "chosen", "rejected")
+
+
+def pair_similarity(
+    whole: Similarity,
+    rows: np.ndarray,
+    is_pair: np.ndarray,
+    parts: list[pa.Array],
+    minhash: MinHashConfig,
+    threshold: float,
+) -> Similarity:
+    """Jaccard of whole texts, except that preference pairs compare part by part.
+
+    One ranking yields A>B, A>C, B>C: pairs sharing a prompt and an answer look alike as
+    whole texts by construction. Two pairs are near duplicates only when prompt, chosen
+    and rejected each are (the least of the three Jaccards); a part too short for one
+    shingle must match exactly (case and whitespace aside). A pair whose own answers are
+    near copies of each other (the judgement is about a detail shingles do not see, such
+    as capitalisation) is never merged by similarity, only as an exact copy. A preference
+    pair is never a duplicate of another kind's record.
+    """
+    n = len(is_pair)
+    pair_rows = np.asarray(rows, dtype=np.int64)[is_pair[rows]]
+    m = len(pair_rows)
+    texts = pa.concat_arrays([part.take(pa.array(pair_rows)) for part in parts])  # part k of row i at k*m + i
+    sets = shingle_sets(texts, config=minhash)
+    empty = sets.sizes() == 0
+    squashed = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(texts), r"\s+", " "))
+    key = string_hashes(squashed)
+    at = np.full(n, -1, dtype=np.int64)  # meta row -> i
+    at[pair_rows] = np.arange(m)
+
+    def part_sim(ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+        j = exact_jaccard(sets, ia, ib, at_least=threshold)
+        short = empty[ia] | empty[ib]
+        return np.where(short, (key[ia] == key[ib]).astype(np.float64), j)
+
+    own = np.arange(m)
+    ambiguous = np.zeros(n, dtype=bool)
+    ambiguous[pair_rows] = part_sim(m + own, 2 * m + own) >= threshold  # chosen ~ rejected
+
+    def sim(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(x), dtype=np.float64)  # mixed and ambiguous pairs stay 0
+        px, py = is_pair[x], is_pair[y]
+        plain = ~px & ~py
+        if plain.any():
+            out[plain] = whole(x[plain], y[plain])
+        both = px & py & ~ambiguous[x] & ~ambiguous[y]
+        if both.any():
+            ix, iy = at[x[both]], at[y[both]]
+            least = np.ones(len(ix), dtype=np.float64)
+            for k in range(len(parts)):
+                least = np.minimum(least, part_sim(k * m + ix, k * m + iy))
+            out[both] = least
+        return out
+
+    return sim
 
 
 def exact_duplicates_empty() -> pa.Table:

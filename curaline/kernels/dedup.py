@@ -341,6 +341,7 @@ def near_duplicates(
     sets: ShingleSets | None = None,
     set_rows: np.ndarray | None = None,
     config: DedupConfig | None = None,
+    similarity: Similarity | None = None,
 ) -> pa.Table:
     """NEAR_SCHEMA rows for the documents near dedup removes, sorted by doc_id.
 
@@ -349,10 +350,12 @@ def near_duplicates(
     signatures: rows aligned with meta (needed for verify="estimate").
     sets, set_rows: shingle sets of the meta rows `set_rows` (default: all rows), e.g.
         of needed_rows(pairs) only; needed for verify="exact".
+    similarity: replaces the Jaccard of the whole texts (meta rows in, values out), e.g.
+        to compare preference pairs part by part.
     """
     config = config or DedupConfig()
     a, b = _pair_rows(meta, pairs)
-    sim = _similarity(config, signatures, sets, set_rows, meta.num_rows)
+    sim = similarity or _similarity(config, signatures, sets, set_rows, meta.num_rows)
     doc_ids = meta["doc_id"].combine_chunks()
     if len(a) == 0:
         return NEAR_SCHEMA.empty_table()
@@ -442,9 +445,13 @@ def _similarity(
         return lambda x, y: estimated_jaccard(signatures, x, y)
     if sets is None:
         raise ValueError('verify="exact" needs the shingle sets (or use verify="estimate")')
-    t = config.threshold
+    return exact_similarity(sets, set_rows, n_rows, config.threshold)
+
+
+def exact_similarity(sets: ShingleSets, set_rows: np.ndarray | None, n_rows: int, threshold: float) -> Similarity:
+    """True Jaccard of meta rows x[i], y[i] whose sets are `sets` (of `set_rows`, default all)."""
     if set_rows is None:
-        return lambda x, y: exact_jaccard(sets, x, y, at_least=t)
+        return lambda x, y: exact_jaccard(sets, x, y, at_least=threshold)
     where = np.full(n_rows, -1, dtype=np.int64)  # meta row -> index into sets
     where[np.asarray(set_rows, dtype=np.int64)] = np.arange(len(set_rows))
 
@@ -452,7 +459,7 @@ def _similarity(
         ix, iy = where[x], where[y]
         if (ix < 0).any() or (iy < 0).any():
             raise ValueError("set_rows lacks rows of the pairs: compute sets for needed_rows")
-        return exact_jaccard(sets, ix, iy, at_least=t)
+        return exact_jaccard(sets, ix, iy, at_least=threshold)
 
     return sim
 

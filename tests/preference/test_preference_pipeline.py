@@ -27,6 +27,8 @@ RUN_GOOD = ("Begin with short sessions that mix one minute of easy running with 
             "your legs can recover and you do not lose the wish to go out again.")  # fmt: skip
 RUN_BAD = ("Run as far and as fast as you possibly can on the very first day, and keep going every single "
            "day after that even when your knees hurt, because pain simply means that it is working.")  # fmt: skip
+RUN_BAD2 = ("Buy the most expensive running shoes in the shop first, because the right equipment matters "
+            "far more than any amount of practice ever will.")  # fmt: skip
 PET = "Which is the better first pet for a small flat in the city, a cat or a large dog?"
 CAT = ("A cat usually suits a small flat better, because it needs far less space, can stay alone "
        "during the working day and does not need to be walked several times a day.")  # fmt: skip
@@ -44,6 +46,7 @@ PAIRS = [
     ("clean-run", RUN, RUN_GOOD, RUN_BAD),
     ("exact-dup", BASIL.upper(), BASIL_GOOD.replace(" ", "  "), BASIL_BAD),  # same after folding
     ("near-dup", RUN, RUN_GOOD.replace("three times", "four times"), RUN_BAD),
+    ("run-second-rank", RUN, RUN_GOOD, RUN_BAD2),  # the same ranking's next pair: same prompt and chosen
     ("pet-cat-wins", PET, CAT, DOG),
     ("pet-dog-wins", PET, DOG, CAT),  # the same pair judged the other way
     ("contaminated", f"Please answer this quiz question for me. {EVAL_ITEM}?", "It is Saturn, with well over one "
@@ -124,9 +127,12 @@ def test_preference_pairs_through_the_real_stages(project: Project) -> None:
     assert ledger(project, "quality_filtered")[doc("identical")] == "pref_identical_responses"
     dedup = ledger(project, "deduplicated")
     assert dedup[doc("exact-dup")] == "exact_duplicate"
-    # preference data is deduplicated exactly only: near copies are distinct judgements (one
-    # ranking gives A>B and A>C, which look alike), so both near copies stay
-    assert doc("clean-run") not in dedup and doc("near-dup") not in dedup
+    # near copies merge only when prompt, chosen and rejected each are near copies: the next pair
+    # of the same ranking (A>B, then A>C) looks alike as a whole but stays
+    run_pair = {doc("clean-run"), doc("near-dup")}
+    [merged] = run_pair & set(dedup)
+    assert dedup[merged] == "near_duplicate" and doc("run-second-rank") not in dedup
+    [run_kept] = run_pair - {merged}
     assert ledger(project, "decontaminated")[doc("contaminated")] == "contaminated_eval_ngram"
 
     # the pair-level checks
@@ -139,10 +145,10 @@ def test_preference_pairs_through_the_real_stages(project: Project) -> None:
     assert set(pairs) == {doc("pii-identical"), doc("truncated"), *pet}
 
     kept = pq.read_table(project.stage_path("preference_pairs", "prefs"))
-    assert sorted(kept["doc_id"].to_pylist()) == sorted([doc("clean-basil"), doc("clean-run"), doc("near-dup")])
-    # basil was judged twice (the exact copy), the running pairs once each (the near copy differs)
+    assert sorted(kept["doc_id"].to_pylist()) == sorted([doc("clean-basil"), run_kept, doc("run-second-rank")])
+    # basil was judged twice (the exact copy), the running pairs once each (judgements count exact copies)
     judged = dict(zip(kept["doc_id"].to_pylist(), kept["pref_judgements"].to_pylist(), strict=True))
-    assert judged == {doc("clean-basil"): 2, doc("clean-run"): 1, doc("near-dup"): 1}
+    assert judged == {doc("clean-basil"): 2, run_kept: 1, doc("run-second-rank"): 1}
     assert kept["pref_agreement"].to_pylist() == [1.0, 1.0, 1.0]
     assert not project.stage_path("preference_pairs", "notes").exists()  # other kinds pass by
 
