@@ -15,8 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from test_sensor_flow import jsonl, prose, spec
-from tests_support import make_project
+from tests_support import jsonl, make_project, prose, spec
 
 from curaline.project import Project
 

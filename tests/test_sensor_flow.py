@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from click.testing import CliRunner
-from tests_support import make_project
+from tests_support import jsonl, make_project, prose, spec
 
 from curaline.cli import main
 from curaline.project import Project
@@ -28,40 +28,6 @@ from resources.project import ProjectResource
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 SENSORS = ("source_sensor", "takedown_sensor")
 Ran = list[tuple[str, str | None]]
-
-
-WORDS = """the a of and to in is was for on with that by from at as it this be are were have has had not but
-or which their they people city river bridge harbour market garden library station meadow workshop village museum
-festival ferry canal bakery tower school teacher student farmer baker painter writer doctor engineer children family
-morning evening winter summer spring autumn weather rain snow wind light stone wood glass paper music story history
-water road train boat house street window door table chair book letter picture song dinner breakfast market country
-small large quiet busy bright dark early late happy careful simple famous local public ancient modern green yellow
-walked opened visited painted repaired measured described carried built found wrote read heard watched helped
-often rarely always slowly quickly together again nearby across between during before after under over""".split()
-
-
-def prose(seed: int, words: int = 80) -> str:
-    """Varied plain English (~80 words) that passes the quality, language and dedup stages."""
-    import random
-
-    rng = random.Random(seed)
-    sentences, n = [], 0
-    while n < words:
-        length = rng.randint(8, 14)
-        sentence = " ".join(rng.choice(WORDS) for _ in range(length))
-        sentences.append(sentence[0].upper() + sentence[1:] + ".")
-        n += length
-    return " ".join(sentences)
-
-
-def jsonl(texts: list[str], ids: str | None = None) -> str:
-    return "".join(json.dumps({**({"id": f"{ids}{i}"} if ids else {}), "text": t}) + "\n" for i, t in enumerate(texts))
-
-
-def spec(name: str, sources: object, weights: dict[str, float]) -> dict:
-    return {"name": name, "description": f"{name} (test)", "use": "research", "sources": sources, "languages": ["en"],
-            "quality": "default", "dedup": True, "decontaminate": True, "mix": {"by": "source", "weights": weights},
-            "splits": {"train": 0.8, "validation": 0.1, "test": 0.1, "seed": 7}}  # fmt: skip
 
 
 @dataclass

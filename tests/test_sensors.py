@@ -9,8 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from test_sensor_flow import spec
-from tests_support import make_project
+from tests_support import make_project, spec
 
 from curaline.release.spec import load_spec
 from curaline.sources import load_manifests

@@ -15,8 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_sensor_flow import jsonl, prose
-from tests_support import make_project
+from tests_support import jsonl, make_project, prose
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"

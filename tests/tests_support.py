@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +53,35 @@ def mlcroissant_check(path: Path, *record_sets: str) -> str:
                          text=True, timeout=300)  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout
+
+
+WORDS = """the a of and to in is was for on with that by from at as it this be are were have has had not but
+or which their they people city river bridge harbour market garden library station meadow workshop village museum
+festival ferry canal bakery tower school teacher student farmer baker painter writer doctor engineer children family
+morning evening winter summer spring autumn weather rain snow wind light stone wood glass paper music story history
+water road train boat house street window door table chair book letter picture song dinner breakfast market country
+small large quiet busy bright dark early late happy careful simple famous local public ancient modern green yellow
+walked opened visited painted repaired measured described carried built found wrote read heard watched helped
+often rarely always slowly quickly together again nearby across between during before after under over""".split()
+
+
+def prose(seed: int, words: int = 80) -> str:
+    """Varied plain English (~80 words) that passes the quality, language and dedup stages."""
+    rng = random.Random(seed)
+    sentences, n = [], 0
+    while n < words:
+        length = rng.randint(8, 14)
+        sentence = " ".join(rng.choice(WORDS) for _ in range(length))
+        sentences.append(sentence[0].upper() + sentence[1:] + ".")
+        n += length
+    return " ".join(sentences)
+
+
+def jsonl(texts: list[str], ids: str | None = None) -> str:
+    return "".join(json.dumps({**({"id": f"{ids}{i}"} if ids else {}), "text": t}) + "\n" for i, t in enumerate(texts))
+
+
+def spec(name: str, sources: object, weights: dict[str, float]) -> dict:
+    return {"name": name, "description": f"{name} (test)", "use": "research", "sources": sources, "languages": ["en"],
+            "quality": "default", "dedup": True, "decontaminate": True, "mix": {"by": "source", "weights": weights},
+            "splits": {"train": 0.8, "validation": 0.1, "test": 0.1, "seed": 7}}  # fmt: skip
