@@ -77,6 +77,23 @@ def dvc_track(project, stage: str, partition: str | None = None) -> dict[str, st
     return track_asset(project, stage, partition)
 
 
+def commit_release_outputs(project, name: str, paths: list[str], what: str) -> None:
+    """Commit dvc.lock once a release's documents or exports are tracked, and push them.
+
+    The release commit (and its tag) comes before them; without this second commit a fresh
+    clone's `dvc pull` fails on outputs its dvc.lock does not know. Not under `dvc repro`,
+    which records the outputs itself and publishes nothing.
+    """
+    import os
+
+    from curaline import versioning
+
+    if os.environ.get("DVC_STAGE"):
+        return
+    versioning.git_commit(project, versioning.versioning_paths(project), f"{what} of release {name}")
+    versioning.push(project, paths)
+
+
 def per_source_version(project, stage: str, source_ids=None) -> dg.DataVersion:
     """A global stage's data version: the DVC hash of its output folder (tracked here)."""
     return dg.DataVersion(dvc_track(project, stage)[f"data/{stage}"])

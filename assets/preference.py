@@ -9,6 +9,7 @@ from assets.common import (
     OWNER,
     PREFERENCE,
     column_schema,
+    commit_release_outputs,
     counts_markdown,
     counts_table,
     dvc_track,
@@ -172,6 +173,7 @@ def preference_exports(context: dg.AssetExecutionContext, project: ProjectResour
     mismatches += [f"{fmt}/{s}.jsonl missing, release has {expected[s]} rows"
                    for s in SPLITS if expected[s] and result.rows[s] == 0 for fmt in FORMAT_KEYS]  # fmt: skip
     digest = dvc_track(proj, "preference_exports", name)[f"data/exports/{name}"]
+    commit_release_outputs(proj, name, [f"data/exports/{name}"], "preference exports")
     files = dg.MetadataValue.table(
         [dg.TableRecord({"file": f.path, "rows": f.rows, "bytes": f.bytes, "md5": f.md5}) for f in result.files],
         schema=dg.TableSchema(columns=[dg.TableColumn("file", "string"), dg.TableColumn("rows", "int"),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.common import COMPLIANCE, OWNER, dvc_track, release_partitions
+from assets.common import COMPLIANCE, OWNER, commit_release_outputs, dvc_track, release_partitions
 from curaline.reports import art10 as art10_report
 from curaline.reports import card as card_report
 from curaline.reports import eu_ai_act as eu_report
@@ -68,6 +68,8 @@ def _materialize(
         folder = reports_dir(proj, name)
         paths = {fname: _write(folder / fname, text) for fname, text in files.items()}
         hashes = dvc_track(proj, stage, name)
+        commit_release_outputs(proj, name, [p.relative_to(proj.root).as_posix() for p in paths.values()],
+                               stage.replace("_", " "))  # fmt: skip
         for fname, path in paths.items():
             run.document(path, file_format=_format(fname), version=hashes.get(path.relative_to(proj.root).as_posix()))
     first = next(iter(paths.values()))

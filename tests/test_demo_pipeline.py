@@ -368,6 +368,46 @@ def test_the_compliance_checks_list_what_the_provider_must_declare(demo) -> None
         assert latest("art10_record", "art10_facts_known") is not None
 
 
+def test_dvc_repro_of_a_release_in_a_fresh_clone_gives_the_released_bytes(demo, tmp_path: Path) -> None:
+    """Another machine: clone, pull the stage outputs, rerun the release stage with DVC."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    project, _ = demo
+    bindir = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "CURALINE_PROJECT")}
+    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(project.root), str(clone)], check=True)
+
+    def dvc(*args: str) -> str:
+        res = subprocess.run([str(bindir / "dvc"), *args], cwd=clone, env=env, capture_output=True, text=True)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        return res.stdout
+
+    dvc("pull", "--quiet")  # every output HEAD names: the documents and exports were committed too
+    folder = Path("data") / "releases" / "research-all"
+    released = {p.relative_to(project.root): hashlib.md5(p.read_bytes()).digest()
+                for p in sorted((project.root / folder).rglob("*")) if p.is_file()}  # fmt: skip
+    tags = subprocess.run(["git", "tag"], cwd=clone, capture_output=True, text=True).stdout
+    # --force: rerun the command, not restore from DVC's run cache; DVC deletes the outputs first
+    out = dvc("repro", "--force", "--single-item", "release@research-all")
+    assert "Running stage 'release@research-all'" in out
+    rebuilt = {p.relative_to(clone): hashlib.md5(p.read_bytes()).digest()
+               for p in sorted((clone / folder).rglob("*")) if p.is_file()}  # fmt: skip
+    assert rebuilt == released  # shards, signals and manifest.json: byte for byte
+    lock = yaml.safe_load((clone / "dvc.lock").read_text())["stages"]
+    committed = yaml.safe_load(subprocess.run(["git", "show", "HEAD:dvc.lock"], cwd=clone, capture_output=True,
+                                              text=True, check=True).stdout)["stages"]  # fmt: skip
+    assert lock["release@research-all"] == committed["release@research-all"]
+    # a reproduction publishes nothing: no tag, no commit, no version in the clone's history
+    assert subprocess.run(["git", "tag"], cwd=clone, capture_output=True, text=True).stdout == tags
+    assert not (clone / "lineage" / "releases").exists()
+
+
 def test_a_changed_source_gives_new_versions_and_v1_stays_restorable(demo, tmp_path: Path) -> None:
     """Runs last in this module: it changes the project."""
     import gzip

@@ -92,6 +92,8 @@ class Published:
 def publish(project: Project, build: ReleaseBuild, *, versioning: bool = True) -> Published:
     """Make a build the current release folder and, if its content is new, version N+1."""
     assert build.folder is not None and not build.blocked
+    if os.environ.get("DVC_STAGE"):
+        return _reproduce(project, build)
     name = build.spec.name
     found = versions(project, name)
     latest = found[-1] if found else None
@@ -117,6 +119,47 @@ def publish(project: Project, build: ReleaseBuild, *, versioning: bool = True) -
         manifest = _version_control(project, name, manifest)
     _record(project, name, version, build.records, manifest)
     return Published(manifest=manifest, new=True)
+
+
+def _reproduce(project: Project, build: ReleaseBuild) -> Published:
+    """Under `dvc repro`: rebuild the folder, publish nothing.
+
+    A reproduction checks that the inputs give the released bytes; it is not a new
+    version (no history entry, commit or tag, which a fresh clone would also clash
+    with). When the shards match the version dvc.lock records, that version's
+    manifest.json is copied back verbatim from the DVC cache, so the folder hashes as
+    released and `dvc status` is clean; when they differ the folder gets the build's own
+    manifest marked unpublished, and DVC reports the change.
+    """
+    assert build.folder is not None
+    name = build.spec.name
+    text = _locked_manifest_text(project, name)
+    locked = json.loads(text) if text else None
+    if locked is not None and locked.get("content_md5") == build.content_md5:
+        _atomic_text(build.folder / "manifest.json", text.removesuffix("\n"))  # type: ignore[union-attr]
+        _swap(build.folder, release_dir(project, name))
+        return Published(manifest=locked, new=False)
+    manifest = {**build.manifest, "version": None, "status": "reproduced, not published",
+                "dvc": {"path": f"data/releases/{name}", "md5": build.content_md5}, "git": {"commit": None, "tag": None}}
+    _write_manifest(build.folder, manifest)
+    _swap(build.folder, release_dir(project, name))
+    return Published(manifest=manifest, new=False)
+
+
+def _locked_manifest_text(project: Project, name: str) -> str | None:
+    """The release folder's manifest.json as dvc.lock records it, read from the DVC cache."""
+    import yaml
+
+    try:
+        lock = yaml.safe_load((project.root / "dvc.lock").read_text(encoding="utf-8"))
+        outs = lock["stages"][f"release@{name}"]["outs"]
+        folder_md5 = next(o["md5"] for o in outs if o["path"] == f"data/releases/{name}")
+        cache = project.root / ".dvc" / "cache" / "files" / "md5"
+        listing = json.loads((cache / folder_md5[:2] / folder_md5[2:]).read_text(encoding="utf-8"))
+        md5 = next(e["md5"] for e in listing if e["relpath"] == "manifest.json")
+        return (cache / md5[:2] / md5[2:]).read_text(encoding="utf-8")
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return None
 
 
 def _version_control(project: Project, name: str, manifest: dict[str, Any]) -> dict[str, Any]:
