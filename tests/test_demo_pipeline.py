@@ -407,6 +407,19 @@ def test_dvc_repro_of_a_release_in_a_fresh_clone_gives_the_released_bytes(demo, 
     assert subprocess.run(["git", "tag"], cwd=clone, capture_output=True, text=True).stdout == tags
     assert not (clone / "lineage" / "releases").exists()
 
+    # the lineage history stayed behind, but what was pulled answers an auditor on this machine
+    from click.testing import CliRunner
+
+    from curaline.cli import main
+
+    runner = CliRunner()
+    listed = json.loads(runner.invoke(main, ["release", "list", "--json", "--project", str(clone)]).output)
+    assert {(r["release"], r["version"], r["tag"]) for r in listed} == {
+        ("commercial", 1, "release/commercial/v1"), ("research-all", 1, "release/research-all/v1")}  # fmt: skip
+    summary = runner.invoke(main, ["report", "eu-ai-act", "research-all", "--json", "--project", str(clone)])
+    assert summary.exit_code == 0, summary.output
+    assert _categories(json.loads(summary.output)) == DEMO_CATEGORIES
+
 
 def test_a_changed_source_gives_new_versions_and_v1_stays_restorable(demo, tmp_path: Path) -> None:
     """Runs last in this module: it changes the project."""

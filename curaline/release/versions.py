@@ -40,8 +40,13 @@ def signals_path(project: Project, name: str, version: int) -> Path:
 
 
 def release_names(project: Project) -> list[str]:
+    """Releases with a version: in the lineage history, or (a fresh clone) as a pulled release folder."""
     root = project.lineage_dir / "releases"
-    return sorted(p.name.split("=", 1)[1] for p in root.glob("release=*") if p.is_dir()) if root.is_dir() else []
+    names = {p.name.split("=", 1)[1] for p in root.glob("release=*") if p.is_dir()} if root.is_dir() else set()
+    folders = project.data_dir / "releases"
+    if folders.is_dir():
+        names |= {p.parent.name for p in folders.glob("*/manifest.json") if _folder_version(p.parent) is not None}
+    return sorted(names)
 
 
 def versions(project: Project, name: str) -> list[dict[str, Any]]:
@@ -57,7 +62,21 @@ def versions(project: Project, name: str) -> list[dict[str, Any]]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         manifest["superseded"] = i < len(found) - 1
         out.append(manifest)
+    if not out:
+        # a fresh clone has no lineage history (it stays on the machine that ran the pipeline),
+        # but `dvc pull` brought the release folder: its manifest is the version it holds, so
+        # listing, reports and the numbering of the next version go on from it
+        pulled = _folder_version(release_dir(project, name))
+        if pulled is not None:
+            out.append({**pulled, "superseded": False, "history": "release folder only: the lineage history "
+                                                                  "of earlier versions is not on this machine"})  # fmt: skip
     return out
+
+
+def _folder_version(folder: Path) -> dict[str, Any] | None:
+    """The release folder's manifest, if it is a published version (not a reproduction)."""
+    manifest = _current_manifest(folder)
+    return manifest if manifest is not None and isinstance(manifest.get("version"), int) else None
 
 
 def parse_ref(ref: str) -> tuple[str, int | None]:
