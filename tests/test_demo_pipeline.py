@@ -419,6 +419,10 @@ def test_dvc_repro_of_a_release_in_a_fresh_clone_gives_the_released_bytes(demo, 
     summary = runner.invoke(main, ["report", "eu-ai-act", "research-all", "--json", "--project", str(clone)])
     assert summary.exit_code == 0, summary.output
     assert _categories(json.loads(summary.output)) == DEMO_CATEGORIES
+    # what only the ledger knows reads "not known" there, never 0
+    art10 = json.loads(runner.invoke(main, ["report", "art10", "research-all", "--json", "--project", str(clone)]).output)
+    ops = {o["stage"]: o for o in art10["points"]["c"]["fields"]["operations"]}
+    assert ops["normalized"]["changed"] == "not known" and ops["deduplicated"]["removed"]
 
 
 def test_a_changed_source_gives_new_versions_and_v1_stays_restorable(demo, tmp_path: Path) -> None:

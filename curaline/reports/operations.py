@@ -14,7 +14,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from curaline.reports.release_data import ReleaseData
+from curaline.reports.release_data import NOT_KNOWN, ReleaseData
 
 #: stage -> [(curaline.yaml stages key, "module:ConfigClass")]: where its parameters live
 STAGE_CONFIGS: dict[str, list[tuple[str, str]]] = {
@@ -54,7 +54,7 @@ class Operation:
     parameters: dict[str, Any]  # effective settings, or {} when the stage has none
     parameters_from: str
     removed: dict[str, int]  # records removed by reason (this release's sources)
-    changed: int  # records changed (redacted, normalized)
+    changed: int | str  # records changed (redacted, normalized); NOT_KNOWN without the ledger (a clone)
     changed_by_reason: dict[str, int]
     removed_by_source: dict[str, int]
     runs: int | None  # completed runs over these sources up to the build
@@ -119,7 +119,8 @@ def operations(data: ReleaseData) -> list[Operation]:
         out.append(Operation(
             stage=stage, purpose=PURPOSE.get(stage, stage), description=run.get("description"),
             parameters=params, parameters_from=frm, removed=stage_removed,
-            changed=int(counts.get("changed", 0)), changed_by_reason=dict(counts.get("changed_by_reason", {})),
+            changed=int(counts.get("changed", 0)) if ledger else NOT_KNOWN,
+            changed_by_reason=dict(counts.get("changed_by_reason", {})),
             removed_by_source={k: v for k, v in counts.get("removed_by_source", {}).items() if v},
             runs=run.get("runs"), last_run=run.get("last_run"),
         ))  # fmt: skip
