@@ -465,7 +465,7 @@ def unknown_fields(doc: Any, path: str = "") -> list[str]:
 
 def _item_name(item: Any, index: int) -> str:
     if isinstance(item, dict):
-        for key in ("id", "source", "name", "operation"):
+        for key in ("id", "source", "stage", "name", "operation"):
             if isinstance(item.get(key), str) and item[key]:
                 return item[key]
     return str(index)
