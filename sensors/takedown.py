@@ -12,6 +12,7 @@ an unreadable request file is reported in the skip reason and the log, never rai
 
 import hashlib
 import json
+import time
 
 import dagster as dg
 
@@ -73,7 +74,9 @@ def make_takedown_sensor(per_source_job, global_job, release_job, *, interval_se
                 else:
                     todo.append(st.request.id)
             if todo:
-                wave = {"id": "tdw-" + hashlib.blake2b(",".join(todo).encode(), digest_size=6).hexdigest(), "requests": todo}
+                # the start time keeps run keys new after a cursor reset (the daemon skips a seen key)
+                digest = hashlib.blake2b(",".join(todo).encode(), digest_size=6).hexdigest()
+                wave = {"id": f"tdw-{time.time_ns() // 1_000_000}-{digest}", "requests": todo}
                 waves.append(wave)
                 run_requests += runner.start(wave, 0, phase_keys, wave_tags)
                 context.log.info(f"takedown wave {wave['id']} for {', '.join(todo)}: {wave['phase']} {wave['keys']}")

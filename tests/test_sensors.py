@@ -143,3 +143,13 @@ def test_invalid_manifest_is_reported_and_the_sensor_survives(setup) -> None:
     assert not evaluation.passed
     again = tick(defs, instance, result.cursor)
     assert "manifest problem(s)" in again.skip_reason.skip_message and "broken.yaml: format" in again.skip_reason.skip_message
+
+
+def test_a_reset_cursor_never_reuses_a_run_key(setup) -> None:
+    """The daemon skips a run key it has seen: a new daemon or a reset sensor (no cursor) must
+    not ask for the same keys again, or its catalog and wave runs would silently never run."""
+    _, defs, instance = setup
+    first = tick(defs, instance, None)
+    again = tick(defs, instance, None)
+    assert requested(again) == requested(first)
+    assert not {r.run_key for r in first.run_requests} & {r.run_key for r in again.run_requests}
