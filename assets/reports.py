@@ -51,30 +51,28 @@ def _materialize(
     context: dg.AssetExecutionContext,
     project: ProjectResource,
     lineage: LineageResource,
-    stage: str,
     build: Callable[[ReleaseData], tuple[dict[str, str], dict, list[str]]],
-    check: str,
 ) -> dg.MaterializeResult:
     """Load the release version, write the stage's files, DVC-track them, report them.
 
-    `build` also returns what the document could not fill: the `check` (a WARN, so it
+    `build` also returns what the document could not fill: the asset's check (a WARN, so it
     never blocks) fails with that list, the provider's to-do before publishing it.
     """
     proj = project.project
     name = context.partition_key
+    stage = context.asset_key.to_user_string()  # also its dvc.yaml stage
     data = load_release(proj, name)
     with lineage.materialization(context, inputs=_inputs(data)) as run:
         files, figures, missing = build(data)
         folder = reports_dir(proj, name)
         paths = {fname: _write(folder / fname, text) for fname, text in files.items()}
+        rels = {fname: path.relative_to(proj.root).as_posix() for fname, path in paths.items()}
         hashes = dvc_track(proj, stage, name)
-        commit_release_outputs(proj, name, [p.relative_to(proj.root).as_posix() for p in paths.values()],
-                               stage.replace("_", " "))  # fmt: skip
+        commit_release_outputs(proj, name, list(rels.values()), stage.replace("_", " "))
         for fname, path in paths.items():
-            run.document(path, file_format=_format(fname), version=hashes.get(path.relative_to(proj.root).as_posix()))
-    first = next(iter(paths.values()))
+            run.document(path, file_format=_format(fname), version=hashes.get(rels[fname]))
     markdown = next((files[f] for f in files if f.endswith(".md")), "")
-    version = hashes.get(first.relative_to(proj.root).as_posix())
+    version = hashes.get(next(iter(rels.values())))
     return dg.MaterializeResult(
         data_version=dg.DataVersion(version) if version else None,
         metadata={
@@ -84,7 +82,8 @@ def _materialize(
             "report": dg.MetadataValue.md(markdown),
         },
         check_results=[dg.AssetCheckResult(
-            check_name=check, passed=not missing, severity=dg.AssetCheckSeverity.WARN,
+            check_name=next(iter(context.assets_def.check_keys)).name, passed=not missing,
+            severity=dg.AssetCheckSeverity.WARN,
             description=(f"{len(missing)} field(s) to declare or fix: {', '.join(missing[:3])}"
                          + (", ..." if len(missing) > 3 else "") if missing else "every field known")
             + (" (blocked release: the document reports the licence gate)" if data.blocked else ""),
@@ -93,9 +92,14 @@ def _materialize(
     )  # fmt: skip
 
 
-def _complete_check(asset: str, check: str, what: str) -> list[dg.AssetCheckSpec]:
-    return [dg.AssetCheckSpec(check, asset=asset, blocking=False,
-                              description=f"{what} (non-blocking: a failure lists what to declare)")]  # fmt: skip
+def _report_asset(name: str, check: str, *, check_description: str, description: str):
+    """What every compliance document shares: per release, after it, with one WARN check."""
+    return dg.asset(
+        name=name, partitions_def=release_partitions, deps=["release"], group_name=COMPLIANCE, owners=[OWNER],
+        kinds={"python", "markdown", "json"}, code_version=CODE_VERSION, description=description,
+        check_specs=[dg.AssetCheckSpec(check, asset=name, blocking=False,
+                                       description=f"{check_description} (non-blocking: a failure lists what to declare)")],
+    )  # fmt: skip
 
 
 def _blocked_figures(data: ReleaseData) -> dict:
@@ -103,14 +107,9 @@ def _blocked_figures(data: ReleaseData) -> dict:
     return {"blocked": True, "violations": len(gate.get("violations") or [])}
 
 
-@dg.asset(
-    name="eu_ai_act_summary",
-    partitions_def=release_partitions,
-    deps=["release"],
-    group_name=COMPLIANCE,
-    owners=[OWNER],
-    kinds={"python", "markdown", "json"},
-    code_version=CODE_VERSION,
+@_report_asset(
+    "eu_ai_act_summary", "eu_ai_act_facts_known",
+    check_description="every field of the template is filled from the lineage or curaline.yaml `provider:`",
     description=(
         "The EU AI Act public summary of training content (Art. 53(1)(d), AI Office template) of the release's "
         "latest version: provider and model (curaline.yaml `provider:`), modalities and size bin from its token "
@@ -119,8 +118,6 @@ def _blocked_figures(data: ReleaseData) -> dict:
         "content filters with counts. Whatever the lineage does not record reads 'not known'. "
         "Files: data/reports/<release>/eu-ai-act.{md,json}."
     ),
-    check_specs=_complete_check("eu_ai_act_summary", "eu_ai_act_facts_known",
-                                "every field of the template is filled from the lineage or curaline.yaml `provider:`"),
 )
 def eu_ai_act_summary(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     def build(data: ReleaseData):
@@ -135,7 +132,7 @@ def eu_ai_act_summary(context: dg.AssetExecutionContext, project: ProjectResourc
         categories = {"public datasets": s["2.1"]["fields"]["datasets"],
                       "licensed": s["2.2"]["fields"]["licensed"]["datasets"],
                       "other private": s["2.2"]["fields"]["other_private"]["datasets"],
-                      "crawled": [c for c in s["2.3"]["fields"]["crawlers"]],
+                      "crawled": s["2.3"]["fields"]["crawlers"],
                       "user data": s["2.4"]["fields"]["datasets"], "synthetic": s["2.5"]["fields"]["datasets"],
                       "other": s["2.6"]["fields"]["datasets"]}  # fmt: skip
         tokens = {k: sum(int(d["tokens"]) for d in v) for k, v in categories.items() if v}
@@ -148,25 +145,18 @@ def eu_ai_act_summary(context: dg.AssetExecutionContext, project: ProjectResourc
                    "plot": dg.MetadataValue.md(plot)}  # fmt: skip
         return files, figures, missing
 
-    return _materialize(context, project, lineage, "eu_ai_act_summary", build, "eu_ai_act_facts_known")
+    return _materialize(context, project, lineage, build)
 
 
-@dg.asset(
-    name="art10_record",
-    partitions_def=release_partitions,
-    deps=["release"],
-    group_name=COMPLIANCE,
-    owners=[OWNER],
-    kinds={"python", "markdown", "json"},
-    code_version=CODE_VERSION,
+@_report_asset(
+    "art10_record", "art10_facts_known",
+    check_description="every point (a)-(h) is filled: no source or operation fact reads 'not known'",
     description=(
         "The Art. 10(2) data-governance record of the release's latest version, points (a)-(h): design "
         "choices, collection and origin, preparation operations with their parameters and counts, "
         "assumptions, quantity, the bias examination (language, domain and source distributions) and the "
         "gaps measured on it. Files: data/reports/<release>/art10.{md,json}."
     ),
-    check_specs=_complete_check("art10_record", "art10_facts_known",
-                                "every point (a)-(h) is filled: no source or operation fact reads 'not known'"),
 )
 def art10_record(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     def build(data: ReleaseData):
@@ -189,26 +179,19 @@ def art10_record(context: dg.AssetExecutionContext, project: ProjectResource, li
                    "distributions": dg.MetadataValue.md(plot)}  # fmt: skip
         return files, figures, missing
 
-    return _materialize(context, project, lineage, "art10_record", build, "art10_facts_known")
+    return _materialize(context, project, lineage, build)
 
 
-@dg.asset(
-    name="dataset_card",
-    partitions_def=release_partitions,
-    deps=["release"],
-    group_name=COMPLIANCE,
-    owners=[OWNER],
-    kinds={"python", "markdown", "json"},
-    code_version=CODE_VERSION,
+@_report_asset(
+    "dataset_card", "croissant_complete",
+    check_description=("the Croissant file names every licence and shard and has url, creator and citeAs, "
+                       "which mlcroissant does not check"),
     description=(
         "The dataset card of the release's latest version: datasheet sections (motivation, composition, "
         "collection, preprocessing, uses, distribution with licences and share-alike/attribution obligations, "
         "maintenance) in Markdown, and a Croissant 1.1 JSON-LD with every shard's md5 and the RAI fields. "
         "Files: data/reports/<release>/card.md and croissant.json."
     ),
-    check_specs=_complete_check("dataset_card", "croissant_complete",
-                                "the Croissant file names every licence and shard and has url, creator and citeAs, "
-                                "which mlcroissant does not check"),
 )
 def dataset_card(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     def build(data: ReleaseData):
@@ -230,7 +213,7 @@ def dataset_card(context: dg.AssetExecutionContext, project: ProjectResource, li
                                                     m.get("records") or 0), 4)}  # fmt: skip
         return files, figures, problems
 
-    return _materialize(context, project, lineage, "dataset_card", build, "croissant_complete")
+    return _materialize(context, project, lineage, build)
 
 
 REPORT_ASSETS = [eu_ai_act_summary, art10_record, dataset_card]

@@ -333,6 +333,53 @@ def demo_cmd(demo_dir: Path, seed: int, scale: float) -> None:
 
 # ---- lineage queries (read-only): curaline.lineage.cli ------------------------------------
 
+@main.command("materialize")
+@click.argument("asset")
+@click.option("--partition", default=None, help="the partition key: a source id or a release name")
+@project_option
+def materialize_cmd(asset: str, partition: str | None, project_dir: Path | None) -> None:
+    """Materialize one asset (one partition) in process: the command of each dvc.yaml stage.
+
+    Upstream outputs must exist (dvc repro runs the stages upstream first); the run is
+    recorded in the project's DAGSTER_HOME like `curaline run`'s.
+    """
+    project = Project.at(project_dir)
+    if not materialize_asset(project, asset, partition):
+        from curaline.versioning import stage_name
+
+        raise click.ClickException(f"materializing {stage_name(asset, partition)} failed (see the log above)")
+
+
+def materialize_asset(project: Project, asset: str, partition: str | None = None) -> bool:
+    """Run one asset's step (both keys of a multi-asset) for one partition; True on success."""
+    _prepare_dagster_home(project)
+    definitions = _load_definitions(project)
+    import dagster as dg
+
+    defs = definitions.build_definitions(project)
+    steps = [a for a in defs.assets if getattr(a, "is_executable", False) and hasattr(a, "node_def")]
+    chosen = [a for a in steps if a.node_def.name == asset or asset in {k.to_user_string() for k in a.keys}]
+    if not chosen:
+        known = ", ".join(sorted(a.node_def.name for a in steps))
+        raise UserError(f"no asset {asset!r} in the definitions; known: {known}")
+    target = chosen[0]
+    partitions = target.partitions_def
+    if partitions is None and partition:
+        raise UserError(f"asset {asset} is not partitioned: drop --partition")
+    if partitions is not None and not partition:
+        raise UserError(f"asset {asset} is partitioned ({getattr(partitions, 'name', partitions)}): give --partition")
+    level = os.environ.get("CURALINE_LOG_LEVEL", "WARNING")
+    quiet = {"loggers": {"console": {"config": {"log_level": level}}}}
+    with dg.DagsterInstance.get() as instance:
+        if isinstance(partitions, dg.DynamicPartitionsDefinition) and partition:
+            assert partitions.name is not None
+            if not instance.has_dynamic_partition(partitions.name, partition):
+                instance.add_dynamic_partitions(partitions.name, [partition])
+        result = dg.materialize([target], instance=instance, partition_key=partition, resources=defs.resources,
+                                run_config=quiet, raise_on_error=False)  # fmt: skip
+    return bool(result.success)
+
+
 from curaline.lineage.cli import lineage  # noqa: E402  (the group is defined with its queries)
 
 main.add_command(lineage)
@@ -344,7 +391,6 @@ main.add_lazy("takedown", "curaline.takedown_cli:takedown")
 main.add_lazy("takedown-status", "curaline.takedown_cli:takedown_status")
 
 main.add_lazy("dvc", "curaline.dvc_cli:dvc")  # dvc.yaml sync
-main.add_lazy("materialize", "curaline.dvc_cli:materialize_cmd")  # the stages' command
 
 
 if __name__ == "__main__":

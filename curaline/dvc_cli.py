@@ -1,14 +1,13 @@
-"""`curaline dvc sync` and `curaline materialize`: dvc.yaml from the asset graph, and its stages' command.
+"""`curaline dvc sync`: dvc.yaml from the asset graph (each stage runs `curaline materialize`,
+which lives with the other pipeline commands in curaline/cli.py).
 
-Like curaline/cli.py's pipeline commands, this module reaches the Dagster side only
-lazily (the asset graph comes from `definitions`); the versioning itself is
-curaline.versioning and curaline.stage_outputs, which never import Dagster.
+This module never imports Dagster: the asset graph comes from `definitions` and is read
+duck-typed; the versioning itself is curaline.versioning and curaline.stage_outputs.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -97,50 +96,3 @@ def dvc_sync(check: bool, project_dir: Path | None, as_json: bool) -> None:
         click.echo(json.dumps({"path": str(path), "changed": changed, "stages": [s.name for s in specs]}))
     else:
         click.echo(f"{path} {'written' if changed else 'already up to date'} ({stages} stages)")
-
-
-@click.command("materialize")
-@click.argument("asset")
-@click.option("--partition", default=None, help="the partition key: a source id or a release name")
-@project_option
-def materialize_cmd(asset: str, partition: str | None, project_dir: Path | None) -> None:
-    """Materialize one asset (one partition) in process: the command of each dvc.yaml stage.
-
-    Upstream outputs must exist (dvc repro runs the stages upstream first); the run is
-    recorded in the project's DAGSTER_HOME like `curaline run`'s.
-    """
-    project = Project.at(project_dir)
-    if not materialize_asset(project, asset, partition):
-        raise click.ClickException(f"materializing {stage_name(asset, partition)} failed (see the log above)")
-
-
-def materialize_asset(project: Project, asset: str, partition: str | None = None) -> bool:
-    """Run one asset's step (both keys of a multi-asset) for one partition; True on success."""
-    from curaline.cli import _prepare_dagster_home
-
-    _prepare_dagster_home(project)
-    definitions = _definitions_module(project)
-    import dagster as dg
-
-    defs = definitions.build_definitions(project)
-    steps = [a for a in defs.assets if getattr(a, "is_executable", False) and hasattr(a, "node_def")]
-    chosen = [a for a in steps if a.node_def.name == asset or asset in {k.to_user_string() for k in a.keys}]
-    if not chosen:
-        known = ", ".join(sorted(a.node_def.name for a in steps))
-        raise UserError(f"no asset {asset!r} in the definitions; known: {known}")
-    target = chosen[0]
-    partitions = target.partitions_def
-    if partitions is None and partition:
-        raise UserError(f"asset {asset} is not partitioned: drop --partition")
-    if partitions is not None and not partition:
-        raise UserError(f"asset {asset} is partitioned ({getattr(partitions, 'name', partitions)}): give --partition")
-    level = os.environ.get("CURALINE_LOG_LEVEL", "WARNING")
-    quiet = {"loggers": {"console": {"config": {"log_level": level}}}}
-    with dg.DagsterInstance.get() as instance:
-        if isinstance(partitions, dg.DynamicPartitionsDefinition) and partition:
-            assert partitions.name is not None
-            if not instance.has_dynamic_partition(partitions.name, partition):
-                instance.add_dynamic_partitions(partitions.name, [partition])
-        result = dg.materialize([target], instance=instance, partition_key=partition, resources=defs.resources,
-                                run_config=quiet, raise_on_error=False)  # fmt: skip
-    return bool(result.success)

@@ -511,6 +511,30 @@ def restore(
     return written
 
 
+def locked_file(project: Project, stage: str, partition: str | None, out: str, relpath: str) -> bytes | None:
+    """A file inside a tracked folder output as dvc.lock records it, read from the DVC cache.
+
+    What a reproduction needs to put back a file it cannot rebuild byte for byte (a
+    release's manifest.json); None when the lock, the stage, the output or the cached
+    objects are missing.
+    """
+    lock_path = project.root / DVC_LOCK
+    try:
+        lock = yaml.load(lock_path.read_text(encoding="utf-8"), Loader=_Loader) or {}
+        outs = lock["stages"][stage_name(stage, partition)]["outs"]
+        folder_md5 = next(o["md5"] for o in outs if o["path"] == out)
+    except (OSError, KeyError, TypeError, StopIteration):
+        return None
+    with _open_repo(project.root) as repo:
+        cache = repo.cache.local
+        try:
+            listing = json.loads(Path(cache.oid_to_path(folder_md5)).read_text(encoding="utf-8"))
+            md5 = next(e["md5"] for e in listing if e["relpath"] == relpath)
+            return Path(cache.oid_to_path(md5)).read_bytes()
+        except (OSError, ValueError, KeyError, TypeError, StopIteration):
+            return None
+
+
 def _remote_odbs(repo: Any) -> list[Any]:
     from dvc.config import NoRemoteError
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from tests_support import jsonl, make_project, prose, spec
+from tests_support import jsonl, make_project, prose, spec, stop_process_group
 
 from curaline.project import Project
 
@@ -86,9 +86,4 @@ def test_the_daemon_builds_the_project_then_publishes_a_dropped_source(tmp_path:
         assert manifest["version"] == 2 and "more" in {s["id"] for s in manifest["sources"]}
         print(f"daemon: first release after {built:.0f} s, the dropped source released after {picked:.0f} s")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(proc)

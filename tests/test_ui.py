@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tests_support import jsonl, make_project, prose
+from tests_support import jsonl, make_project, prose, stop_process_group
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -74,11 +74,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory):
             time.sleep(1)
         yield project, port
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_group(proc, grace_s=20)
         mp.undo()
 
 

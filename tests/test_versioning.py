@@ -18,8 +18,8 @@ import pytest
 import yaml
 from tests_support import make_project
 
-from curaline.cli import run_pipeline
-from curaline.dvc_cli import materialize_asset, sync_project, track_asset
+from curaline.cli import materialize_asset, run_pipeline
+from curaline.dvc_cli import sync_project, track_asset
 from curaline.project import Project
 from curaline.versioning import (
     DVC_LOCK,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +87,13 @@ def spec(name: str, sources: object, weights: dict[str, float]) -> dict:
     return {"name": name, "description": f"{name} (test)", "use": "research", "sources": sources, "languages": ["en"],
             "quality": "default", "dedup": True, "decontaminate": True, "mix": {"by": "source", "weights": weights},
             "splits": {"train": 0.8, "validation": 0.1, "test": 0.1, "seed": 7}}  # fmt: skip
+
+
+def stop_process_group(proc: subprocess.Popen, grace_s: float = 30) -> None:
+    """SIGTERM a server started with start_new_session=True and its children; SIGKILL after grace_s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

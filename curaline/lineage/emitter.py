@@ -426,14 +426,7 @@ class MaterializationRun:
                 lastUpdated=dt.datetime.fromtimestamp(p.stat().st_mtime, dt.UTC).isoformat(), producer=producer,
             ),
         }  # fmt: skip
-        doc = description if description is not None else self.description
-        if doc:
-            facets["documentation"] = documentation_dataset.DocumentationDatasetFacet(
-                description=doc, contentType="text/markdown", producer=producer)  # fmt: skip
-        who = list(owners) if owners is not None else self.owners
-        if who:
-            facets["ownership"] = ownership_dataset.OwnershipDatasetFacet(
-                owners=[ownership_dataset.Owner(name=owner_urn(o), type="OWNER") for o in who], producer=producer)  # fmt: skip
+        facets.update(self._about(description, owners))
         if source is not None:
             declaration = source if isinstance(source, Mapping) else source.declaration()
             facets["curaline_sourceDeclaration"] = CuralineSourceDeclarationDatasetFacet.from_declaration(
@@ -483,6 +476,18 @@ class MaterializationRun:
             "storage": storage_dataset.StorageDatasetFacet(storageLayer="file", fileFormat=file_format,
                                                            producer=producer),
         }  # fmt: skip
+        facets.update(self._about(description, owners))
+        dataset = OutputDataset(
+            namespace=em.dataset_namespace, name=str(p), facets=facets,
+            outputFacets={"outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
+                rowCount=rows, size=size, fileCount=1, producer=producer)},
+        )  # fmt: skip
+        self.outputs[str(p)] = _Output(dataset, [])
+
+    def _about(self, description: str | None, owners: Iterable[str] | None) -> dict[str, Any]:
+        """Documentation and ownership facets of an output: given, else the run's own."""
+        producer = self.emitter.producer
+        facets: dict[str, Any] = {}
         doc = description if description is not None else self.description
         if doc:
             facets["documentation"] = documentation_dataset.DocumentationDatasetFacet(
@@ -491,12 +496,7 @@ class MaterializationRun:
         if who:
             facets["ownership"] = ownership_dataset.OwnershipDatasetFacet(
                 owners=[ownership_dataset.Owner(name=owner_urn(o), type="OWNER") for o in who], producer=producer)  # fmt: skip
-        dataset = OutputDataset(
-            namespace=em.dataset_namespace, name=str(p), facets=facets,
-            outputFacets={"outputStatistics": output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-                rowCount=rows, size=size, fileCount=1, producer=producer)},
-        )  # fmt: skip
-        self.outputs[str(p)] = _Output(dataset, [])
+        return facets
 
     def assertions(self, path: str | Path, results: Iterable[Assertion]) -> None:
         """Attach check results to an output declared with `output()`."""

@@ -151,11 +151,13 @@ def _reproduce(project: Project, build: ReleaseBuild) -> Published:
     manifest marked unpublished, and DVC reports the change.
     """
     assert build.folder is not None
+    from curaline.versioning import locked_file
+
     name = build.spec.name
-    text = _locked_manifest_text(project, name)
-    locked = json.loads(text) if text else None
-    if locked is not None and locked.get("content_md5") == build.content_md5:
-        _atomic_text(build.folder / "manifest.json", text.removesuffix("\n"))  # type: ignore[union-attr]
+    raw = locked_file(project, "release", name, f"data/releases/{name}", "manifest.json")
+    locked: dict[str, Any] = json.loads(raw) if raw else {}
+    if raw and locked.get("content_md5") == build.content_md5:
+        (build.folder / "manifest.json").write_bytes(raw)  # verbatim: the folder hashes as released
         _swap(build.folder, release_dir(project, name))
         return Published(manifest=locked, new=False)
     manifest = {**build.manifest, "version": None, "status": "reproduced, not published",
@@ -163,22 +165,6 @@ def _reproduce(project: Project, build: ReleaseBuild) -> Published:
     _write_manifest(build.folder, manifest)
     _swap(build.folder, release_dir(project, name))
     return Published(manifest=manifest, new=False)
-
-
-def _locked_manifest_text(project: Project, name: str) -> str | None:
-    """The release folder's manifest.json as dvc.lock records it, read from the DVC cache."""
-    import yaml
-
-    try:
-        lock = yaml.safe_load((project.root / "dvc.lock").read_text(encoding="utf-8"))
-        outs = lock["stages"][f"release@{name}"]["outs"]
-        folder_md5 = next(o["md5"] for o in outs if o["path"] == f"data/releases/{name}")
-        cache = project.root / ".dvc" / "cache" / "files" / "md5"
-        listing = json.loads((cache / folder_md5[:2] / folder_md5[2:]).read_text(encoding="utf-8"))
-        md5 = next(e["md5"] for e in listing if e["relpath"] == "manifest.json")
-        return (cache / md5[:2] / md5[2:]).read_text(encoding="utf-8")
-    except (OSError, ValueError, KeyError, TypeError, StopIteration):
-        return None
 
 
 def _version_control(project: Project, name: str, manifest: dict[str, Any]) -> dict[str, Any]:

@@ -212,36 +212,6 @@ class ReleaseData:
                 out.append(p)
         return out
 
-    def shard_columns(self) -> dict[str, list[tuple[str, str]]]:
-        """kind -> [(column, Arrow type)] of its shards (empty without shards)."""
-        if "columns" in self._cache:
-            return dict(self._cache["columns"])
-        import pyarrow.parquet as pq
-
-        out: dict[str, list[tuple[str, str]]] = {}
-        by_path = {str(f["path"]): f for f in self.manifest.get("files") or []}
-        for p in self.shard_files():
-            kind = str(by_path.get(str(p.relative_to(self.shards_dir)), {}).get("kind") or p.parent.name)  # type: ignore[arg-type]
-            if kind not in out:
-                out[kind] = [(f.name, str(f.type)) for f in pq.read_schema(p)]
-        self._cache["columns"] = out
-        return dict(out)
-
-    def file_sha256(self) -> dict[str, str]:
-        """SHA-256 of each shard (relative path -> hex), read in 1 MiB chunks; computed once."""
-        if "sha256" not in self._cache:
-            import hashlib
-
-            digests = {}
-            for p in self.shard_files():
-                h = hashlib.sha256()
-                with p.open("rb") as fh:
-                    for chunk in iter(lambda: fh.read(1 << 20), b""):
-                        h.update(chunk)
-                digests[str(p.relative_to(self.shards_dir))] = h.hexdigest()  # type: ignore[arg-type]
-            self._cache["sha256"] = digests
-        return dict(self._cache["sha256"])
-
     def domains_by_size(self, source_ids: Iterable[str]) -> DomainSizes | None:
         """Web domains of the given sources' rows, by tokens, from the shards' `url` column.
 

@@ -245,3 +245,23 @@ def test_release_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "unknown release 'nope'" in res.output
     res = runner.invoke(main, ["release", "show", "Bad Name", "--project", str(tmp_path)])
     assert res.exit_code == 2 and "is not a release reference" in res.output
+
+
+def test_a_reproduction_without_a_lock_publishes_nothing_and_says_so(tmp_path: Path, monkeypatch) -> None:
+    """Under `dvc repro` (DVC_STAGE) with no dvc.lock entry to compare with, the folder is rebuilt
+    and marked unpublished: no version in the history, and no release a clone would list."""
+    import shutil
+
+    _source(tmp_path, "web", n=30)
+    project = Project.at(tmp_path)
+    spec = load_spec(_spec(tmp_path, "r"))
+    published = publish(project, build_release(project, spec, _manifests(tmp_path)), versioning=False)
+    shutil.rmtree(project.lineage_dir / "releases")  # a clone: the history stayed behind
+    assert [m["version"] for m in versions(project, "r")] == [1]  # read from the release folder
+    monkeypatch.setenv("DVC_STAGE", "release@r")
+    again = publish(project, build_release(project, spec, _manifests(tmp_path)), versioning=False)
+    assert not again.new and again.manifest["version"] is None
+    assert again.manifest["status"] == "reproduced, not published"
+    folder = json.loads((release_dir(project, "r") / "manifest.json").read_text())
+    assert folder["content_md5"] == published.manifest["content_md5"]  # the same shards
+    assert versions(project, "r") == [] and not (project.lineage_dir / "releases").exists()
