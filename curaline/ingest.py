@@ -215,11 +215,16 @@ class SourceReader:
         except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
             yield _Item(rel, None, None, reason="unreadable_file", detail=f"{type(exc).__name__}: {exc}")
 
-    def _jsonl(self, path: Path, rel: str) -> Iterator[_Item]:
+    def _jsonl(self, path: Path, rel: str, begin: int = 0, end: int | None = None, first_line: int = 1) -> Iterator[_Item]:
+        """The lines of a file, or of its bytes [begin, end) whose first line is first_line (a shard)."""
         opener = gzip.open if self.m.format == "jsonl.gz" or path.suffix == ".gz" else open
-        offset = 0
+        offset = begin
         with opener(path, "rb") as fh:
-            for lineno, raw in enumerate(fh, start=1):
+            if begin:
+                fh.seek(begin)
+            for lineno, raw in enumerate(fh, start=first_line):
+                if end is not None and offset >= end:
+                    break
                 start = offset
                 offset += len(raw)
                 line = raw.rstrip(b"\r\n")
@@ -293,10 +298,16 @@ class SourceReader:
                 obj: Any = row if header is None else dict(zip(header, row, strict=False))
                 yield _Item(rel, start, None, obj=obj, raw=raw)
 
-    def _parquet(self, path: Path, rel: str) -> Iterator[_Item]:
+    def _parquet(self, path: Path, rel: str, begin: int = 0, end: int | None = None) -> Iterator[_Item]:
+        """The rows of a file, or of its whole row groups holding rows [begin, end) (a shard)."""
         pf = pq.ParquetFile(path)
-        row = 0
-        for batch in pf.iter_batches(batch_size=self.config.batch_size):
+        groups, first = [], 0
+        for g in range(pf.metadata.num_row_groups):
+            if first >= begin and (end is None or first < end):
+                groups.append(g)
+            first += pf.metadata.row_group(g).num_rows
+        row = begin
+        for batch in pf.iter_batches(batch_size=self.config.batch_size, row_groups=groups):
             for obj in batch.to_pylist():
                 yield _Item(rel, None, row, obj=obj)
                 row += 1
@@ -437,6 +448,10 @@ class SourceReader:
             out["target_doc_id"] = make_doc_id(self.m.target_source, own_key(out["item_id"]))
         return out, None
 
+    def files(self) -> list[Path]:
+        """The files this reader reads: all of the source's (a shard reader reads some)."""
+        return self.m.files()
+
     def batches(self) -> Iterator[Batch]:
         """Yield bounded batches of records and quarantine rows, file by file."""
         root = self.m.root
@@ -454,7 +469,7 @@ class SourceReader:
                 v.clear()
             return batch
 
-        files = self.m.files()
+        files = self.files()
         if not files:
             qrows_item = _Item(self.m.location, None, None, reason="unreadable_file",
                                detail=f"no file matches location {self.m.location!r}")  # fmt: skip

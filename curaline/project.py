@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from curaline.engine.base import EngineConfig
+
 PROJECT_ENV = "CURALINE_PROJECT"
 CONFIG_FILE = "curaline.yaml"
 
@@ -24,6 +26,10 @@ class IngestConfig:
     max_record_chars: int = 1_000_000
     #: rows per Arrow batch: bounds memory whatever the source size
     batch_size: int = 5_000
+    #: a shard (the unit of work, see curaline.shards.plan) holds at most this many records
+    shard_records: int = 50_000
+    #: ... and about this many bytes of input
+    shard_bytes: int = 128 << 20
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,8 @@ class ProjectConfig:
     generator_terms: dict[str, str] = field(default_factory=dict)
     #: the provider and model facts the EU AI Act summary and the dataset card cite
     provider: ProviderConfig = field(default_factory=ProviderConfig)
+    #: where shards run: `engine: {kind: local, workers: N}` (default: every core)
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
     def stage_config(self, stage: str, config_cls: type[Any], **overrides: Any) -> Any:
         """The kernel config of a stage: dataclass defaults < curaline.yaml < overrides."""
@@ -162,7 +170,8 @@ def _load_config(path: Path) -> ProjectConfig:
     return ProjectConfig(name=str(data.get("name", "curaline")), ingest=IngestConfig(**ingest), stages=stages,
                          license_classes={str(k): str(v) for k, v in classes.items()},
                          generator_terms={str(k): str(v) for k, v in terms.items()},
-                         provider=_provider(path, data.get("provider")))
+                         provider=_provider(path, data.get("provider")),
+                         engine=EngineConfig.parse(data.get("engine"), str(path)))
 
 
 @dataclass(frozen=True)
