@@ -91,6 +91,19 @@ def summarize(table: pa.Table) -> dict[str, Any]:
     return {"rows": table.num_rows, "sources": sources, "reasons": reasons}
 
 
+def ledger_table(events: pa.Table, *, stage: str, partition: str | None, run_id: str, **extra: Any) -> pa.Table:
+    """The rows of one ledger file: sorted by doc_id (stably), `summarize`'s counts (and extra) in the footer."""
+    table = to_ledger(events, stage=stage, partition=partition, run_id=run_id)
+    table = table.take(pc.sort_indices(table, sort_keys=[("doc_id", "ascending")]))
+    summary = {"stage": stage, "partition": partition or GLOBAL_PARTITION, "run_id": run_id, **extra, **summarize(table)}
+    return table.replace_schema_metadata({SUMMARY_KEY: json.dumps(summary, sort_keys=True)})
+
+
+def shard_ledger_path(project: Project, stage: str, partition: str, run_id: str, shard: int, shards: int) -> Path:
+    """One shard's ledger file: beside the partition's whole-run files, named by run and shard."""
+    return ledger_path(project, stage, partition, run_id).with_name(f"run={run_id}.shard={shard:05d}-of-{shards:05d}.parquet")
+
+
 def write_ledger(project: Project, events: pa.Table, *, stage: str, partition: str | None, run_id: str) -> Path:
     """Append one run's ledger rows (possibly none: an empty file still records the run).
 
@@ -100,12 +113,9 @@ def write_ledger(project: Project, events: pa.Table, *, stage: str, partition: s
     trace` after a run does not have to index it.
     """
     path = ledger_path(project, stage, partition, run_id)
-    table = to_ledger(events, stage=stage, partition=partition, run_id=run_id)
-    table = table.take(pc.sort_indices(table, sort_keys=[("doc_id", "ascending")]))
-    summary = {"stage": stage, "partition": partition or GLOBAL_PARTITION, "run_id": run_id, **summarize(table)}
-    schema = LEDGER_SCHEMA.with_metadata({SUMMARY_KEY: json.dumps(summary, sort_keys=True)})
-    with AtomicParquetWriter(path, schema, row_group_size=ROW_GROUP_ROWS) as writer:
-        writer.write(table.replace_schema_metadata(schema.metadata))
+    table = ledger_table(events, stage=stage, partition=partition, run_id=run_id)
+    with AtomicParquetWriter(path, table.schema, row_group_size=ROW_GROUP_ROWS) as writer:
+        writer.write(table)
     # keep `lineage trace`'s index current (a cache: a busy or broken index never fails the run)
     from curaline.lineage.index import record_ledger_file
 

@@ -9,6 +9,7 @@ one worker, tasks run in the calling process: no pool, no pickling, same results
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import TypeVar
@@ -17,6 +18,30 @@ from curaline.engine.base import Engine, TaskError
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def _die_with_driver(driver: int) -> None:
+    """End this worker when the driver process ends: a run killed with -9 leaves no worker behind.
+
+    Workers are children of the forkserver, which outlives a killed driver, so the worker
+    watches the driver itself: a thread blocks on a pidfd (Linux), which becomes readable
+    when the driver exits. Without pidfds, the worker simply lives until its queue closes.
+    """
+    import select
+    import threading
+
+    try:
+        fd = os.pidfd_open(driver)
+    except ProcessLookupError:  # the driver died while this worker started
+        os._exit(70)
+    except (AttributeError, OSError):
+        return
+
+    def watch() -> None:
+        select.select([fd], [], [])
+        os._exit(70)
+
+    threading.Thread(target=watch, name="curaline-driver-watch", daemon=True).start()
 
 
 class LocalEngine(Engine):
@@ -31,7 +56,8 @@ class LocalEngine(Engine):
         if self._pool is None:
             ctx = mp.get_context("forkserver")
             ctx.set_forkserver_preload(["curaline.engine.local", *self.preload])
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_die_with_driver,
+                                             initargs=(os.getpid(),))
         return self._pool
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T], *, describe: Callable[[T], str] = repr) -> Iterator[tuple[int, R]]:

@@ -50,7 +50,7 @@ class Shard:
     source_id: str
     index: int
     pieces: tuple[Piece, ...] = ()
-    #: what the input looked like when planned: (rel, size, mtime_ns) per file; a changed file changes the key
+    #: what the source's files looked like when planned: (rel, size, mtime_ns) each; a change changes every key
     stamp: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)
 
     @property
@@ -178,8 +178,6 @@ def plan_source(manifest: SourceManifest, *, shard_records: int, shard_bytes: in
             groups[-1].append(piece)
             records += n
             size += piece.size
-    shards = []
-    for i, pieces in enumerate(groups):
-        files_of = {p.rel for p in pieces}
-        shards.append(Shard(manifest.id, i, tuple(pieces), tuple(s for s in stamp if s[0] in files_of)))
-    return shards
+    # every shard's key covers every file of the source: a changed source reruns all of its shards
+    # (which ids earlier shards hold, see curaline.shards.runner, depends on all of them)
+    return [Shard(manifest.id, i, tuple(pieces), tuple(stamp)) for i, pieces in enumerate(groups)]

@@ -1,0 +1,100 @@
+"""The per-source phase as shard tasks: where each shard writes, and what decides it is done.
+
+Layout (relative to the project):
+
+- ``data/<stage>/<source>/shard-NNNNN.parquet``: a stage's output for a source is the
+  folder of its shards, one dataset for DuckDB (``read_parquet('data/<stage>/<source>/*.parquet')``)
+  and pyarrow (``pyarrow.dataset.dataset(folder)``); shards are in record order;
+- ``lineage/ledger/stage=<stage>/partition=<source>/run=<run>.shard=NNNNN-of-MMMMM.parquet``;
+- ``.curaline/shards/<source>/shard-NNNNN.json``: commit markers (machine-local: a cache
+  of finished work, never part of the versioned state).
+
+A shard's key covers its source's files (size, mtime), the shard's slice, the ingest
+settings, each stage's kernel source and config, and the takedown requests: a rerun
+skips a committed shard exactly when none of these changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sys
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from curaline.ledger import shard_ledger_path
+from curaline.project import Project
+from curaline.shards.plan import Shard, plan_source
+from curaline.shards.runner import QUARANTINE, RAW, ChainStage, ShardTask
+from curaline.sources import SourceManifest
+
+#: bump when the worker's output layout or result changes: every shard then reruns
+LAYOUT_VERSION = "1"
+
+
+def shard_dir(project: Project, stage: str, source_id: str) -> Path:
+    """A stage's output for a source: the folder of its shard files."""
+    return project.data_dir / stage / source_id
+
+
+def marker_dir(project: Project, source_id: str) -> Path:
+    return project.root / ".curaline" / "shards" / source_id
+
+
+@lru_cache(maxsize=64)
+def _module_digest(module: str) -> str:
+    mod = sys.modules.get(module)
+    try:
+        text = inspect.getsource(mod) if mod is not None else module
+    except (OSError, TypeError):
+        text = module
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def chain_fingerprint(chain: Sequence[ChainStage], ingest: Any, takedown_requests: Sequence[Any]) -> str:
+    """What, besides its input, a shard's outputs depend on."""
+    h = hashlib.sha256(f"layout {LAYOUT_VERSION}\x1e{ingest!r}".encode())
+    for stage in chain:
+        kernel = f"{stage.kernel.__module__}.{stage.kernel.__qualname__}"
+        h.update(f"\x1e{stage.name}\x1f{kernel}\x1f{_module_digest(stage.kernel.__module__)}\x1f{stage.config!r}"
+                 f"\x1f{sorted((k, str(v)) for k, v in stage.signal_columns.items())}".encode())  # fmt: skip
+    for request in takedown_requests:
+        h.update(f"\x1d{request!r}".encode())
+    return h.hexdigest()
+
+
+def source_tasks(project: Project, manifest: SourceManifest, run_id: str, chain: Sequence[ChainStage], *,
+                 takedown_requests: Sequence[Any] = ()) -> list[ShardTask]:  # fmt: skip
+    """Plan the source and describe each shard's task; removes shard files a previous, larger plan left."""
+    ingest = project.config.ingest
+    shards = plan_source(manifest, shard_records=ingest.shard_records, shard_bytes=ingest.shard_bytes)
+    stages = (RAW, QUARANTINE, *(s.name for s in chain))
+    _remove_stale(project, manifest.id, stages, len(shards))
+    fingerprint = chain_fingerprint(chain, ingest, takedown_requests)
+    return [_task(project, manifest, shard, len(shards), run_id, tuple(chain), stages, fingerprint,
+                  tuple(takedown_requests)) for shard in shards]  # fmt: skip
+
+
+def _task(project: Project, manifest: SourceManifest, shard: Shard, n: int, run_id: str, chain: tuple[ChainStage, ...],
+          stages: Sequence[str], fingerprint: str, requests: tuple[Any, ...]) -> ShardTask:  # fmt: skip
+    outputs = {s: str(shard_dir(project, s, manifest.id) / f"{shard.name}.parquet") for s in stages}
+    ledgers = {s: str(shard_ledger_path(project, s, manifest.id, run_id, shard.index, n))
+               for s in stages if s != QUARANTINE}  # fmt: skip
+    key = hashlib.sha256(f"{shard.key()}\x1e{fingerprint}\x1e{n}".encode()).hexdigest()
+    return ShardTask(manifest=manifest, shard=shard, shards=n, run_id=run_id, chain=chain, outputs=outputs,
+                     ledgers=ledgers, marker=str(marker_dir(project, manifest.id) / f"{shard.name}.json"), key=key,
+                     ingest=project.config.ingest, takedown_requests=requests)  # fmt: skip
+
+
+def _remove_stale(project: Project, source_id: str, stages: Sequence[str], n: int) -> None:
+    """Shard files numbered n or above belong to an older plan of this source: not part of its dataset now."""
+    folders = [shard_dir(project, s, source_id) for s in stages] + [marker_dir(project, source_id)]
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.glob("shard-*"):
+            index = path.name.removeprefix("shard-").split(".", 1)[0]
+            if index.isdigit() and int(index) >= n:
+                path.unlink()

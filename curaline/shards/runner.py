@@ -1,0 +1,384 @@
+"""One pass per shard: read a shard once, run the per-record stage chain, commit every output.
+
+`run_shard` is the task an engine runs in a worker. For its shard it ingests the input
+slice (takedown requests applied), then runs each stage's kernel on the batch the
+previous stage kept, writing each stage's kept rows, and each stage's ledger rows, to
+staged files that `ShardCommit` makes visible together. Schema validation runs on
+the same Arrow batches before they are written (Pandera on Polars, vectorized): every
+row of every output is checked, without reading any file back. The result is plain
+JSON (counts, reasons, a sample of each stage's signal, validation reports) stored
+in the shard's marker, so a resumed run reports committed shards without rereading.
+
+`run_phase` runs many shard tasks on an engine: it skips committed shards, reruns a
+shard whose records repeat a source id an earlier shard holds (the duplicate is then
+quarantined exactly as in a whole-source read), and reports progress.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curaline.kernels.base import EVENT_SCHEMA
+from curaline.project import IngestConfig
+from curaline.records import NON_TEXT_KINDS, TEXT_COLUMNS
+from curaline.shards.commit import ShardCommit, recover, shard_lock, sweep
+from curaline.shards.plan import Shard
+from curaline.sources import SourceManifest
+from curaline.stage import Kernel, output_schema, passthrough
+
+#: values of each stage's signal a shard keeps for the report's histogram
+SIGNAL_SAMPLE = 5_000
+#: failure examples a validation report keeps
+EXAMPLES = 20
+RAW = "raw_records"
+QUARANTINE = "quarantined_records"
+
+
+@dataclass(frozen=True)
+class ChainStage:
+    """One per-record stage as a worker runs it: a pure kernel and its resolved config."""
+
+    name: str
+    kernel: Kernel
+    config: Any
+    signal_columns: Mapping[str, pa.DataType] = field(default_factory=dict)
+    signal_column: str | None = None
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """Everything a worker needs for one shard; picklable, so it can travel to any engine."""
+
+    manifest: SourceManifest
+    shard: Shard
+    shards: int  # how many shards the source has (ledger file names say "i of n")
+    run_id: str
+    chain: tuple[ChainStage, ...]
+    outputs: Mapping[str, str]  # stage (raw_records, quarantined_records, each chain stage) -> final file
+    ledgers: Mapping[str, str]  # stage (raw_records, each chain stage) -> final ledger file
+    marker: str
+    key: str  # the shard's input and the chain's settings: a committed shard with this key is skipped
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    takedown_requests: tuple[Any, ...] = ()
+    seen_ids: tuple[str, ...] = ()  # source ids earlier shards hold (see run_phase)
+
+    @property
+    def label(self) -> str:
+        return self.shard.label
+
+    @property
+    def full_key(self) -> str:
+        if not self.seen_ids:
+            return self.key
+        import hashlib
+
+        return self.key + ":" + hashlib.sha256("\x1f".join(sorted(self.seen_ids)).encode()).hexdigest()[:16]
+
+
+# ---- validation on the batches themselves ------------------------------------------------
+
+
+def _json_safe(value: Any) -> Any:
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def new_report() -> dict[str, Any]:
+    return {"rows": 0, "failures": 0, "by_check": {}, "examples": []}
+
+
+def validate_batch(table: pa.Table, schema: Any, report: dict[str, Any], offset: int) -> None:
+    """Validate one Arrow batch against a Pandera (polars) schema, adding to report (rows at offset)."""
+    import pandera.polars as pa_pl
+    import polars as pl
+
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    try:
+        schema.validate(frame, lazy=True)
+    except pa_pl.errors.SchemaErrors as err:
+        cases = err.failure_cases
+        report["failures"] += cases.height
+        for row in cases.iter_rows(named=True):
+            key = f"{row.get('column')}: {row.get('check')}"
+            report["by_check"][key] = report["by_check"].get(key, 0) + 1
+            if len(report["examples"]) < EXAMPLES:
+                if row.get("index") is not None:
+                    row["index"] = int(row["index"]) + offset
+                report["examples"].append({k: _json_safe(v) for k, v in row.items()})
+    report["rows"] += table.num_rows
+
+
+def merge_reports(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    out = new_report()
+    for r in reports:
+        out["rows"] += r["rows"]
+        out["failures"] += r["failures"]
+        for k, v in r["by_check"].items():
+            out["by_check"][k] = out["by_check"].get(k, 0) + v
+        out["examples"] += r["examples"][: max(0, EXAMPLES - len(out["examples"]))]
+    return out
+
+
+# ---- staged parquet ---------------------------------------------------------------------
+
+
+class _Staged:
+    """A parquet file written to a temporary path (ShardCommit renames it), same layout as AtomicParquetWriter."""
+
+    def __init__(self, path: Path, schema: pa.Schema, row_group_size: int = 50_000):
+        self.schema = schema
+        self.row_group_size = row_group_size
+        self.writer = pq.ParquetWriter(path, schema, compression="zstd")
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self.writer.write_table(table.select(self.schema.names).cast(self.schema), self.row_group_size)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+@lru_cache(maxsize=4)
+def _matcher(requests: tuple[Any, ...]) -> Any:
+    from curaline.takedown import matcher
+
+    return matcher(requests)
+
+
+@dataclass
+class _StageAcc:
+    rows_in: int = 0
+    kept: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    changed: Counter[str] = field(default_factory=Counter)
+    records_changed: int = 0
+    ledger_drop_rows: int = 0
+    signal: list[float] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=new_report)
+    events: list[pa.Table] = field(default_factory=list)
+
+    def result(self) -> dict[str, Any]:
+        return {"rows_in": self.rows_in, "kept": self.kept, "dropped": dict(self.dropped),
+                "changed": dict(self.changed), "records_changed": self.records_changed,
+                "ledger_drop_rows": self.ledger_drop_rows, "signal": self.signal, "validation": self.report}  # fmt: skip
+
+
+def _apply(stage: ChainStage, kind: str, table: pa.Table, acc: _StageAcc) -> pa.Table:
+    """One stage on one batch: counts as the per-stage runner counts them; returns the kept rows."""
+    kernel = passthrough if kind in NON_TEXT_KINDS else stage.kernel
+    result = kernel(table, kind=kind, config=stage.config)
+    keep = np.asarray(result.keep, dtype=bool)
+    acc.rows_in += table.num_rows
+    acc.kept += int(keep.sum())
+    events = result.events
+    is_drop = pc.equal(events["action"], "drop")
+    drops = events.filter(is_drop)
+    # a record counts once, under its first failing rule, however many rules it failed
+    first_reason = dict(zip(reversed(drops["doc_id"].to_pylist()), reversed(drops["reason"].to_pylist()), strict=True))
+    acc.dropped.update(first_reason.values())
+    acc.ledger_drop_rows += drops.num_rows
+    changes = events.filter(pc.invert(is_drop))
+    acc.changed.update(changes["reason"].to_pylist())
+    acc.records_changed += len(set(changes["doc_id"].to_pylist()))
+    acc.events.append(events)
+    column = stage.signal_column if kind not in NON_TEXT_KINDS else None
+    if column and len(acc.signal) < SIGNAL_SAMPLE:
+        values = result.table[column].to_numpy(zero_copy_only=False).astype(float)
+        acc.signal += values[: SIGNAL_SAMPLE - len(acc.signal)].tolist()
+    return result.table.filter(pa.array(keep))
+
+
+def run_shard(task: ShardTask) -> dict[str, Any]:
+    """Ingest one shard and run its stage chain; commit everything at once; returns the shard's result.
+
+    A shard already committed with the same key is not run again: its stored result is returned.
+    """
+    marker = Path(task.marker)
+    key = task.full_key
+    with shard_lock(marker):
+        # a shard told the ids of earlier shards (see run_phase) stays valid for a first round
+        # that does not know them yet: the key covers every file of the source, so same key, same ids
+        done = recover(marker, key, prefix=None if task.seen_ids else task.key + ":")
+        if done is not None:
+            return {**done, "skipped": True}
+        return _run_locked(task, marker, key)
+
+
+def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
+    import datetime as dt
+
+    from curaline.ledger import ledger_table
+    from curaline.schemas import RECORD_MODELS, QuarantineRow, stage_schema
+    from curaline.shards.reader import ShardReader
+
+    m = task.manifest
+    kind = m.kind
+    for path in (*task.outputs.values(), *task.ledgers.values()):
+        sweep(Path(path).parent, Path(path).name)  # what a killed attempt left behind
+    commit = ShardCommit(marker, key)
+    reader = ShardReader(m, task.shard, task.ingest, seen_ids=task.seen_ids)
+    raw_schema = reader.schema
+    from curaline.ingest import QUARANTINE_SCHEMA
+
+    signals = {s.name: ({} if kind in NON_TEXT_KINDS else dict(s.signal_columns)) for s in task.chain}
+    schemas: dict[str, pa.Schema] = {}
+    prev = raw_schema
+    for s in task.chain:
+        schemas[s.name] = prev = output_schema(prev, signals[s.name])
+    writers = {RAW: _Staged(commit.stage(Path(task.outputs[RAW])), raw_schema),
+               QUARANTINE: _Staged(commit.stage(Path(task.outputs[QUARANTINE])), QUARANTINE_SCHEMA)}  # fmt: skip
+    for s in task.chain:
+        writers[s.name] = _Staged(commit.stage(Path(task.outputs[s.name])), schemas[s.name])
+    checks = {RAW: RECORD_MODELS[kind].to_schema(), QUARANTINE: QuarantineRow.to_schema(),
+              **{s.name: stage_schema(kind, signals[s.name]) for s in task.chain}}  # fmt: skip
+    reports = {name: new_report() for name in checks}
+    accs = {s.name: _StageAcc() for s in task.chain}
+    takedown = _matcher(tuple(task.takedown_requests)) if task.takedown_requests else None
+    takedown_events: list[pa.Table] = [EVENT_SCHEMA.empty_table()]
+    ids: list[pa.Array] = []
+    lengths: list[float] = []
+    text_column = (TEXT_COLUMNS[kind] or (None,))[0]
+    try:
+        for batch in reader.batches():
+            table = batch.records
+            if takedown is not None and table.num_rows:
+                keep, ev = takedown(table, m.id)
+                keep = pa.array(keep, pa.bool_())
+                removed = table.num_rows - pc.sum(keep).as_py()
+                if removed:
+                    table = table.filter(keep)
+                    reader.stats.ingested -= removed
+                    reader.stats.taken_down += removed
+                takedown_events.append(ev)
+            validate_batch(table, checks[RAW], reports[RAW], reports[RAW]["rows"])
+            validate_batch(batch.quarantine, checks[QUARANTINE], reports[QUARANTINE], reports[QUARANTINE]["rows"])
+            writers[RAW].write(table)
+            writers[QUARANTINE].write(batch.quarantine)
+            ids.append(table["doc_id"].combine_chunks())
+            if text_column and len(lengths) < SIGNAL_SAMPLE and table.num_rows:
+                sizes = pc.utf8_length(pc.fill_null(table[text_column], "")).to_numpy(zero_copy_only=False)
+                lengths += sizes[: SIGNAL_SAMPLE - len(lengths)].astype(float).tolist()
+            for s in task.chain:
+                table = _apply(s, kind, table, accs[s.name])
+                validate_batch(table, checks[s.name], reports[s.name], reports[s.name]["rows"])
+                writers[s.name].write(table)
+    finally:
+        for w in writers.values():
+            w.close()
+    stats = reader.stats
+    if not stats.balanced:
+        raise AssertionError(f"{task.label}: read {stats.read} != ingested + quarantined + taken down")
+    all_ids = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
+    unique = len(pc.unique(all_ids)) == len(all_ids)
+    if not unique:  # a doc id twice in one shard: the raw schema's uniqueness fails here, as in validate_file
+        reports[RAW]["failures"] += len(all_ids) - len(pc.unique(all_ids))
+        reports[RAW]["by_check"]["doc_id: unique across file"] = len(all_ids) - len(pc.unique(all_ids))
+    stamp = dt.datetime.now(dt.UTC)
+    extra = {"shard": task.shard.index, "shards": task.shards}
+    ledger_events = {RAW: pa.concat_tables(takedown_events),
+                     **{s.name: pa.concat_tables(accs[s.name].events or [EVENT_SCHEMA.empty_table()]) for s in task.chain}}  # fmt: skip
+    for stage, events in ledger_events.items():
+        table = ledger_table(events, stage=stage, partition=m.id, run_id=task.run_id, **extra)
+        if table.num_rows:
+            table = table.set_column(table.schema.get_field_index("recorded_at"), "recorded_at",
+                                     pa.array([stamp] * table.num_rows, pa.timestamp("us", tz="UTC")))  # fmt: skip
+        w = _Staged(commit.stage(Path(task.ledgers[stage])), table.schema, row_group_size=8_192)
+        w.write(table)
+        w.close()
+    result = {
+        "source": m.id, "shard": task.shard.index, "shards": task.shards, "run_id": task.run_id, "skipped": False,
+        "ingest": {"read": stats.read, "ingested": stats.ingested, "quarantined": dict(stats.quarantined),
+                   "files": stats.files, "blank_lines": stats.blank_lines, "trees": stats.trees,
+                   "trees_without_pairs": stats.trees_without_pairs, "taken_down": stats.taken_down,
+                   "lengths": lengths, "takedown_rows": ledger_events[RAW].num_rows},
+        "validation": {name: reports[name] for name in (RAW, QUARANTINE)},
+        "stages": {s.name: {**accs[s.name].result(), "validation": reports[s.name]} for s in task.chain},
+        "outputs": dict(task.outputs), "ledgers": dict(task.ledgers),
+    }  # fmt: skip
+    # the same shard of the same input, committed before without the ids of earlier shards: its
+    # ledger files are replaced, not kept beside these (the ledger never holds a shard twice)
+    from curaline.shards.commit import read_marker
+
+    old = read_marker(marker)
+    same_input = old is not None and str(old.get("key", "")).split(":")[0] == task.key
+    supersedes = list(old["result"]["ledgers"].values()) if same_input and old is not None else []
+    try:
+        commit.commit(result, supersedes=supersedes)
+    except BaseException:
+        commit.abort()
+        raise
+    return result
+
+
+# ---- a phase: many shards on an engine ------------------------------------------------------
+
+
+def _cross_shard_duplicates(tasks: Sequence[ShardTask], results: Sequence[dict[str, Any]]) -> dict[int, tuple[str, ...]]:
+    """Per task index: the source ids its records share with earlier shards of the same source.
+
+    Read from the committed raw outputs (two columns); ids of records that takedown requests
+    removed count as well, through their doc ids in the raw ledger files. Only sources
+    whose records have ids of their own can repeat one (a position is unique).
+    """
+    import duckdb
+
+    by_source: dict[str, list[int]] = {}
+    for i, t in enumerate(tasks):
+        if "id" in t.manifest.fields or t.manifest.format == "oasst":
+            by_source.setdefault(t.manifest.id, []).append(i)
+    out: dict[int, tuple[str, ...]] = {}
+    for idxs in (v for v in by_source.values() if len(v) > 1):
+        parts = []
+        for i in idxs:
+            files = results[i]  # a skipped shard's ledger file is the committing run's
+            kept = pq.read_table(files["outputs"][RAW], columns=["doc_id", "source_record_id"])
+            gone = pq.read_table(files["ledgers"][RAW], columns=["doc_id"])
+            for table in (kept.select(["doc_id"]), gone):
+                parts.append(pa.table({"doc_id": table["doc_id"], "task": pa.array(np.full(table.num_rows, i))}))
+            parts[-2] = parts[-2].append_column("source_record_id", kept["source_record_id"])
+            parts[-1] = parts[-1].append_column("source_record_id", pa.nulls(gone.num_rows, pa.string()))
+        ids = pa.concat_tables(parts)  # noqa: F841 (DuckDB reads it by name)
+        with duckdb.connect() as con:
+            rows = con.sql(
+                "SELECT i.task, i.source_record_id FROM ids i JOIN "
+                "(SELECT doc_id, min(task) AS first FROM ids GROUP BY doc_id HAVING count(DISTINCT task) > 1) d "
+                "ON i.doc_id = d.doc_id WHERE i.task > d.first AND i.source_record_id IS NOT NULL"
+            ).fetchall()
+        found: dict[int, set[str]] = {}
+        for task, rid in rows:
+            found.setdefault(int(task), set()).add(rid)
+        out.update({i: tuple(sorted(v)) for i, v in found.items()})
+    return out
+
+
+def run_phase(engine: Any, tasks: Sequence[ShardTask], *,
+              progress: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Run every shard task (skipping committed ones); results in task order.
+
+    After the first round, a shard that holds a source id an earlier shard of its source
+    already holds runs again, told those ids, so the later record is quarantined as
+    `duplicate_source_id` exactly as a whole-source read quarantines it.
+    """
+    results: list[dict[str, Any] | None] = [None] * len(tasks)
+    for i, result in engine.map(run_shard, list(tasks), describe=lambda t: t.label):
+        results[i] = result
+        if progress is not None:
+            progress(result)
+    again = _cross_shard_duplicates(tasks, [r for r in results if r is not None])
+    if again:
+        redo = {i: replace(tasks[i], seen_ids=tuple(sorted(set(tasks[i].seen_ids) | set(ids)))) for i, ids in again.items()}
+        order = sorted(redo)
+        for j, result in engine.map(run_shard, [redo[i] for i in order], describe=lambda t: t.label):
+            results[order[j]] = result
+    assert all(r is not None for r in results)
+    return [r for r in results if r is not None]
