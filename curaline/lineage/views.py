@@ -176,11 +176,33 @@ def event_files(project: Project, job: str | None = None) -> list[Path]:
     return sorted(root.glob(pattern)) if root.is_dir() else []
 
 
+#: A sharded stage's ledger file: one per (run, shard) of a (stage, partition), see curaline.shards.
+SHARD_LEDGER_FILE = re.compile(r"^run=(?P<run>.+)\.shard=(?P<shard>[0-9]+)-of-(?P<shards>[0-9]+)\.parquet$")
+
+
+def _current(files: list[tuple[int, str, Path]]) -> list[Path]:
+    """The files the current output reflects: the newest file, or, when it is a shard's, the newest
+    file of each shard of its plan (shards of a resumed run come from the runs that committed them)."""
+    newest = max(files)
+    m = SHARD_LEDGER_FILE.match(newest[1])
+    if m is None:
+        return [newest[2]]
+    best: dict[int, tuple[int, str, Path]] = {}
+    for entry in files:
+        e = SHARD_LEDGER_FILE.match(entry[1])
+        if e is not None and e["shards"] == m["shards"]:
+            i = int(e["shard"])
+            best[i] = max(best.get(i, entry), entry)
+    return [best[i][2] for i in sorted(best)]
+
+
 def ledger_files(project: Project, *, partition: str | None = None, latest: bool = True) -> list[Path]:
-    """Ledger files (one per stage, partition and run); with latest, the newest per (stage, partition).
+    """Ledger files (one per stage, partition and run, or per shard); with latest, the current ones.
 
     "Newest" is the file's modification time: each run writes its file once, atomically,
     when the stage finishes, so the newest file is the run the current output reflects.
+    A sharded stage writes one file per shard (`SHARD_LEDGER_FILE`): the current ledger is
+    then the newest file of each shard of the newest file's plan.
     """
     root = ledger_root(project)
     if not root.is_dir():
@@ -192,7 +214,7 @@ def ledger_files(project: Project, *, partition: str | None = None, latest: bool
                  if e.name.endswith(".parquet") and e.is_file()]  # fmt: skip
         if not files:
             continue
-        out += [max(files)[2]] if latest else [f for _, _, f in sorted(files)]
+        out += _current(files) if latest else [f for _, _, f in sorted(files)]
     return out
 
 

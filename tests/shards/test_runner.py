@@ -4,6 +4,7 @@ committed exactly once, skipped on a rerun, resumed byte-identical after a kill 
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -172,3 +173,24 @@ def test_kill_9_mid_phase_then_resume_is_byte_identical(sharded: tuple[Path, lis
         shards = sorted(n.split(".shard=")[1] for n in names)
         assert shards == [f"{i:05d}-of-00006.parquet" for i in range(6)], (stage, names)  # each shard exactly once
         assert ledger_rows(root, stage) == ledger_rows(reference, stage)
+
+
+def test_the_current_ledger_is_one_file_per_shard_of_the_newest_plan(sharded: tuple[Path, list[dict]], tmp_path: Path) -> None:
+    import shutil
+
+    from curaline.lineage.views import ledger_files
+
+    root, _ = sharded
+    project = Project.at(shutil.copytree(root, tmp_path / "copy"))
+    part = project.lineage_dir / "ledger" / "stage=normalized" / "partition=web"
+    current = ledger_files(project, partition="web")
+    assert sorted(p.name for p in current if p.parent == part) == [f"run=run-a.shard={i:05d}-of-00006.parquet" for i in range(6)]
+    # an older whole-run file is history; a newer plan of 2 shards replaces the 6
+    old = part / "run=old.parquet"
+    shutil.copy(current[0], old)
+    os.utime(old, ns=(1, 1))
+    assert old not in ledger_files(project, partition="web") and old in ledger_files(project, partition="web", latest=False)
+    newer = [part / f"run=later.shard={i:05d}-of-00002.parquet" for i in range(2)]
+    for path in newer:
+        shutil.copy(current[0], path)
+    assert [p for p in ledger_files(project, partition="web") if p.parent == part] == newer
