@@ -194,3 +194,22 @@ def test_the_current_ledger_is_one_file_per_shard_of_the_newest_plan(sharded: tu
     for path in newer:
         shutil.copy(current[0], path)
     assert [p for p in ledger_files(project, partition="web") if p.parent == part] == newer
+
+
+def test_the_summary_adds_up_the_shards_and_checks_ids_across_them(sharded: tuple[Path, list[dict]], tmp_path: Path) -> None:
+    import shutil
+
+    from curaline.shards.summary import check_unique_doc_ids, summarize_ingest, summarize_stage
+
+    root, results = sharded
+    ingest = summarize_ingest(results)
+    assert ingest.balanced and ingest.read == 240 and ingest.files == 1 and ingest.raw_validation.passed
+    quality = summarize_stage(results, "quality_filtered")
+    assert quality.balanced and quality.dropped_total > 0 and quality.validation.rows == quality.kept
+    assert quality.signal.size == quality.rows_in
+    folder = shard_dir(Project.at(root), RAW, "web")
+    assert check_unique_doc_ids(folder, ingest.raw_validation).passed
+    copy = shutil.copytree(folder, tmp_path / "raw")
+    shutil.copy(copy / "shard-00000.parquet", copy / "shard-00009.parquet")  # every id of shard 0 twice
+    report = check_unique_doc_ids(copy, summarize_ingest(results).raw_validation)
+    assert not report.passed and report.by_check["doc_id: unique across shards"] == 2 * results[0]["ingest"]["ingested"]
