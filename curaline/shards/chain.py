@@ -13,6 +13,11 @@ from curaline.shards.runner import ChainStage
 from curaline.sources import SourceManifest
 from curaline.stage import stage_signals
 
+#: what a worker imports once, in the forkserver, before its first shard
+WORKER_MODULES = ("curaline.shards.runner", "curaline.shards.reader", "curaline.schemas", "curaline.kernels.normalize",
+                  "curaline.kernels.langid", "curaline.kernels.quality", "curaline.kernels.pii",
+                  "curaline.kernels.toxicity", "polars", "pandera.polars")  # fmt: skip
+
 
 def language_config(manifest: SourceManifest, project: Project) -> Any:
     """The source's declared languages are its keep-list; the project config may set one for all."""
