@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from curaline.kernels.base import EVENT_SCHEMA, KernelResult, empty_events
 from curaline.records import NON_TEXT_KINDS
-from curaline.store import AtomicParquetWriter
+from curaline.store import AtomicParquetWriter, parquet_files
 
 Kernel = Callable[..., KernelResult]
 
@@ -86,12 +86,12 @@ def run_record_stage(
     if kind in NON_TEXT_KINDS:
         kernel, signal_columns, signal_column = passthrough, {}, None
     stats = StageStats()
-    source = pq.ParquetFile(input_path)
-    schema = output_schema(source.schema_arrow, signal_columns)
+    files = parquet_files(input_path)  # a file, or a sharded stage's folder
+    schema = output_schema(pq.read_schema(files[0]), signal_columns)
     all_events: list[pa.Table] = []
     sampled = 0
     with AtomicParquetWriter(output_path, schema) as writer:
-        for batch in source.iter_batches(batch_size=batch_rows):
+        for batch in (b for f in files for b in pq.ParquetFile(f).iter_batches(batch_size=batch_rows)):
             result = kernel(pa.Table.from_batches([batch]), kind=kind, config=config)
             keep = np.asarray(result.keep, dtype=bool)
             stats.rows_in += batch.num_rows

@@ -74,6 +74,17 @@ def write_parquet(path: Path, data: pa.Table | Iterable[pa.RecordBatch], schema:
     return writer.rows
 
 
+def parquet_files(path: Path) -> list[Path]:
+    """The parquet files of a dataset: the file itself, or a folder's (a sharded stage output), in order.
+
+    Hidden files (an interrupted shard's temporary files) are not part of the dataset,
+    as for DuckDB's and pyarrow's own folder readers.
+    """
+    if path.is_dir():
+        return sorted(p for p in path.glob("*.parquet") if not p.name.startswith((".", "_")))
+    return [path]
+
+
 def file_digest(path: Path) -> str:
     """MD5 of the file's bytes: the same content hash DVC records for an output."""
     h = hashlib.md5()

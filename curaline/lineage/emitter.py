@@ -169,13 +169,14 @@ def schema_fields(model: Any | None, arrow_schema: pa.Schema) -> list[Any]:
 _NUMERIC = ("INT32", "INT64", "FLOAT", "DOUBLE")
 
 
-def column_metrics(meta: pq.FileMetaData) -> dict[str, dqm.ColumnMetrics]:
-    """Null counts (and numeric min/max) per top-level column, from the footer's statistics."""
+def column_metrics(meta: pq.FileMetaData | list[pq.FileMetaData]) -> dict[str, dqm.ColumnMetrics]:
+    """Null counts (and numeric min/max) per top-level column, from the footers' statistics (one per shard)."""
+    metas = meta if isinstance(meta, list) else [meta]
     nulls: dict[str, int | None] = {}
     lows: dict[str, float] = {}
     highs: dict[str, float] = {}
-    for rg in range(meta.num_row_groups):
-        group = meta.row_group(rg)
+    groups = [m.row_group(rg) for m in metas for rg in range(m.num_row_groups)]
+    for group in groups:
         for ci in range(group.num_columns):
             col = group.column(ci)
             name = col.path_in_schema
@@ -189,8 +190,9 @@ def column_metrics(meta: pq.FileMetaData) -> dict[str, dqm.ColumnMetrics]:
             if stats is not None and stats.has_min_max and col.physical_type in _NUMERIC:
                 lows[name] = min(lows.get(name, stats.min), stats.min)
                 highs[name] = max(highs.get(name, stats.max), stats.max)
-    if meta.num_row_groups == 0:
-        nulls = {meta.schema.column(i).path: 0 for i in range(meta.num_columns) if "." not in meta.schema.column(i).path}
+    if not groups:
+        first = metas[0]
+        nulls = {first.schema.column(i).path: 0 for i in range(first.num_columns) if "." not in first.schema.column(i).path}
     out = {}
     for name, n in nulls.items():
         out[name] = dqm.ColumnMetrics(nullCount=n, min=_num(lows.get(name)), max=_num(highs.get(name)), quantiles=None)
@@ -202,12 +204,14 @@ def _num(v: Any) -> float | None:
 
 
 def license_counts(path: Path, column: str = "license") -> dict[str, int]:
-    """Records per licence expression, reading only the (dictionary-encoded) licence column."""
-    pf = pq.ParquetFile(path, read_dictionary=[column])
-    if column not in pf.schema_arrow.names:
+    """Records per licence expression, reading only the (dictionary-encoded) licence column (of every shard)."""
+    from curaline.store import parquet_files
+
+    files = [pq.ParquetFile(f, read_dictionary=[column]) for f in parquet_files(path)]
+    if not files or column not in files[0].schema_arrow.names:
         return {}
     counts: dict[str, int] = {}
-    for batch in pf.iter_batches(columns=[column], batch_size=1 << 20):
+    for batch in (b for pf in files for b in pf.iter_batches(columns=[column], batch_size=1 << 20)):
         arr = batch.column(0)
         if isinstance(arr, pa.DictionaryArray):
             idx = pc.value_counts(arr.indices)
@@ -413,16 +417,20 @@ class MaterializationRun:
         em = self.emitter
         p = Path(path).expanduser().resolve()
         producer = em.producer
-        meta = pq.ParquetFile(p).metadata
-        size = p.stat().st_size
-        nrows = int(rows if rows is not None else meta.num_rows)
+        from curaline.store import parquet_files
+
+        files = parquet_files(p)  # a file, or a sharded stage's folder of shards
+        metas = [pq.ParquetFile(f).metadata for f in files]
+        meta = metas[0]
+        size = sum(f.stat().st_size for f in files)
+        nrows = int(rows if rows is not None else sum(m.num_rows for m in metas))
         ver = versions.dataset_version(em.project, p, version)
         facets: dict[str, Any] = {
             "schema": schema_dataset.SchemaDatasetFacet(fields=schema_fields(model, meta.schema.to_arrow_schema()),
                                                         producer=producer),  # fmt: skip
             "version": dataset_version_dataset.DatasetVersionDatasetFacet(datasetVersion=ver, producer=producer),
             "dataQualityMetrics": DataQualityMetricsFacet(
-                columnMetrics=column_metrics(meta), rowCount=nrows, bytes=size, fileCount=1,
+                columnMetrics=column_metrics(metas), rowCount=nrows, bytes=size, fileCount=len(files),
                 lastUpdated=dt.datetime.fromtimestamp(p.stat().st_mtime, dt.UTC).isoformat(), producer=producer,
             ),
         }  # fmt: skip

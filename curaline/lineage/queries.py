@@ -246,6 +246,8 @@ def _sources_report(project: Project, *, release: str | None = None,
 
 def _candidate_files(project: Project, source: str) -> list[Path]:
     """Every stage output that can hold a record of the source: its partitions, global outputs."""
+    from curaline.store import parquet_files
+
     data = project.data_dir
     if not data.is_dir():
         return []
@@ -256,13 +258,18 @@ def _candidate_files(project: Project, source: str) -> list[Path]:
                 p = Path(entry.path) / name
                 if p.is_file():
                     files.append(p)
+            shards = Path(entry.path) / source  # a sharded stage: data/<stage>/<source>/shard-*.parquet
+            if shards.is_dir():
+                files += parquet_files(shards)
         elif entry.name.endswith(".parquet") and Path(entry.name).stem not in NOT_RECORDS:
             files.append(Path(entry.path))
     return sorted(files)
 
 
 def _stage_of(project: Project, path: Path) -> str:
-    return path.stem if path.parent == project.data_dir else path.parent.name
+    if path.parent == project.data_dir:
+        return path.stem
+    return path.parent.parent.name if path.parent.parent.parent == project.data_dir else path.parent.name
 
 
 def _source_file(row: dict[str, Any] | None, source_file: str | None) -> str | None:
@@ -340,9 +347,9 @@ def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key:
     catalog = _catalog(project, index)
     raw = project.stage_path("raw_records", source)
     outputs = _candidate_files(project, source)
-    ledger = _ledger_scope(project, source, set(catalog) | {p.stem for p in (project.data_dir / "raw_records").glob("*.parquet")})
+    ledger = _ledger_scope(project, source, set(catalog) | {p.stem for p in (project.data_dir / "raw_records").glob("*") if p.suffix == ".parquet" or p.is_dir()})
     versions = release_versions(project)
-    wanted: dict[Path, str] = {p: "origin" if p == raw else "presence" for p in outputs}
+    wanted: dict[Path, str] = {p: "origin" if p == raw or p.parent == raw else "presence" for p in outputs}
     wanted |= {p: "ledger" for p, _, _ in ledger}
     wanted |= {f[kind]: role for vs in versions.values() for f in vs.values()
                for kind, role in (("parquet", "release"), ("json", "manifest")) if kind in f}  # fmt: skip
@@ -354,7 +361,7 @@ def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key:
         hits = index.lookup(entries[p], source, key) if p in entries else []
         if hits:
             present[_stage_of(project, p)] = p
-            if p == raw:
+            if p == raw or p.parent == raw:
                 origin = hits[0]
     current = {f.parent: f for f, _, _ in ledger}  # the newest of each (stage, partition) folder
     ledger_rows: list[dict[str, Any]] = []

@@ -58,8 +58,14 @@ def dataset_version(project: Project, path: Path, version: str | None = None) ->
         entry = cached_version(project, path)
         if entry is not None:
             return str(entry["version"])
-        from curaline.store import file_digest
+        from curaline.store import file_digest, parquet_files
 
-        version = file_digest(path)
+        if path.is_dir():  # a sharded stage's folder: a hash of its shards' hashes, in order
+            h = blake2b(digest_size=16)
+            for f in parquet_files(path):
+                h.update(f"{f.name}\x1f{file_digest(f)}\n".encode())
+            version = h.hexdigest()
+        else:
+            version = file_digest(path)
     record_version(project, path, version)
     return version
