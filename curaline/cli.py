@@ -124,8 +124,56 @@ def _load_definitions(project: Project) -> Any:
     return definitions
 
 
-def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) -> bool:
-    """Materialize every asset for the project's sources; True when every run succeeded."""
+#: tags of the runs `curaline run` executes: a later run marks them failed when their process is gone
+PID_TAG, HOST_TAG = "curaline/pid", "curaline/host"
+
+
+def fail_killed_runs(instance: Any, echo: Callable[[str], None]) -> int:
+    """Mark failed the runs a killed `curaline run` left STARTED (their process is gone); returns how many."""
+    import socket
+
+    from dagster import DagsterRunStatus, RunsFilter
+
+    host = socket.gethostname()
+    count = 0
+    for run in instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING])):
+        pid = run.tags.get(PID_TAG)
+        if pid is None or run.tags.get(HOST_TAG) != host or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, message=f"the curaline run process (pid {pid}) ended without finishing "
+                                                "this run (killed); marked failed by the next `curaline run`")  # fmt: skip
+        echo(f"  run {run.run_id[:8]} ({run.job_name}) was left STARTED by a killed run: marked failed")
+        count += 1
+    return count
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo, workers: int | None = None,
+                 wait: bool = False) -> bool:  # fmt: skip
+    """Materialize every asset for the project's sources; True when every run succeeded.
+
+    One run at a time per project (the project lock: refused, or with wait, waited for).
+    workers overrides `engine.workers` of curaline.yaml.
+    """
+    from curaline.runlock import ProjectLocked, project_lock
+
+    try:
+        with project_lock(project.root, wait=wait, on_wait=echo):
+            return _run_pipeline(project, echo=echo, workers=workers)
+    except ProjectLocked as exc:
+        raise UserError(str(exc)) from None
+
+
+def _run_pipeline(project: Project, *, echo: Callable[[str], None], workers: int | None) -> bool:
     from curaline.sources import load_manifests
 
     manifests, problems = load_manifests(project.sources_dir, strict=False)
@@ -144,6 +192,7 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
     _prepare_dagster_home(project)
     definitions = _load_definitions(project)
     from dagster import DagsterInstance
+    from dagster._core.utils import make_new_run_id
 
     defs = definitions.build_definitions(project)
     from curaline.dvc_cli import sync_project
@@ -152,33 +201,62 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
     ensure_repo(project)  # the project is a git + DVC repository; dvc.yaml follows the graph
     sync_project(project)
     quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("CURALINE_LOG_LEVEL", "WARNING")}}}}
+    import socket
+
+    tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+    engine_config = project.config.engine.with_workers(workers)
+    os.environ["CURALINE_WORKERS"] = str(engine_config.resolved_workers)  # what the per-source steps use
     ok = True
     with DagsterInstance.get() as instance:
+        fail_killed_runs(instance, echo)
         for scope in SCOPES:  # the registry's order: catalog, per source, global, per release
             job = defs.resolve_job_def(JOBS[scope])
             if scope == "catalog":
-                ok &= job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False).success
+                ok &= job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False, tags=tags).success
             elif scope == "source":
                 partitions = definitions.source_partitions.name
                 known = set(instance.get_dynamic_partitions(partitions))
                 new = [m.id for m in manifests if m.id not in known]
                 if new:
                     instance.add_dynamic_partitions(partitions, new)
+                run_ids = {m.id: make_new_run_id() for m in manifests}
+                _shards_of_all_sources(project, manifests, run_ids, engine_config, echo)
                 for m in manifests:
-                    res = job.execute_in_process(instance=instance, run_config=quiet, partition_key=m.id, raise_on_error=False)
+                    res = job.execute_in_process(instance=instance, run_config=quiet, partition_key=m.id, raise_on_error=False,
+                                                 run_id=run_ids[m.id], tags=tags)  # fmt: skip
                     echo(f"  {m.id:<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
                     ok &= res.success
             elif scope == "global":
-                res = job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
+                res = job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False, tags=tags)
                 echo(f"  {'global stages':<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
                 ok &= res.success
             else:
-                ok &= _run_releases(specs, job, definitions, instance, quiet, echo)
+                ok &= _run_releases(specs, job, definitions, instance, quiet, echo, tags)
     return ok
 
 
+def _shards_of_all_sources(project: Project, manifests: list[Any], run_ids: dict[str, str], engine_config: Any,
+                           echo: Callable[[str], None]) -> None:  # fmt: skip
+    """Every source's shards in one pool before the per-source runs (which then only report).
+
+    A failure here is not the command's: the failing source's own run fails with the
+    error in its step, where the UI shows it.
+    """
+    from curaline.engine import TaskError, make_engine
+    from curaline.progress import Progress
+    from curaline.shards.chain import WORKER_MODULES
+    from curaline.shards.phase import run_sources
+
+    progress = Progress("per-source shards", 0)
+    try:
+        with make_engine(engine_config, preload=WORKER_MODULES) as engine:
+            run_sources(project, manifests, run_ids, engine, progress=progress)
+    except (TaskError, ValueError) as exc:
+        echo(f"  shards: {exc} (the source's run reports it)")
+
+
 def _run_releases(specs: list[Any], job: Any, definitions: Any, instance: Any, run_config: dict[str, Any],
-                  echo: Callable[[str], None]) -> bool:  # fmt: skip
+                  echo: Callable[[str], None], tags: dict[str, str] | None = None) -> bool:  # fmt: skip
     """One release_job run per spec; a blocked release fails the command, not the others."""
     if not specs:
         return True
@@ -190,7 +268,7 @@ def _run_releases(specs: list[Any], job: Any, definitions: Any, instance: Any, r
     ok = True
     for spec in specs:
         res = job.execute_in_process(instance=instance, run_config=run_config, partition_key=spec.name,
-                                     raise_on_error=False)  # fmt: skip
+                                     raise_on_error=False, tags=tags)  # fmt: skip
         evaluations = [e.asset_check_evaluation_data for e in res.all_events
                        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.asset_check_evaluation_data.passed]  # fmt: skip
         # WARN checks (drift, facts not known) inform; only an ERROR check (the licence gate) blocks
@@ -299,11 +377,14 @@ def _next_steps(project: Project) -> None:
 
 @main.command("run")
 @project_option
-def run_cmd(project_dir: Path | None) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="worker processes for the shards (default: engine.workers of curaline.yaml, else every core)")
+@click.option("--wait", is_flag=True, help="if another run holds the project, wait for it instead of refusing")
+def run_cmd(project_dir: Path | None, workers: int | None, wait: bool) -> None:
     """Materialize every asset for the project's sources (the job the UI runs)."""
     project = Project.at(project_dir)
     click.echo(f"curaline run: project {project.root}")
-    ok = run_pipeline(project)
+    ok = run_pipeline(project, workers=workers, wait=wait)
     _print_summary(project)
     if not ok:
         click.echo("some runs failed: open the Dagster UI or the run logs for the failing step", err=True)

@@ -112,6 +112,15 @@ def _per_source(stage: str) -> str:
     return f"data/{stage}/{SOURCE}.parquet"
 
 
+def _sharded(stage: str) -> str:
+    """A folder per source: one file per shard (curaline.shards), one DVC out, one dataset to readers."""
+    return f"data/{stage}/{SOURCE}"
+
+
+#: the Dagster step (a multi-asset) that ingests a source and runs its per-record stages shard by shard
+SOURCE_RECORDS = "source_records"
+
+
 #: what every compliance document is made from, besides its own module
 _REPORT_CODE = ("curaline.reports.release_data", "curaline.reports.operations")
 
@@ -123,31 +132,36 @@ def _reports(*files: str) -> tuple[str, ...]:
 STAGES: tuple[Stage, ...] = (
     Stage("source_catalog", "catalog", SOURCING, (), ("data/source_catalog.parquet",), kernel="curaline.sources:catalog_table",
           extra_deps=("sources",)),
-    Stage("raw_records", "source", SOURCING, ("source_catalog",), (_per_source("raw_records"),),
+    Stage("raw_records", "source", SOURCING, ("source_catalog",), (_sharded("raw_records"),),
           kernel="curaline.ingest:ingest_source", code=("curaline.oasst",), params=("ingest",),
-          extra_deps=("sources/{source}.yaml", SOURCE_DATA), pii=True, records=True,
-          purpose="collection: read the source files; malformed input quarantined with its reason"),
-    Stage("quarantined_records", "source", SOURCING, ("source_catalog",), (_per_source("quarantined_records"),),
-          kernel="curaline.ingest:ingest_source", code=("curaline.oasst",), pii=True, op="raw_records",
-          module="raw_records"),
-    Stage("normalized", "source", CLEANING, ("raw_records",), (_per_source("normalized"),),
+          extra_deps=("sources/{source}.yaml", SOURCE_DATA), pii=True, records=True, op=SOURCE_RECORDS,
+          module=SOURCE_RECORDS, purpose="collection: read the source files; malformed input quarantined with its reason"),
+    Stage("quarantined_records", "source", SOURCING, ("source_catalog",), (_sharded("quarantined_records"),),
+          kernel="curaline.ingest:ingest_source", code=("curaline.oasst",), pii=True, op=SOURCE_RECORDS,
+          module=SOURCE_RECORDS),
+    Stage("normalized", "source", CLEANING, ("raw_records",), (_sharded("normalized"),),
           kernel="curaline.kernels.normalize:normalize_text", config="curaline.kernels.normalize:NormalizeConfig",
           pii=True, records=True,
+          op=SOURCE_RECORDS, module=SOURCE_RECORDS,
           purpose="cleaning: text normalization (mojibake, Unicode NFC, control characters, whitespace)"),
-    Stage("language_checked", "source", CLEANING, ("normalized",), (_per_source("language_checked"),),
+    Stage("language_checked", "source", CLEANING, ("normalized",), (_sharded("language_checked"),),
           kernel="curaline.kernels.langid:detect_language", config="curaline.kernels.langid:LangIdConfig",
           pii=True, records=True,
+          op=SOURCE_RECORDS, module=SOURCE_RECORDS,
           purpose="selection: language identification; languages a source does not declare are removed"),
-    Stage("quality_filtered", "source", CLEANING, ("language_checked",), (_per_source("quality_filtered"),),
+    Stage("quality_filtered", "source", CLEANING, ("language_checked",), (_sharded("quality_filtered"),),
           kernel="curaline.kernels.quality:score_quality", code=("curaline.kernels.textstats",),
           config="curaline.kernels.quality:QualityConfig", pii=True, records=True,
+          op=SOURCE_RECORDS, module=SOURCE_RECORDS,
           purpose="cleaning: heuristic quality rules (Gopher, C4, FineWeb; SFT and preference checks)"),
-    Stage("pii_redacted", "source", CLEANING, ("quality_filtered",), (_per_source("pii_redacted"),),
+    Stage("pii_redacted", "source", CLEANING, ("quality_filtered",), (_sharded("pii_redacted"),),
           kernel="curaline.kernels.pii:redact_pii", config="curaline.kernels.pii:PiiConfig", records=True,
+          op=SOURCE_RECORDS, module=SOURCE_RECORDS,
           purpose="personal data: e-mails, phone numbers, IPs, card numbers, IBANs, SSNs and secrets redacted"),
-    Stage("toxicity_screened", "source", CLEANING, ("pii_redacted",), (_per_source("toxicity_screened"),),
+    Stage("toxicity_screened", "source", CLEANING, ("pii_redacted",), (_sharded("toxicity_screened"),),
           kernel="curaline.kernels.toxicity:score_toxicity", config="curaline.kernels.toxicity:ToxicityConfig",
           records=True,
+          op=SOURCE_RECORDS, module=SOURCE_RECORDS,
           purpose="harmful content: per-category toxicity classifier (lexicon with context rules); "
                   "severe records removed"),
     Stage("minhash_bands", "source", DEDUP, ("toxicity_screened",), (_per_source("minhash_bands"),),
@@ -159,7 +173,7 @@ STAGES: tuple[Stage, ...] = (
           kinds=("annotation",), module="annotation"),
     Stage("adjudicated_labels", "source", ANNOTATION, ("annotation_agreement",), (_per_source("adjudicated_labels"),),
           kernel="curaline.annotation.labels:adjudicate", config="curaline.annotation.labels:LabelConfig",
-          reads_config=("review_queue",), extra_deps=(_per_source("raw_records"),),  # the judgements
+          reads_config=("review_queue",), extra_deps=(_sharded("raw_records"),),  # the judgements
           kinds=("annotation",), module="annotation"),
     Stage("review_queue", "source", ANNOTATION, ("annotation_agreement",), (_per_source("review_queue"),),
           kernel="curaline.annotation.review:review_queue", config="curaline.annotation.review:ReviewConfig",
@@ -176,7 +190,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("preference_pairs", "global", PREFERENCE, ("decontaminated",), ("data/preference_pairs",),
           kernel="curaline.preference.validate:validate_project", code=("curaline.preference.stats",),
           config="curaline.preference.validate:PreferenceConfig", reads_config=("quality_filtered",),
-          extra_deps=(_per_source("toxicity_screened"),), kinds=("preference",), records=True,
+          extra_deps=(_sharded("toxicity_screened"),), kinds=("preference",), records=True,
           purpose="cleaning: preference-pair checks (truncated or identical answers, contradicting "
                   "judgements of the same pair)"),
     # the release contract: data/releases/<name>/ holds the current build of release <name>;
@@ -231,6 +245,8 @@ PER_SOURCE_STAGES = record_stages("source")
 GLOBAL_STAGES = record_stages("global")
 #: every stage that writes per-source data, in flow order (how `lineage trace` orders stages)
 FLOW_ORDER = tuple(s.name for s in STAGES if s.scope in ("source", "global"))
+#: stages whose output for a source is a folder of shards, all made in one pass per shard
+SHARDED_STAGES = tuple(s.name for s in STAGES if s.op == SOURCE_RECORDS)
 #: stages whose outputs hold personal data as it was read (before redaction)
 PII_STAGES = tuple(s.name for s in STAGES if s.pii)
 

@@ -1,13 +1,19 @@
 """The per-record stage chain of a source, as workers run it: kernel, resolved config, signals.
 
-The same kernels and configs as the per-stage assets (`assets/normalized.py` ...): the
-chain only bundles them, so one worker can run all of them on a batch in one pass.
+The stages and their kernels and settings come from the stage registry
+(`curaline.stages`: the rows made by the `source_records` step, after ingest); this
+module adds what a worker needs besides: the signal columns each kernel adds, and the
+one setting that comes from the source itself (its declared languages).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import pyarrow as pa
+
+from curaline import stages
 from curaline.project import Project
 from curaline.shards.runner import ChainStage
 from curaline.sources import SourceManifest
@@ -19,34 +25,38 @@ WORKER_MODULES = ("curaline.shards.runner", "curaline.shards.reader", "curaline.
                   "curaline.kernels.toxicity", "polars", "pandera.polars")  # fmt: skip
 
 
-def language_config(manifest: SourceManifest, project: Project) -> Any:
-    """The source's declared languages are its keep-list; the project config may set one for all."""
-    from curaline.kernels import langid
+def _signals() -> dict[str, tuple[Callable[[str], Mapping[str, pa.DataType]], str]]:
+    """stage -> (the signal columns it adds for a kind, its main signal: the report's histogram)."""
+    from curaline.kernels import langid, normalize, pii, quality, toxicity
 
-    declared = {"keep_languages": tuple(manifest.languages)} if manifest.languages else {}
-    return project.config.stage_config("language", langid.LangIdConfig, **declared)
+    return {
+        "normalized": (lambda kind: normalize.SIGNAL_COLUMNS, "normalize_changes"),
+        "language_checked": (lambda kind: langid.SIGNAL_COLUMNS, "lang_score"),
+        "quality_filtered": (lambda kind: quality.SIGNALS_BY_KIND.get(kind, {}), "q_word_count"),
+        "pii_redacted": (lambda kind: pii.SIGNAL_COLUMNS, "pii_total"),
+        "toxicity_screened": (lambda kind: toxicity.SIGNAL_COLUMNS, "toxicity"),
+    }
+
+
+def chain_stages() -> tuple[str, ...]:
+    """The per-record stages after ingest, in flow order."""
+    return tuple(s for s in stages.SHARDED_STAGES if s in stages.PER_SOURCE_STAGES and s != "raw_records")
+
+
+def stage_settings(name: str, manifest: SourceManifest, project: Project) -> Any:
+    """A stage's settings; the source's declared languages are language_checked's keep-list."""
+    if name == "language_checked" and manifest.languages:
+        return project.config.for_stage(name, keep_languages=tuple(manifest.languages))
+    return project.config.for_stage(name)
 
 
 def record_chain(manifest: SourceManifest, project: Project) -> tuple[ChainStage, ...]:
     """normalized -> language_checked -> quality_filtered -> pii_redacted -> toxicity_screened."""
-    from curaline.kernels import langid, normalize, pii, quality, toxicity
-
-    kind = manifest.kind
-    cfg = project.config
-    quality_signals = quality.SIGNALS_BY_KIND.get(kind, {})
-    rows = [
-        ("normalized", normalize.normalize_text, cfg.stage_config("normalize", normalize.NormalizeConfig),
-         normalize.SIGNAL_COLUMNS, "normalize_changes"),
-        ("language_checked", langid.detect_language, language_config(manifest, project),
-         langid.SIGNAL_COLUMNS, "lang_score"),
-        ("quality_filtered", quality.score_quality, cfg.stage_config("quality", quality.QualityConfig),
-         quality_signals, "q_word_count"),
-        ("pii_redacted", pii.redact_pii, cfg.stage_config("pii", pii.PiiConfig), pii.SIGNAL_COLUMNS, "pii_total"),
-        ("toxicity_screened", toxicity.score_toxicity, cfg.stage_config("toxicity", toxicity.ToxicityConfig),
-         toxicity.SIGNAL_COLUMNS, "toxicity"),
-    ]  # fmt: skip
+    signals = _signals()
     out = []
-    for name, kernel, config, signals, column in rows:
-        resolved = stage_signals(kind, signals)
-        out.append(ChainStage(name, kernel, config, resolved, column if column in resolved else None))
+    for name in chain_stages():
+        columns, main = signals[name]
+        resolved = stage_signals(manifest.kind, columns(manifest.kind))
+        out.append(ChainStage(name, stages.kernel_function(name), stage_settings(name, manifest, project), resolved,
+                              main if main in resolved else None))  # fmt: skip
     return tuple(out)

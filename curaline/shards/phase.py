@@ -98,3 +98,27 @@ def _remove_stale(project: Project, source_id: str, stages: Sequence[str], n: in
             index = path.name.removeprefix("shard-").split(".", 1)[0]
             if index.isdigit() and int(index) >= n:
                 path.unlink()
+
+
+def run_sources(project: Project, manifests: Sequence[SourceManifest], run_ids: dict[str, str], engine: Any, *,
+                progress: Any = None) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+    """The per-source phase of every source at once: all their shards in one engine map.
+
+    `curaline run` calls this before the per-source Dagster runs, with the run ids those
+    runs will have, so the shards of all sources share the workers; each run's step then
+    finds its shards committed (with its own run id in the ledger) and only reports.
+    """
+    from curaline.shards.chain import record_chain
+    from curaline.shards.runner import run_phase
+    from curaline.takedown import load_requests
+
+    requests, _ = load_requests(project, strict=True)
+    tasks = [t for m in manifests
+             for t in source_tasks(project, m, run_ids[m.id], record_chain(m, project), takedown_requests=requests)]  # fmt: skip
+    if progress is not None:
+        progress.total = len(tasks)
+    results = run_phase(engine, tasks, progress=None if progress is None else lambda r: progress.update(skipped=r["skipped"]))
+    out: dict[str, list[dict[str, Any]]] = {}
+    for task, result in zip(tasks, results, strict=True):
+        out.setdefault(task.manifest.id, []).append(result)
+    return out

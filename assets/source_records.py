@@ -1,0 +1,46 @@
+"""source_records: a source ingested and cleaned, shard by shard, in one step.
+
+The assets it materializes are the registry's sharded stages (`raw_records`,
+`quarantined_records`, `normalized`, `language_checked`, `quality_filtered`,
+`pii_redacted`, `toxicity_screened`); their kernels and settings come from
+`curaline.stages`, their execution from `curaline.shards`. A new per-record stage is a
+kernel, a registry row (op `source_records`) and one entry below.
+"""
+
+from assets.record_stage import Histogram, RecordStage, source_records_asset
+
+DESCRIPTIONS = {
+    "raw_records": "The source's records as read from its files, with stable doc_id, source_id, licence and "
+                   "content_hash; one parquet file per shard (a bounded slice of the input) in data/raw_records/<source>/.",
+    "quarantined_records": "Input that could not become a record (malformed JSON, bad bytes, missing or empty "
+                           "fields, over-size...), with file, line and reason: nothing is lost.",
+}  # fmt: skip
+
+CHAIN = (
+    RecordStage("normalized", "Records with repaired text: mojibake fixed (ftfy's encoding fixers only), NFC, control "
+                "characters removed, whitespace normalized; records left empty are dropped. Every change is a "
+                "`modify` ledger row naming what changed.",
+                Histogram("changes per record (bitmask: 1 mojibake, 2 NFC, 4 control, 8 whitespace)", "bitmask")),
+    RecordStage("language_checked", "Records with `language` and `lang_score` from an offline detector (ELD, model "
+                "shipped in the package). Records in languages outside the source's declared `languages` (or the "
+                "project's keep-list) are dropped, and so are uncertain ones when a keep-list is set.",
+                Histogram("language ID confidence", "score", threshold=lambda c: c.min_score)),
+    RecordStage("quality_filtered", "Records that pass the published heuristic quality rules: Gopher quality and "
+                "repetition (Rae et al. 2021), C4 (Raffel et al. 2020) and FineWeb (Penedo et al. 2024) for "
+                "documents; trivial, echoed and truncated responses for instructions; identical pairs for "
+                "preferences. Every signal is kept as a `q_*` column so thresholds can change without recomputing; "
+                "each drop names its first failing rule, the measured value and the threshold.",
+                Histogram("words per document", "words", log_x=True, threshold=lambda c: c.min_doc_words)),
+    RecordStage("pii_redacted", "Records with personal data redacted in every text field: emails, phone numbers, "
+                "IPv4/IPv6, Luhn-checked card numbers, mod-97-checked IBANs, US SSNs and API keys/secrets become "
+                "`<EMAIL>`, `<PHONE>`, ... Counts per type are kept in `pii_counts`; the ledger and metadata carry "
+                "counts only, never the PII itself. Nothing is dropped here.",
+                Histogram("PII spans redacted per record", "spans")),
+    RecordStage("toxicity_screened", "Records scored for insult, identity hate, sexual content, violence, self-harm "
+                "and profanity with obfuscation handling and context rules (medical, educational, quoted or reported "
+                "use is damped). Records at or above the project's drop severity are dropped with reason "
+                "toxicity_<category>; lower ones are tagged in `toxicity_tags`.",
+                Histogram("toxicity score (max over categories)", "score", threshold=lambda c: c.drop_severity)),
+)  # fmt: skip
+
+source_records = source_records_asset(CHAIN, DESCRIPTIONS)
