@@ -65,7 +65,7 @@ def test_each_sharded_asset_has_its_materialization_checks_and_lineage(ran: Path
             folder = Path(mat.metadata["path"].value)
             assert folder == ran / "data" / name / "web" and len(list(folder.glob("shard-*.parquet"))) == 6
             assert pq.read_table(folder).num_rows == mat.metadata["dagster/row_count"].value
-            records = instance.get_asset_check_execution_history(
+            records = instance.event_log_storage.get_asset_check_execution_history(
                 dg.AssetCheckKey(dg.AssetKey(name), "raw_schema" if name == "raw_records" else
                                  "quarantine_schema" if name == "quarantined_records" else f"{name}_schema"), limit=1)
             assert records and records[0].evaluation is not None and records[0].evaluation.passed, name
