@@ -166,11 +166,19 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo, 
     """
     from curaline.runlock import ProjectLocked, project_lock
 
+    previous = os.environ.get("CURALINE_WORKERS")
+    if workers is not None:  # what the per-source steps of this process use (curaline.yaml otherwise)
+        os.environ["CURALINE_WORKERS"] = str(workers)
     try:
         with project_lock(project.root, wait=wait, on_wait=echo):
             return _run_pipeline(project, echo=echo, workers=workers)
     except ProjectLocked as exc:
         raise UserError(str(exc)) from None
+    finally:
+        if previous is None:
+            os.environ.pop("CURALINE_WORKERS", None)
+        else:
+            os.environ["CURALINE_WORKERS"] = previous
 
 
 def _run_pipeline(project: Project, *, echo: Callable[[str], None], workers: int | None) -> bool:
@@ -205,7 +213,6 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], workers: int
 
     tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
     engine_config = project.config.engine.with_workers(workers)
-    os.environ["CURALINE_WORKERS"] = str(engine_config.resolved_workers)  # what the per-source steps use
     ok = True
     with DagsterInstance.get() as instance:
         fail_killed_runs(instance, echo)
