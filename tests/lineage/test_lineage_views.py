@@ -131,7 +131,7 @@ WRITER = textwrap.dedent(
     project = Project.at(sys.argv[1])
     deadline = time.monotonic() + float(sys.argv[2])
     template = __import__("json").loads(Path(sys.argv[3]).read_text())
-    raw = project.stage_path("raw_records", "notes")  # a sharded stage's folder (pyarrow reads it whole)
+    raw = project.stage_path("raw_records", "notes") / "shard-00000.parquet"  # the one shard of its folder
     base = __import__("pyarrow.parquet").parquet.read_table(raw)
     i = 0
     while time.monotonic() < deadline:
