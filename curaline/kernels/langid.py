@@ -89,8 +89,6 @@ class LangIdConfig:
     # ELD labels always second-guessed, whatever ELD's score: where a language ELD
     # lacks lands confidently (Macedonian as sr or bg, Afrikaans as nl); chosen on Lingua.
     wide_always: tuple[str, ...] = ("bg", "nl", "sr")
-    # lid.176 reads this many characters (its speed is linear in the length).
-    wide_max_chars: int = 300
 
     def __post_init__(self) -> None:
         if self.models not in MODELS:
@@ -235,7 +233,7 @@ def detect_language(
     wide_prob = np.zeros(len(texts), dtype=np.float64)
     if asked.any():
         idx = np.flatnonzero(asked)
-        wl, wp = langid_wide.predict([texts[i] for i in idx], config.wide_max_chars)
+        wl, wp = langid_wide.predict([texts[i] for i in idx], config.max_chars)  # the text ELD read
         wide_lang[idx] = wl
         wide_prob[idx] = wp
     language, lang_score, model, guess = combine(eld_lang, scores, wide_lang, wide_prob, asked, config)

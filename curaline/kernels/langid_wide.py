@@ -73,7 +73,7 @@ def labels() -> dict[str, str]:
     return out
 
 
-def predict(texts: list[str], max_chars: int = 300) -> tuple[list[str], np.ndarray]:
+def predict(texts: list[str], max_chars: int = 1000) -> tuple[list[str], np.ndarray]:
     """Best canonical language and its probability per text (first max_chars, one line)."""
     f = _model().f.predict  # the batch call of fasttext-predict drops the probabilities
     langs: list[str] = []
