@@ -87,8 +87,9 @@ class LangIdConfig:
     # cost ~20x ELD's time on every English record under wide_below (30-40 % of them).
     wide_skip: tuple[str, ...] = ("en",)
     # ELD labels always second-guessed, whatever ELD's score: where a language ELD
-    # lacks lands confidently (Macedonian as sr or bg, Afrikaans as nl); chosen on Lingua.
-    wide_always: tuple[str, ...] = ("bg", "nl", "sr")
+    # lacks lands confidently (Macedonian as sr or bg, Afrikaans as nl, Galician as es or
+    # pt); chosen on the tuning set (Lingua + TruthfulQA-Multi, measure_langid.py --tune).
+    wide_always: tuple[str, ...] = ("bg", "es", "nl", "pt", "sr")
 
     def __post_init__(self) -> None:
         if self.models not in MODELS:
