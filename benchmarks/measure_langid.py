@@ -127,18 +127,25 @@ def measure_accuracy(name: str, data: dict[str, list[str]]) -> None:
     old, old_speed = run_stage(data, OLD)
     new, new_speed = run_stage(data, NEW)
     wider, wider_speed = run_stage(data, WIDER)
+    alone, alone_speed = {}, 0.0  # lid.176 on every sentence, its label as is
+    for code, sents in data.items():
+        t0 = time.process_time()
+        labels, _ = langid_wide.predict(sents)
+        alone_speed += time.process_time() - t0
+        alone[code] = float((np.array(labels, dtype=object) == code).mean())
+    alone_speed = sum(map(len, data.values())) / alone_speed
     eld = eld_languages()
     print(f"\n## {name}: {len(data)} languages, {sum(map(len, data.values()))} sentences\n")
-    print("| language | ELD knows | n | old (ELD) | new (ELD + lid.176) | new, wide_below 1.01 |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| language | ELD knows | n | old (ELD) | new (ELD + lid.176) | new, wide_below 1.01 | lid.176 alone |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for code in sorted(data):
         print(f"| {code} | {'yes' if code in eld else ''} | {len(data[code])} | {old[code]:.3f} | {new[code]:.3f} "
-              f"| {wider[code]:.3f} |")
+              f"| {wider[code]:.3f} | {alone[code]:.3f} |")
     n_eld = sum(c in eld for c in data)
     print(f"\n| {name} | languages >= 0.80 (of {len(data)}) | macro over ELD's {n_eld} | macro over all | sentences per CPU s |")
     print("|---|---:|---:|---:|---:|")
     for label, accs, speed in (("old: ELD", old, old_speed), ("new: ELD + lid.176 (default)", new, new_speed),
-                               ("new, wide_below: 1.01", wider, wider_speed)):
+                               ("new, wide_below: 1.01", wider, wider_speed), ("lid.176 alone", alone, alone_speed)):
         k, me, ma = summary(accs)
         print(f"| {label} | {k} | {me:.3f} | {ma:.3f} | {speed:,.0f} |")
 
@@ -150,8 +157,17 @@ def load_shard(path: Path) -> pa.Table:
 
 
 def measure_speed(shards: int) -> None:
+    from curaline.kernels.langid import detection_text
+    from curaline.kernels.scripts import detect_scripts
+
     tables = [load_shard(p) for p in sorted(CORPUS.glob("*.jsonl.gz"))[:shards]]
     n = sum(t.num_rows for t in tables)
+    cut = [detection_text(t, "document", 1000) for t in tables]
+    detect_scripts(cut[0].slice(0, 10))  # compile
+    t0 = time.process_time()
+    for text in cut:
+        detect_scripts(text)
+    print(f"\nscript column alone: {n / (time.process_time() - t0):,.0f} docs per CPU second")
     print(f"\n## corpus-100k, {shards} shard(s): {n} docs, detect_language (keep en, max_chars 1000), 1 process\n")
     print("| stage | wall s | docs/s (wall) | docs/s per CPU second | labelled by lid.176 | labels | drops |")
     print("|---|---:|---:|---:|---:|---|---|")
