@@ -250,3 +250,15 @@ def test_manifest_refuses_unknown_language_or_script(tmp_path: Path, code: str, 
     [problem] = err.value.problems
     assert problem.field == "languages" and message in problem.message and code in problem.message
     assert "web.yaml" in str(err.value)
+
+
+def test_release_spec_languages_match_the_stage_codes(tmp_path: Path) -> None:
+    from curaline.release.spec import load_spec
+
+    spec = {"name": "multi", "description": "test", "use": "research", "sources": "all",
+            "languages": ["eng", "nob", "fil", "cmn"], "quality": "default", "dedup": True, "decontaminate": True,
+            "splits": {"train": 0.8, "validation": 0.1, "test": 0.1, "seed": 1},
+            "mix": {"by": "domain", "weights": {"web": 1.0}}}  # fmt: skip
+    path = tmp_path / "multi.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert load_spec(path).languages == ("en", "no", "tl", "zh")
