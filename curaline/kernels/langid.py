@@ -96,6 +96,10 @@ class LangIdConfig:
             raise ValueError(f"language models {self.models!r} unknown; allowed: {', '.join(MODELS)}")
         for tag in self.keep_languages:
             keep_tag(tag, self.models)
+        for name in ("wide_skip", "wide_always"):  # ELD labels, written as ELD writes them
+            bad = [c for c in getattr(self, name) if c not in eld_languages()]
+            if bad:
+                raise ValueError(f"{name}: {', '.join(bad)} not ELD labels; ELD's: {', '.join(sorted(eld_languages()))}")
 
     @property
     def wide(self) -> bool:

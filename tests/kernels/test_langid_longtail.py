@@ -120,9 +120,13 @@ def test_combination_rule() -> None:
     assert _one("es", 0.3, "gl", 0.9, OLD) == (False, "und", 0.3, None)
 
 
-def test_unknown_model_setting_is_refused() -> None:
+def test_unknown_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="language models 'cld3' unknown"):
         LangIdConfig(models="cld3")
+    with pytest.raises(ValueError, match="wide_always: eng, gl not ELD labels"):
+        LangIdConfig(wide_always=("sr", "eng", "gl"))
+    with pytest.raises(ValueError, match="not one the detector knows"):
+        LangIdConfig(keep_languages=("en", "zu"))
 
 
 def test_lineage_names_models_and_versions() -> None:
