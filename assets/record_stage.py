@@ -135,6 +135,7 @@ def record_stage_asset(
                 "changed_by_reason": counts_table(dict(stats.changed)),
                 f"{signal_column}_mean": float(np.nanmean(values)) if values.size else 0.0,
                 "report": dg.MetadataValue.md(report),
+                **({"models": dg.MetadataValue.json(config.lineage_tags())} if hasattr(config, "lineage_tags") else {}),
             },
         )
         yield from checks

@@ -40,7 +40,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data: Path) 
     return proj
 
 
-def _materialize_language_stage(project: Project) -> None:
+def _materialize_language_stage(project: Project) -> dict:
     """catalog, then raw -> normalized -> language_checked of `multi` only, as `curaline run` runs them."""
     import dagster as dg
 
@@ -58,10 +58,13 @@ def _materialize_language_stage(project: Project) -> None:
         res = defs.resolve_job_def("per_source_job").execute_in_process(
             instance=instance, partition_key="multi", asset_selection=keys)
         assert res.success
+        record = instance.fetch_materializations(dg.AssetKey("language_checked"), limit=1).records[0]
+        return dict(record.asset_materialization.metadata)
 
 
 def test_long_tail_source_through_the_pipeline(project: Project, shared_dir: Path, shared_data: Path) -> None:
-    _materialize_language_stage(project)
+    metadata = _materialize_language_stage(project)
+    assert MODEL_SHA256 in metadata["models"].value["langid.lid176"]  # what operators see in the UI
     out = pq.read_table(project.stage_path("language_checked", "multi")).to_pylist()
     truth = {json.loads(line)["text"]: json.loads(line)["truth"]
              for line in (project.root / "corpus" / "multi.jsonl").read_text().splitlines()}  # fmt: skip
