@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from curaline.project import IngestConfig
 from curaline.records import EXTRA_COLUMNS, TEXT_COLUMNS, canonical_label, make_doc_id, own_key, position_key
+from curaline.safe_paths import source_file_problem
 from curaline.sources import FieldRef, SourceManifest
 
 QUARANTINE_REASONS = (
@@ -466,6 +467,11 @@ class SourceReader:
                 rel = path.relative_to(root).as_posix()
             except ValueError:
                 rel = path.name
+            problem = source_file_problem(path, self.m.ingest_roots)
+            if problem:  # one quarantine row for the file; the other files are still read
+                self.stats.read += 1
+                self._quarantine(qrows, _Item(rel, None, None, reason="unreadable_file", detail=problem))
+                continue
             for item in self._items(path, rel):
                 self.stats.read += 1
                 mapped, fault = (None, None) if item.reason else self._map(item)

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 PROJECT_ENV = "CURALINE_PROJECT"
 CONFIG_FILE = "curaline.yaml"
 
@@ -24,6 +22,9 @@ class IngestConfig:
     max_record_chars: int = 1_000_000
     #: rows per Arrow batch: bounds memory whatever the source size
     batch_size: int = 5_000
+    #: folders (besides the project folder) a manifest's location may point into;
+    #: relative ones are relative to the project folder
+    allowed_roots: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,12 @@ class ProjectConfig:
 def _load_config(path: Path) -> ProjectConfig:
     if not path.exists():
         return ProjectConfig()
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    from curaline.safe_yaml import load_file
+
+    try:
+        data = load_file(path) or {}
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: must be a YAML mapping")
     allowed = {f.name for f in fields(ProjectConfig)}
@@ -150,6 +156,13 @@ def _load_config(path: Path) -> ProjectConfig:
     bad = sorted(set(ingest) - ingest_allowed)
     if bad:
         raise ValueError(f"{path}: ingest: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(ingest_allowed))}")
+    roots = ingest.get("allowed_roots")
+    if roots is not None:
+        if isinstance(roots, str):
+            roots = [roots]
+        if not isinstance(roots, list) or not all(isinstance(r, str) and r.strip() for r in roots):
+            raise ValueError(f"{path}: ingest.allowed_roots: must be a list of folders, got {roots!r}")
+        ingest = {**ingest, "allowed_roots": tuple(roots)}
     stages = data.get("stages") or {}
     if not isinstance(stages, dict) or not all(isinstance(v, dict) for v in stages.values()):
         raise ValueError(f"{path}: stages: must map a stage name to its settings")
@@ -165,6 +178,10 @@ def _load_config(path: Path) -> ProjectConfig:
                          provider=_provider(path, data.get("provider")))
 
 
+class ConfigError(ValueError):
+    """curaline.yaml cannot be used: str() is one line naming the file and the key."""
+
+
 @dataclass(frozen=True)
 class Project:
     root: Path
@@ -174,7 +191,19 @@ class Project:
     def at(cls, root: str | Path | None = None) -> Project:
         """The project at root, else $CURALINE_PROJECT, else the current directory."""
         chosen = Path(root or os.environ.get(PROJECT_ENV) or ".").expanduser().resolve()
-        return cls(root=chosen, config=_load_config(chosen / CONFIG_FILE))
+        try:
+            config = _load_config(chosen / CONFIG_FILE)
+        except ConfigError:
+            raise
+        except (ValueError, TypeError) as exc:  # every problem of the file, as one line
+            raise ConfigError(" ".join(str(exc).split())) from None
+        return cls(root=chosen, config=config)
+
+    @property
+    def ingest_roots(self) -> tuple[Path, ...]:
+        """The folders source files may come from: the project and `ingest.allowed_roots`, resolved."""
+        extra = (self.root / Path(r).expanduser() for r in self.config.ingest.allowed_roots)
+        return (self.root, *(p.resolve() for p in extra))
 
     @property
     def sources_dir(self) -> Path:

@@ -46,3 +46,14 @@ def outside_roots(path: Path, roots: Iterable[Path]) -> bool:
     """Whether resolved `path` lies outside every one of `roots`."""
     resolved = path.resolve()
     return not any(is_within(resolved, Path(r).resolve()) for r in roots)
+
+
+def source_file_problem(path: Path, roots: Iterable[Path]) -> str | None:
+    """Why a source file must not be read (None when it may): a dangling symlink, or a file
+    that resolves outside the ingest roots (a symlink inside the project pointing out)."""
+    if path.is_symlink() and not path.exists():
+        return f"dangling symlink: {path} points to {path.readlink()}, which does not exist"
+    roots = tuple(roots)
+    if roots and outside_roots(path, roots):
+        return f"{path} resolves to {path.resolve()}, outside the allowed ingest roots"
+    return None

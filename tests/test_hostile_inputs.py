@@ -1,0 +1,147 @@
+"""Hostile and careless input: every case ends with exit 2 and one line, or a quarantine row.
+
+Each case is a reproduction from issue 17 (or one added while fixing it); the good input
+beside the bad one is still read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from curaline.cli import main
+from curaline.ingest import read_source
+from curaline.project import Project
+from curaline.sources import ManifestError, load_manifests, parse_manifest
+
+BASE = {"format": "jsonl", "kind": "document", "fields": {"id": "id"}, "license": "CC-BY-4.0",
+        "obtained": "public-dataset"}  # fmt: skip
+BILLION_LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{n}: &{n} [" + ",".join([f"*{p}"] * 9) + "]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def _project(root: Path) -> Path:
+    (root / "sources").mkdir(parents=True)
+    (root / "corpus").mkdir()
+    (root / "corpus" / "good.jsonl").write_text("".join(f'{{"id": "g{i}", "text": "Good record {i}."}}\n' for i in range(5)))
+    _manifest(root, "good", location="../corpus/good.jsonl")
+    return root
+
+
+def _manifest(root: Path, sid: str, file: str | None = None, **spec: object) -> Path:
+    path = root / "sources" / (file or f"{sid}.yaml")
+    path.write_text(yaml.safe_dump({"id": sid, **BASE, **spec}))
+    return path
+
+
+def _cli(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def _check(root: Path) -> dict[str, object]:
+    res = _cli("sources", "check", "--project", str(root), "--json")
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    return json.loads(res.stdout)
+
+
+# ---- where a manifest may read from -----------------------------------------------------
+
+
+def test_a_location_outside_the_project_is_refused_naming_file_and_field(tmp_path: Path) -> None:
+    root = _project(tmp_path / "proj")
+    _manifest(root, "shadow", location="/etc/passwd", format="text", fields={})
+    _manifest(root, "climb", location="../../outside/*.jsonl")
+    report = _check(root)
+    assert report["valid"] == ["good"]
+    problems = {(Path(p["file"]).name, p["field"]) for p in report["problems"]}  # type: ignore[index, union-attr]
+    assert problems == {("shadow.yaml", "location"), ("climb.yaml", "location")}
+    assert all("outside the allowed ingest roots" in p["message"] for p in report["problems"])  # type: ignore[index, union-attr]
+
+
+def test_allowed_roots_in_curaline_yaml_admit_a_folder(tmp_path: Path) -> None:
+    outside = tmp_path / "shared"
+    outside.mkdir()
+    (outside / "x.jsonl").write_text('{"id": "1", "text": "shared text"}\n')
+    root = _project(tmp_path / "proj")
+    _manifest(root, "shared", location=str(outside / "x.jsonl"))
+    with pytest.raises(ManifestError, match="location"):
+        load_manifests(root / "sources")
+    (root / "curaline.yaml").write_text(yaml.safe_dump({"ingest": {"allowed_roots": ["../shared"]}}))
+    manifests, problems = load_manifests(root / "sources")
+    assert not problems and sorted(m.id for m in manifests) == ["good", "shared"]
+
+
+def test_a_symlink_inside_the_project_pointing_out_is_quarantined_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text('{"id": "s", "text": "password=hunter2"}\n')
+    root = _project(tmp_path / "proj")
+    (root / "corpus" / "many").mkdir()
+    (root / "corpus" / "many" / "a.jsonl").write_text('{"id": "a", "text": "fine"}\n')
+    (root / "corpus" / "many" / "b.jsonl").symlink_to(secret)
+    records, quarantine, stats = read_source(parse_manifest(_manifest(root, "many", location="../corpus/many/*.jsonl")))
+    assert records["source_record_id"].to_pylist() == ["a"]
+    [row] = quarantine.to_pylist()
+    assert row["reason"] == "unreadable_file" and row["file"] == "b.jsonl" and "outside the allowed ingest roots" in row["detail"]
+    assert stats.balanced
+
+
+@pytest.mark.parametrize(("file", "sid"), [("..yaml", "."), ("...yaml", ".."), (".hidden.yaml", ".hidden")])
+def test_dot_source_ids_are_refused(tmp_path: Path, file: str, sid: str) -> None:
+    root = _project(tmp_path / "proj")
+    _manifest(root, sid, file=file, location="../corpus/good.jsonl")
+    report = _check(root)
+    [problem] = report["problems"]  # type: ignore[misc]
+    assert problem["field"] == "id" and "must start with" in problem["message"]
+
+
+# ---- bounded YAML -------------------------------------------------------------------------
+
+
+def test_a_billion_laughs_manifest_is_refused_fast_in_one_line(tmp_path: Path) -> None:
+    root = _project(tmp_path / "proj")
+    (root / "sources" / "bomb.yaml").write_text(BILLION_LAUGHS)
+    start = time.perf_counter()
+    report = _check(root)
+    assert time.perf_counter() - start < 5
+    [problem] = report["problems"]  # type: ignore[misc]
+    assert Path(problem["file"]).name == "bomb.yaml" and "aliases are expanded" in problem["message"]
+    assert report["valid"] == ["good"]
+
+
+def test_an_oversized_or_recursive_manifest_is_refused(tmp_path: Path) -> None:
+    root = _project(tmp_path / "proj")
+    (root / "sources" / "huge.yaml").write_text("description: " + "x" * (2 << 20) + "\n")
+    (root / "sources" / "loop.yaml").write_text("id: loop\nfields: &f {a: *f}\n")
+    (root / "sources" / "deep.yaml").write_text("id: deep\nfields: " + "[" * 20_000 + "]" * 20_000 + "\n")
+    messages = {Path(p["file"]).name: p["message"] for p in _check(root)["problems"]}  # type: ignore[union-attr, index]
+    assert "larger than" in messages["huge.yaml"]
+    assert "recursive" in messages["loop.yaml"]
+    assert "nest" in messages["deep.yaml"]
+
+
+@pytest.mark.parametrize("config", ["name: [unclosed\n", BILLION_LAUGHS, "ingest:\n  allowed_roots: 3\n",
+                                    "ingest: {batch_size: 10, nope: 1}\n", "- a list\n"])  # fmt: skip
+@pytest.mark.parametrize("command", [["sources", "check"], ["sources", "list"], ["lineage", "sources"],
+                                     ["release", "list"]])  # fmt: skip
+def test_a_broken_curaline_yaml_is_one_line_and_exit_2_in_every_command(tmp_path: Path, config: str,
+                                                                         command: list[str]) -> None:  # fmt: skip
+    root = _project(tmp_path / "proj")
+    (root / "curaline.yaml").write_text(config)
+    res = _cli(*command, "--project", str(root))
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and res.exception is None or isinstance(res.exception, SystemExit)
+    [line] = res.stderr.splitlines()
+    assert line.startswith("curaline: error: ") and "curaline.yaml" in line
+
+
+def test_the_project_config_error_is_a_value_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "curaline.yaml").write_text(BILLION_LAUGHS)
+    with pytest.raises(ValueError, match=r"curaline\.yaml: -: too large"):
+        Project.at(tmp_path)
