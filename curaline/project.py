@@ -22,6 +22,10 @@ class IngestConfig:
     max_record_chars: int = 1_000_000
     #: rows per Arrow batch: bounds memory whatever the source size
     batch_size: int = 5_000
+    #: a line (jsonl) or text file longer than this many bytes is quarantined as oversize
+    #: without being held whole: bounds the memory one record can take (16 MiB holds a
+    #: 1M-character record even as JSON-escaped non-Latin text)
+    max_line_bytes: int = 16 << 20
     #: folders (besides the project folder) a manifest's location may point into;
     #: relative ones are relative to the project folder
     allowed_roots: tuple[str, ...] = ()

@@ -145,3 +145,106 @@ def test_the_project_config_error_is_a_value_error_naming_the_file(tmp_path: Pat
     (tmp_path / "curaline.yaml").write_text(BILLION_LAUGHS)
     with pytest.raises(ValueError, match=r"curaline\.yaml: -: too large"):
         Project.at(tmp_path)
+
+
+# ---- bad files never stop the good ones -------------------------------------------------
+
+
+def test_a_location_matching_no_file_is_a_problem_and_an_empty_file_a_warning(tmp_path: Path) -> None:
+    root = _project(tmp_path / "proj")
+    _manifest(root, "typo", location="../corpus/goood.jsonl")
+    _manifest(root, "nomatch", location="../corpus/none/*.jsonl")
+    (root / "corpus" / "empty.jsonl").write_text("")
+    _manifest(root, "empty", location="../corpus/empty.jsonl")
+    report = _check(root)
+    assert sorted(report["valid"]) == ["empty", "good"]  # type: ignore[arg-type]
+    assert {(Path(p["file"]).stem, p["field"]) for p in report["problems"]} == {("typo", "location"), ("nomatch", "location")}  # type: ignore[index, union-attr]
+    assert all("matches no file" in p["message"] for p in report["problems"])  # type: ignore[index, union-attr]
+    [warning] = report["warnings"]  # type: ignore[misc]
+    assert Path(warning["file"]).stem == "empty" and "is empty" in warning["message"]
+
+
+def test_dangling_symlinks_are_quarantined_as_a_location_and_inside_a_glob(tmp_path: Path) -> None:
+    root = _project(tmp_path / "proj")
+    (root / "corpus" / "many").mkdir()
+    (root / "corpus" / "many" / "a.jsonl").write_text('{"id": "a", "text": "fine"}\n')
+    (root / "corpus" / "many" / "b.jsonl").symlink_to(root / "corpus" / "gone.jsonl")
+    (root / "corpus" / "alone.jsonl").symlink_to(root / "corpus" / "nowhere.jsonl")
+    for sid, location, kept in (("many", "../corpus/many/*.jsonl", ["a"]), ("alone", "../corpus/alone.jsonl", [])):
+        records, quarantine, stats = read_source(parse_manifest(_manifest(root, sid, location=location)))
+        assert records["source_record_id"].to_pylist() == kept
+        [row] = quarantine.to_pylist()
+        assert row["reason"] == "unreadable_file" and "dangling symlink" in row["detail"], row
+        assert stats.balanced
+    report = CliRunner().invoke(main, ["sources", "check", "--project", str(root), "--json"])
+    assert report.exit_code == 0, report.output
+    warnings = {Path(w["file"]).stem for w in json.loads(report.stdout)["warnings"]}
+    assert warnings == {"many", "alone"}
+
+
+def test_csv_rows_whose_cell_count_is_not_the_headers_are_quarantined_with_the_row(tmp_path: Path) -> None:
+    root = _project(tmp_path / "proj")
+    (root / "corpus" / "rows.csv").write_text(
+        "id,text,url\n"
+        '1,"fine text",https://a.example\n'
+        "2,text with, an unquoted comma,https://b.example\n"
+        "3,short\n"
+        '4,"also fine",https://d.example\n'
+    )
+    m = parse_manifest(_manifest(root, "rows", location="../corpus/rows.csv", format="csv",
+                                 fields={"id": "id", "text": "text", "url": "url"}))  # fmt: skip
+    records, quarantine, stats = read_source(m)
+    assert records["source_record_id"].to_pylist() == ["1", "4"]
+    assert records["url"].to_pylist() == ["https://a.example", "https://d.example"]
+    rows = quarantine.to_pylist()
+    assert [(r["line"], r["reason"]) for r in rows] == [(3, "malformed_csv"), (4, "malformed_csv")]
+    assert "4 cells where the header has 3" in rows[0]["detail"] and b"unquoted comma" in rows[0]["raw"]
+    assert stats.balanced
+
+
+def test_an_oversize_line_is_quarantined_without_being_read_whole(tmp_path: Path) -> None:
+    from curaline.project import IngestConfig
+
+    root = _project(tmp_path / "proj")
+    big = b'{"id": "big", "text": "' + b"x" * 300_000 + b'"}\n'
+    (root / "corpus" / "lines.jsonl").write_bytes(b'{"id": "1", "text": "one"}\n' + big + b'{"id": "3", "text": "three"}\n')
+    (root / "corpus" / "book.txt").write_bytes(b"y" * 300_000)
+    config = IngestConfig(max_line_bytes=100_000)
+    records, quarantine, stats = read_source(parse_manifest(_manifest(root, "lines", location="../corpus/lines.jsonl")), config)
+    assert records["source_record_id"].to_pylist() == ["1", "3"]
+    [row] = quarantine.to_pylist()
+    assert (row["line"], row["reason"], row["byte_offset"]) == (2, "oversize_record", 27)
+    assert f"a line of {len(big)} bytes" in row["detail"] and len(row["raw"]) <= 64 * 1024
+    text = parse_manifest(_manifest(root, "book", location="../corpus/book.txt", format="text", fields={}))
+    records, quarantine, _ = read_source(text, config)
+    assert records.num_rows == 0 and quarantine["reason"].to_pylist() == ["oversize_record"]
+
+
+# ---- takedowns that match nothing ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("selector", [{"url_pattern": r"never\.example/"},
+                                      {"doc_ids": ["ghost:0123456789abcdef"]}])  # fmt: skip
+def test_a_takedown_matching_nothing_becomes_no_match_after_the_next_ingest(tmp_path: Path,
+                                                                            selector: dict[str, object]) -> None:  # fmt: skip
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curaline.kernels.base import EVENT_SCHEMA
+    from curaline.ledger import write_ledger
+    from curaline.takedown import new_request, pending_requests, record_request, request_status
+
+    project = Project.at(_project(tmp_path / "proj"))
+    raw = project.stage_path("raw_records", "good")
+    raw.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"doc_id": ["good:0000000000000001"], "source_id": ["good"],
+                             "url": pa.array(["https://ok.example/1"], pa.string())}), raw)  # fmt: skip
+    req = new_request(project, reason="r", requested_by="a", now=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5),
+                      **selector)  # type: ignore[arg-type]
+    record_request(project, req)
+    assert request_status(project, req) == "pending"  # no ingest since: it may still match
+    write_ledger(project, EVENT_SCHEMA.empty_table(), stage="raw_records", partition="good", run_id="run-1")
+    assert request_status(project, req) == "no-match"
+    assert pending_requests(project) == []  # the sensor stops re-running for it
