@@ -248,3 +248,39 @@ def test_a_takedown_matching_nothing_becomes_no_match_after_the_next_ingest(tmp_
     write_ledger(project, EVENT_SCHEMA.empty_table(), stage="raw_records", partition="good", run_id="run-1")
     assert request_status(project, req) == "no-match"
     assert pending_requests(project) == []  # the sensor stops re-running for it
+
+
+# ---- a whole run with bad input beside good (Dagster in-process, real DVC) -------------------
+
+
+def test_a_run_with_bad_manifests_and_files_completes_the_good_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One invalid manifest, a dangling symlink as a location and inside a glob, a CSV with shifted
+    cells: every valid source runs (DVC tracking included), the bad input is quarantined, the
+    command fails at the end naming the invalid manifest."""
+    import pyarrow.parquet as pq
+
+    from curaline.cli import run_pipeline
+
+    root = _project(tmp_path / "proj")
+    (root / "corpus" / "many").mkdir()
+    (root / "corpus" / "many" / "a.jsonl").write_text('{"id": "a", "text": "A fine record about gardens."}\n')
+    (root / "corpus" / "many" / "b.jsonl").symlink_to(root / "corpus" / "gone.jsonl")
+    (root / "corpus" / "alone.jsonl").symlink_to(root / "corpus" / "nowhere.jsonl")
+    (root / "corpus" / "rows.csv").write_text('id,text\n1,"fine text about rivers"\n2,text, with a comma\n')
+    _manifest(root, "many", location="../corpus/many/*.jsonl")
+    _manifest(root, "alone", location="../corpus/alone.jsonl")
+    _manifest(root, "rows", location="../corpus/rows.csv", format="csv", fields={"id": "id", "text": "text"})
+    (root / "sources" / "broken.yaml").write_text("id: broken\nlicense: [unclosed\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(root / ".dagster"))
+    lines: list[str] = []
+    assert run_pipeline(Project.at(root), echo=lines.append) is False
+    out = "\n".join(lines)
+    assert "broken.yaml: line 3: not valid YAML" in out and "FAILED" not in out
+    for sid in ("good", "many", "alone", "rows"):
+        assert f"{sid:<24} ok" in out
+    project = Project.at(root)
+    quarantined = {sid: pq.read_table(project.stage_path("quarantined_records", sid), columns=["reason"])["reason"].to_pylist()
+                   for sid in ("good", "many", "alone", "rows")}  # fmt: skip
+    assert quarantined == {"good": [], "many": ["unreadable_file"], "alone": ["unreadable_file"], "rows": ["malformed_csv"]}
+    assert pq.read_table(project.stage_path("raw_records", "good")).num_rows == 5
+    assert "raw_records@many" in (root / "dvc.lock").read_text()  # tracked, with the dangling link recorded as missing
