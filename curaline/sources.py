@@ -519,9 +519,11 @@ def load_manifests(sources_dir: Path, *, strict: bool = True) -> tuple[list[Sour
     """Every manifest of a project; with strict, raise listing all problems of all files."""
     manifests: list[SourceManifest] = []
     problems: list[Problem] = []
-    for path in manifest_paths(sources_dir):
+    paths = manifest_paths(sources_dir)
+    roots = project_ingest_roots(paths[0]) if paths else ()  # one curaline.yaml read for all of them
+    for path in paths:
         try:
-            manifests.append(parse_manifest(path))
+            manifests.append(parse_manifest(path, roots=roots))
         except ManifestError as err:
             problems.extend(err.problems)
     seen: dict[str, Path] = {}
