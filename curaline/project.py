@@ -125,6 +125,9 @@ class ProjectConfig:
     generator_terms: dict[str, str] = field(default_factory=dict)
     #: the provider and model facts the EU AI Act summary and the dataset card cite
     provider: ProviderConfig = field(default_factory=ProviderConfig)
+    #: push the stage outputs that hold PII verbatim (curaline.pii_stages) to a DVC remote
+    #: that is not a local folder; off: they stay on this machine
+    pii_to_remote: bool = False
 
     def stage_config(self, stage: str, config_cls: type[Any], **overrides: Any) -> Any:
         """The kernel config of a stage: dataclass defaults < curaline.yaml < overrides."""
@@ -176,7 +179,11 @@ def _load_config(path: Path) -> ProjectConfig:
     terms = data.get("generator_terms") or {}
     if not isinstance(terms, dict) or not all(v in ("restricted", "permitted") for v in terms.values()):
         raise ValueError(f"{path}: generator_terms: must map a generator name to restricted or permitted")
+    pii_to_remote = data.get("pii_to_remote", False)
+    if not isinstance(pii_to_remote, bool):
+        raise ValueError(f"{path}: pii_to_remote: must be true or false, got {pii_to_remote!r}")
     return ProjectConfig(name=str(data.get("name", "curaline")), ingest=IngestConfig(**ingest), stages=stages,
+                         pii_to_remote=pii_to_remote,
                          license_classes={str(k): str(v) for k, v in classes.items()},
                          generator_terms={str(k): str(v) for k, v in terms.items()},
                          provider=_provider(path, data.get("provider")))

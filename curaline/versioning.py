@@ -511,13 +511,35 @@ def _outs(stages: Mapping[str, Mapping[str, Any]], name: str, root: Path) -> lis
 
 
 def push(project: Project, targets: Sequence[str] | None = None) -> int:
-    """Push cached outputs (all, or these stages/paths) to the default remote; objects sent."""
+    """Push cached outputs (all, or these stages/paths) to the default remote; objects sent.
+
+    "All" leaves out the outputs that hold PII verbatim (curaline.pii_stages) when the
+    remote is not a local folder, unless curaline.yaml says `pii_to_remote: true`.
+    """
     with project_lock(project):
         def run() -> int:
             with _open_repo(project.root) as repo:
-                return int(repo.push(targets=list(targets) if targets else None))
+                chosen = list(targets) if targets else shareable_outputs(project, repo)
+                if chosen == []:
+                    return 0  # nothing that may leave (an empty list would mean "everything" to DVC)
+                return int(repo.push(targets=chosen))
 
         return int(_retry_dvc_lock(run))
+
+
+def shareable_outputs(project: Project, repo: Any) -> list[str] | None:
+    """What a plain push may send: None (every output) for a local remote or when the project
+    allows PII on its remote; else the dvc.lock outputs of every stage that holds no PII."""
+    from curaline.pii_stages import holds_pii, is_local_remote
+
+    name = repo.config["core"].get("remote")
+    url = str((repo.config.get("remote") or {}).get(name, {}).get("url", "")) if name else ""
+    if not url or is_local_remote(url) or project.config.pii_to_remote:
+        return None
+    lock_path = project.root / DVC_LOCK
+    lock = (yaml.load(lock_path.read_text(encoding="utf-8"), Loader=_Loader) or {}) if lock_path.exists() else {}
+    outs = [str(o["path"]) for stage in (lock.get("stages") or {}).values() for o in stage.get("outs") or []]
+    return sorted(p for p in set(outs) if not holds_pii(p))
 
 
 # ---- restoring ------------------------------------------------------------------------------
