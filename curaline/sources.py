@@ -140,7 +140,7 @@ class SourceManifest:
             return [p for p in found if p.is_file() or (p.is_symlink() and not p.exists())]
         p = Path(pattern)
         if p.is_dir():
-            return sorted(q for q in p.rglob("*") if q.is_file())
+            return sorted(q for q in p.rglob("*") if q.is_file() or (q.is_symlink() and not q.exists()))
         return [p]
 
     def declaration(self) -> dict[str, Any]:

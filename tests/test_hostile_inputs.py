@@ -170,7 +170,8 @@ def test_dangling_symlinks_are_quarantined_as_a_location_and_inside_a_glob(tmp_p
     (root / "corpus" / "many" / "a.jsonl").write_text('{"id": "a", "text": "fine"}\n')
     (root / "corpus" / "many" / "b.jsonl").symlink_to(root / "corpus" / "gone.jsonl")
     (root / "corpus" / "alone.jsonl").symlink_to(root / "corpus" / "nowhere.jsonl")
-    for sid, location, kept in (("many", "../corpus/many/*.jsonl", ["a"]), ("alone", "../corpus/alone.jsonl", [])):
+    for sid, location, kept in (("many", "../corpus/many/*.jsonl", ["a"]), ("alone", "../corpus/alone.jsonl", []),
+                                ("folder", "../corpus/many", ["a"])):  # fmt: skip
         records, quarantine, stats = read_source(parse_manifest(_manifest(root, sid, location=location)))
         assert records["source_record_id"].to_pylist() == kept
         [row] = quarantine.to_pylist()
@@ -179,7 +180,7 @@ def test_dangling_symlinks_are_quarantined_as_a_location_and_inside_a_glob(tmp_p
     report = CliRunner().invoke(main, ["sources", "check", "--project", str(root), "--json"])
     assert report.exit_code == 0, report.output
     warnings = {Path(w["file"]).stem for w in json.loads(report.stdout)["warnings"]}
-    assert warnings == {"many", "alone"}
+    assert warnings == {"many", "alone", "folder"}
 
 
 def test_csv_rows_whose_cell_count_is_not_the_headers_are_quarantined_with_the_row(tmp_path: Path) -> None:
