@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from curaline.clitools import UserError, json_option, project_option, table
+from curaline.clitools import Group, UserError, json_option, project_option, table, table_options
 from curaline.project import PROJECT_ENV, Project
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 
-class LazyGroup(click.Group):
+class LazyGroup(Group):
     """A group that imports a subcommand's module only when that command runs (or help lists
     it): `curaline lineage trace` must not pay for importing DVC, release or takedown code."""
 
@@ -45,10 +45,10 @@ class LazyGroup(click.Group):
 
             module, _, attribute = self.lazy[cmd_name].partition(":")
             self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
-        return self.commands.get(cmd_name)
+        return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("curaline", cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="curaline")
 def main() -> None:
     """curaline: curate licence-aware training data with record-level lineage."""
@@ -57,7 +57,7 @@ def main() -> None:
 # ---- sources --------------------------------------------------------------------------
 
 
-@main.group()
+@main.group(cls=Group)
 def sources() -> None:
     """Validate and list the project's source manifests."""
 
@@ -89,7 +89,7 @@ def sources_check(project_dir: Path | None, as_json: bool) -> None:
 
 @sources.command("list")
 @project_option
-@json_option
+@table_options
 def sources_list(project_dir: Path | None, as_json: bool) -> None:
     """List the valid sources with licence, kind and how they were obtained."""
     from curaline.sources import load_manifests
@@ -384,6 +384,7 @@ from curaline.lineage.cli import lineage  # noqa: E402  (the group is defined wi
 
 main.add_command(lineage)
 
+main.add_lazy("init", "curaline.init_cli:init")
 main.add_lazy("release", "curaline.release.cli:release")
 main.add_lazy("report", "curaline.reports.cli:report")
 

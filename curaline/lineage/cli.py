@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from curaline.clitools import UserError, json_option, project_option
+from curaline.clitools import Group, UserError, note, project_option, table_options, terminal_width
 from curaline.clitools import table as text_table
 
 
@@ -50,7 +50,7 @@ def _short(path: str | None, root: Path) -> str | None:
         return path
 
 
-@click.group()
+@click.group(cls=Group)
 def lineage() -> None:
     """Read-only questions about where records came from and what happened to them."""
 
@@ -59,7 +59,7 @@ def lineage() -> None:
 @click.option("--release", default=None, metavar="NAME[@vN]",
               help="only the sources in this release version (default: its latest), with their record counts")
 @project_option
-@json_option
+@table_options
 def sources_cmd(release: str | None, project_dir: Path | None, as_json: bool) -> None:
     """Every source: licence and licence class, how obtained, records read, kept, removed by stage."""
     from curaline.lineage.queries import LineageQueryError, sources_report
@@ -83,7 +83,7 @@ def sources_cmd(release: str | None, project_dir: Path | None, as_json: bool) ->
 @lineage.command("trace")
 @click.argument("doc_id")
 @project_option
-@json_option
+@table_options
 def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
     """Where record DOC_ID came from, and every stage it passed, was changed or dropped at, and why."""
     from curaline.lineage.queries import LineageQueryError, trace
@@ -138,7 +138,7 @@ def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
 @lineage.command("impact")
 @click.argument("source_id")
 @project_option
-@json_option
+@table_options
 def impact_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
     """Every dataset and version holding records of SOURCE_ID, with counts (e.g. for a takedown)."""
     from curaline.lineage.queries import LineageQueryError, impact
@@ -174,7 +174,7 @@ def impact_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
 @click.option("--asset", default=None, help="only this asset's materializations")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="newest N runs")
 @project_option
-@json_option
+@table_options
 def runs_cmd(asset: str | None, limit: int, project_dir: Path | None, as_json: bool) -> None:
     """Materialization history: status, output versions and check results, newest first."""
     from curaline.lineage.queries import LineageQueryError, runs_report
@@ -187,15 +187,26 @@ def runs_cmd(asset: str | None, limit: int, project_dir: Path | None, as_json: b
     if as_json:
         _dump(rows)
         return
+    wide = terminal_width() is None
     table = []
     for r in rows:
         failed = [c["name"] for c in r["checks"] if not c["passed"]]
         checks = f"{len(r['checks']) - len(failed)}/{len(r['checks'])} passed" + (f" (failed: {', '.join(failed)})" if failed else "")
-        outs = ", ".join(f"{Path(o['dataset']).parent.name}/{Path(o['dataset']).name}@{(o['version'] or '?')[:8]}"
-                         for o in r["outputs"])  # fmt: skip
-        table.append([(r["started_at"] or "")[:19], r["asset"], r["partition"], r["status"], outs,
-                      checks if r["checks"] else "", r["run_id"][-12:]])  # fmt: skip
-    click.echo(text_table(["started", "asset", "partition", "status", "outputs@version", "checks", "run"], table))
+        outs = [f"{Path(o['dataset']).parent.name}/{Path(o['dataset']).name}@{(o['version'] or '?')[:8]}"
+                for o in r["outputs"]]  # fmt: skip
+        if not wide and len(outs) > 1:
+            outs = [f"{len(outs)} files"]
+        dagster_run = r.get("parent_run_id") or ""
+        table.append([(r["started_at"] or "")[:19].replace("T", " ")[: 19 if wide else 16], r["asset"], r["partition"],
+                      r["status"], ", ".join(outs), checks if r["checks"] else "",
+                      dagster_run if wide else dagster_run[:8], r["run_id"] if wide else r["run_id"][-8:]])  # fmt: skip
+    click.echo(text_table(["started", "asset", "partition", "status", "outputs@version" if wide else "outputs",
+                           "checks", "dagster run",
+                           "openlineage run"], table,
+                          fixed=("started", "asset", "partition", "dagster run", "openlineage run")))  # fmt: skip
+    if not wide and rows:
+        note("dagster run: the first 8 characters, as the Dagster UI shows them; openlineage run: the last 8; "
+             "--wide (or --json) for both in full and every output with its version")  # fmt: skip
 
 
 def _sql_help() -> str:
@@ -212,7 +223,7 @@ def _sql_help() -> str:
 @lineage.command("sql", help=_sql_help(), short_help="Read-only SQL over the documented lineage views.")
 @click.argument("query")
 @project_option
-@json_option
+@table_options
 def sql_cmd(query: str, project_dir: Path | None, as_json: bool) -> None:
     import duckdb
 
@@ -253,7 +264,7 @@ def sql_cmd(query: str, project_dir: Path | None, as_json: bool) -> None:
 
 @lineage.command("flush")
 @project_option
-@json_option
+@table_options
 def flush_cmd(project_dir: Path | None, as_json: bool) -> None:
     """Re-send the events queued in lineage/outbox/ (a backend was down); exit 1 if some remain."""
     from curaline.lineage.delivery import outbox_pending

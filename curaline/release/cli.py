@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from curaline.clitools import UserError, json_option, project_option, table
+from curaline.clitools import Group, UserError, json_option, project_option, table, table_options
 from curaline.project import Project
 
 
@@ -26,14 +26,14 @@ def _dump(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-@click.group()
+@click.group(cls=Group)
 def release() -> None:
     """Released dataset versions: list them, show one, restore its exact bytes."""
 
 
 @release.command("list")
 @project_option
-@json_option
+@table_options
 def release_list(project_dir: Path | None, as_json: bool) -> None:
     """Every version of every release, newest last, with its status."""
     from curaline.release.versions import release_names, versions
@@ -59,7 +59,7 @@ def release_list(project_dir: Path | None, as_json: bool) -> None:
 @release.command("show")
 @click.argument("ref")
 @project_option
-@json_option
+@table_options
 def release_show(ref: str, project_dir: Path | None, as_json: bool) -> None:
     """One version (NAME for the latest, NAME@vN for another): counts, sources, licences, files."""
     from curaline.release.versions import ReleaseNotFound, resolve
