@@ -24,7 +24,7 @@ from curaline.release.build import RELEASE_STAGE, build_release, gate_report, re
 from curaline.release.checks import split_leaks
 from curaline.release.schema import RELEASE_MODELS, ReleaseDocument
 from curaline.release.spec import load_spec, spec_digest
-from curaline.release.versions import publish, signals_path
+from curaline.release.versions import publish, record_blocked, signals_path
 from curaline.reports.plots import bar_png, png_markdown
 from curaline.schemas import validate_file
 from resources.lineage import LineageResource
@@ -84,6 +84,7 @@ def release(context: dg.AssetExecutionContext, project: ProjectResource, lineage
         write_ledger(proj, build.events, stage=RELEASE_STAGE, partition=name, run_id=context.run_id)
         if build.blocked:
             report = gate_report(spec, build.gate)
+            record_blocked(proj, build, spec_digest=digest)
             context.log.error(report)
             yield dg.MaterializeResult(
                 asset_key=KEY,

@@ -195,7 +195,7 @@ def _run_releases(project: Project, specs: list[Any], defs: Any, definitions: An
         # WARN checks (drift, facts not known) inform; only an ERROR check (the licence gate) blocks
         failed = [c for c in evaluations if c.severity.value == "ERROR"]
         warned = [c for c in evaluations if c.severity.value != "ERROR"]
-        status = "ok" if res.success and not failed else "BLOCKED" if failed else "FAILED"
+        status = release_outcome(res) if res.success and not failed else "BLOCKED" if failed else "FAILED"
         note = f", {len(warned)} warning(s)" if warned else ""
         echo(f"  release {spec.name:<16} {status}  (run {res.run_id[:8]}{note})")
         for check in failed:
@@ -206,6 +206,20 @@ def _run_releases(project: Project, specs: list[Any], defs: Any, definitions: An
             echo(f"    warning {check.asset_key.to_user_string()}.{check.check_name}: {check.description or 'failed'}")
         ok &= res.success and not failed
     return ok
+
+
+def release_outcome(result: Any) -> str:
+    """What a successful release run made: "new version vN" or "unchanged (vN)"."""
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key.to_user_string() != "release":
+            continue
+        meta = materialization.metadata
+        version = getattr(meta.get("version"), "value", None)
+        if version is None:
+            break
+        return f"new version v{version}" if getattr(meta.get("new_version"), "value", False) else f"unchanged (v{version})"
+    return "ok"
 
 
 def ingest_summary(project: Project) -> list[dict[str, Any]]:

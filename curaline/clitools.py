@@ -146,9 +146,19 @@ def terminal_width() -> int | None:
 
 
 def note(text: str, *, err: bool = False) -> None:
-    """A line of prose under a table, wrapped to the table's width."""
+    """A line of prose beside a table, wrapped to the table's width (continuation lines indented)."""
     width = terminal_width()
-    click.echo(textwrap.fill(text, width) if width else text, err=err)
+    if not width or max(len(line) for line in text.splitlines() or [""]) <= width:
+        click.echo(text, err=err)
+        return
+    before, after = len(text) - len(text.lstrip("\n")), len(text) - len(text.rstrip("\n"))
+    text = text.strip("\n")
+    if before:
+        click.echo("\n" * (before - 1), err=err)
+    lead = text[: len(text) - len(text.lstrip())]
+    hang = lead + ("  " if text.lstrip().startswith("- ") else "    " if lead else "  ")
+    click.echo(textwrap.fill(text.strip(), width, initial_indent=lead, subsequent_indent=hang,
+                             break_on_hyphens=False) + "\n" * after, err=err)  # fmt: skip
 
 
 def use_colour() -> bool:

@@ -97,13 +97,13 @@ def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
         _dump(t)
         return
     s, o = t["source"], t["origin"]
-    click.echo(f"record   {t['doc_id']}")
-    click.echo(f"source   {s['id']}  licence {s.get('license')} ({s.get('license_class')}), obtained {s.get('obtained')}")
+    note(f"record   {t['doc_id']}")
+    note(f"source   {s['id']}  licence {s.get('license')} ({s.get('license_class')}), obtained {s.get('obtained')}")
     if o:
         where = f"line {o['line']}" if o["line"] is not None else f"row {o['row']}"
-        click.echo(f"origin   {o['file']} {where}  ({o['path']})  licence {o['license']}  content {o['content_hash']}")
+        note(f"origin   {o['file']} {where}  ({o['path']})  licence {o['license']}  content {o['content_hash']}")
     else:
-        click.echo("origin   not in the current raw_records output (see history)")
+        note("origin   not in the current raw_records output (see history)")
     rows = []
     for st in t["stages"]:
         why = "; ".join(f"{e['action']} {e['reason']}" + (f" value={e['value']:g}" if e["value"] is not None else "")
@@ -113,7 +113,7 @@ def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
     click.echo("")
     click.echo(text_table(["stage", "status", "dataset", "version", "why"], rows))
     if t["history"]:
-        click.echo(f"\n{len(t['history'])} ledger row(s) from earlier runs: use --json to see them")
+        note(f"\n{len(t['history'])} ledger row(s) from earlier runs: use --json to see them")
     click.echo("")
     if t["releases"]:
         click.echo(text_table(["release", "version", "split", "copies", "status", "created"],
@@ -125,13 +125,13 @@ def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
     for r in t["removed_from_releases"]:
         why = "; ".join(f"{e['action']} {e['reason']} at {e['stage']}" + (f" ({e['detail']})" if e["detail"] else "")
                         for e in r["removed_by"]) or "no ledger row removed it (the release's spec or sources changed)"
-        click.echo(f"removed  from {r['release']} in v{r['first_version_without']} (last in v{r['last_version']}, "
+        note(f"removed  from {r['release']} in v{r['first_version_without']} (last in v{r['last_version']}, "
                    f"latest v{r['latest_version']}): {why}")  # fmt: skip
     for td in t.get("takedowns", []):
         if "problem" in td:
-            click.echo(f"takedown {td['id']}: {td['problem']}")
+            note(f"takedown {td['id']}: {td['problem']}")
         else:
-            click.echo(f"takedown {td['id']} by {td['requested_by']} at {td['requested_at']} "
+            note(f"takedown {td['id']} by {td['requested_by']} at {td['requested_at']} "
                        f"({td['selector'] or 'selector not known'}): {td['reason']}")  # fmt: skip
 
 
@@ -151,7 +151,7 @@ def impact_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
     if as_json:
         _dump(result)
         return
-    click.echo(f"source {result['source']}  licence {result['license']}, obtained {result['obtained']}\n")
+    note(f"source {result['source']}  licence {result['license']}, obtained {result['obtained']}\n")
     click.echo(text_table(["asset", "dataset", "version", "records"],
                       [[d["asset"], _short(d["path"], project.root), d["version"], d["records"]]
                        for d in result["datasets"]]))  # fmt: skip
@@ -160,7 +160,7 @@ def impact_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
         click.echo(text_table(["stage", "action", "reason", "records"],
                           [[r["stage"], r["action"], r["reason"], r["records"]] for r in result["ledger"]]))  # fmt: skip
     versions = {(h["dataset"], h["version"]) for h in result["history"]}
-    click.echo(f"\n{len(versions)} dataset version(s) in the run history")
+    note(f"\n{len(versions)} dataset version(s) in the run history")
     if result["releases"]:
         click.echo("")
         click.echo(text_table(["release", "version", "status", "records", "rows"],
@@ -194,8 +194,8 @@ def runs_cmd(asset: str | None, limit: int, project_dir: Path | None, as_json: b
         checks = f"{len(r['checks']) - len(failed)}/{len(r['checks'])} passed" + (f" (failed: {', '.join(failed)})" if failed else "")
         outs = [f"{Path(o['dataset']).parent.name}/{Path(o['dataset']).name}@{(o['version'] or '?')[:8]}"
                 for o in r["outputs"]]  # fmt: skip
-        if not wide and len(outs) > 1:
-            outs = [f"{len(outs)} files"]
+        if not wide and outs:  # names and versions do not fit beside the run ids: --wide has them
+            outs = [f"{len(outs)} file{'s' if len(outs) > 1 else ''}"]
         dagster_run = r.get("parent_run_id") or ""
         table.append([(r["started_at"] or "")[:19].replace("T", " ")[: 19 if wide else 16], r["asset"], r["partition"],
                       r["status"], ", ".join(outs), checks if r["checks"] else "",
