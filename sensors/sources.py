@@ -13,7 +13,9 @@ phase: its release is (re)built without re-running any source. It also adds a re
 whose `manifests_valid` check shows invalid manifests in the UI; an invalid manifest
 or release spec is reported in the skip reason and the log, never crashes the sensor.
 A failed run holds its wave (re-execute it and the wave goes on); a later change of the
-same sources replaces a wave still held at its per-source runs.
+same sources replaces a wave still held at its per-source runs. A release the licence gate
+blocked holds its wave with a note saying what to change in its spec (re-executing cannot
+help); the wave goes on once the spec changes (its new build takes over) or is removed.
 """
 
 import hashlib
@@ -25,6 +27,7 @@ import dagster as dg
 from assets.common import release_partitions, source_partitions
 from curaline.fingerprint import source_fingerprint
 from curaline.release.spec import TRAINING_KINDS, ReleaseSpec, load_spec, spec_digest
+from curaline.release.versions import blocked, held_release
 from curaline.sources import ManifestError, SourceManifest, load_manifests
 from resources.project import ProjectResource
 from sensors import waves as wave_runs
@@ -68,6 +71,15 @@ def recorded(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str, nam
         return None
     value = records[0].asset_materialization.metadata.get(name)
     return str(getattr(value, "value", value)) if value is not None else None
+
+
+def built_from(instance: dg.DagsterInstance, project, name: str) -> str | None:
+    """The spec digest of the release's latest build: a blocked build records none in Dagster
+    (its step fails), so its verdict file has it."""
+    block = blocked(project, name)
+    if block is not None and block.get("spec_digest"):
+        return str(block["spec_digest"])
+    return recorded(instance, RELEASE_KEY, name, "spec_digest")
 
 
 def load_release_specs(project, manifests: list[SourceManifest]) -> tuple[list[ReleaseSpec], list[str]]:
@@ -130,7 +142,7 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
         next_specs = {sp.name: spec_digest(proj.releases_dir / f"{sp.name}.yaml") for sp in specs}
         changed_specs = sorted(n for n, h in next_specs.items() if seen_specs.get(n, h) != h or (
             n not in seen_specs and (n not in known_releases
-                                     or recorded(context.instance, RELEASE_KEY, n, "spec_digest") != h)))  # fmt: skip
+                                     or built_from(context.instance, proj, n) != h)))  # fmt: skip
 
         def phase_keys(wave: dict, phase: str) -> list[str]:
             if phase == "sources":
@@ -146,7 +158,8 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
         requests: list[dg.RunRequest] = []
         notes: list[str] = []
         if runner is not None:
-            requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags)
+            requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags,
+                                             lambda phase, key: held_release(proj, key) if phase == "releases" else None)
         if changed or (changed_specs and runner is not None):
             seq += 1
             changes = [f"{s}={next_seen[s]}" for s in changed] + [f"release:{n}={next_specs[n]}" for n in changed_specs]

@@ -17,6 +17,7 @@ import time
 import dagster as dg
 
 from assets.common import release_partitions, source_partitions
+from curaline.release.versions import held_release
 from curaline.takedown import load_requests, statuses
 from resources.project import ProjectResource
 from sensors import waves as wave_runs
@@ -62,7 +63,8 @@ def make_takedown_sensor(per_source_job, global_job, release_job, *, interval_se
         def wave_tags(wave: dict) -> dict[str, str]:
             return {"curaline/takedown_requests": ",".join(wave["requests"])[:200]}
 
-        run_requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags)
+        run_requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags,
+                                             lambda phase, key: held_release(proj, key) if phase == "releases" else None)
 
         handled = set(done) | {i for w in waves for i in w["requests"]}
         new = [r for r in requests if r.id not in handled]

@@ -26,6 +26,9 @@ EXECUTOR_ENV = "CURALINE_SENSOR_EXECUTOR"
 KeysOf = Callable[[dict, str], list[str]]
 #: wave -> extra tags for its runs
 TagsOf = Callable[[dict], dict[str, str]]
+#: (phase, key) of a run that failed -> None (re-executing it is the fix), or (let the wave go
+#: on without it?, the note for the operator): e.g. a release the licence gate blocked
+Verdict = Callable[[str, str], "tuple[bool, str] | None"]
 
 
 def interval_seconds(default: int = 30) -> int:
@@ -82,8 +85,9 @@ class WaveRunner:
                         for key in keys]  # fmt: skip
         return []
 
-    def progress(self, instance: dg.DagsterInstance, wave: dict) -> tuple[bool, list[str]]:
-        """(every key of the phase has a successful run, the failures the operator must act on)."""
+    def progress(self, instance: dg.DagsterInstance, wave: dict,
+                 verdict: Verdict | None = None) -> tuple[bool, list[str]]:  # fmt: skip
+        """(every key of the phase has a successful run or was let go, the notes for the operator)."""
         runs = instance.get_runs(filters=dg.RunsFilter(tags={self.wave_tag: wave["id"], self.phase_tag: wave["phase"]}))
         failures = []
         all_ok = True
@@ -91,21 +95,28 @@ class WaveRunner:
             mine = [r for r in runs if (r.job_name if wave["phase"] == "global" else r.tags.get("dagster/partition")) == key]
             if any(r.status == dg.DagsterRunStatus.SUCCESS for r in mine):
                 continue
-            all_ok = False
             if mine and all(r.status in _FINISHED_BAD for r in mine):
-                failures.append(f"{wave['phase']} run for {key!r} {mine[0].status.value.lower()} "
-                                f"(run {mine[0].run_id[:8]}); re-execute it to let the wave go on")  # fmt: skip
+                held = verdict(wave["phase"], key) if verdict is not None else None
+                if held is None:
+                    failures.append(f"{wave['phase']} run for {key!r} {mine[0].status.value.lower()} "
+                                    f"(run {mine[0].run_id[:8]}); re-execute it to let the wave go on")  # fmt: skip
+                else:
+                    let_go, note = held
+                    failures.append(note)
+                    if let_go:
+                        continue
+            all_ok = False
         return all_ok, failures
 
     def advance(self, instance: dg.DagsterInstance, waves: list[dict], keys_of: KeysOf,
-                tags_of: TagsOf | None = None) -> tuple[list[dg.RunRequest], list[str]]:  # fmt: skip
+                tags_of: TagsOf | None = None, verdict: Verdict | None = None) -> tuple[list[dg.RunRequest], list[str]]:  # fmt: skip
         """Move every wave whose phase succeeded to its next phase; (requests, notes for the operator)."""
         requests: list[dg.RunRequest] = []
         notes: list[str] = []
         for wave in waves:
             if wave["phase"] == "done":
                 continue
-            ok, failures = self.progress(instance, wave)
+            ok, failures = self.progress(instance, wave, verdict)
             notes += [f"wave {wave['id']}: {f}" for f in failures]
             if ok:
                 requests += self.start(wave, PHASES.index(wave["phase"]) + 1, keys_of, tags_of)
@@ -116,4 +127,5 @@ class WaveRunner:
 
 def log_notes(context: dg.SensorEvaluationContext, notes: list[str]) -> None:
     for line in notes:
-        (context.log.warning if "re-execute" in line else context.log.info)(line)
+        act = "re-execute" in line or "blocked by the licence gate for" in line  # the operator must act
+        (context.log.warning if act else context.log.info)(line)

@@ -130,6 +130,36 @@ def blocked(project: Project, name: str) -> dict[str, Any] | None:
         return None
 
 
+def held_release(project: Project, name: str) -> tuple[bool, str] | None:
+    """Why a wave whose release run for `name` failed should wait or go on (a sensor asks).
+
+    None: not a licence block (re-executing the run is the fix). (False, note): blocked by
+    the licence gate and the spec unchanged since: the note says what to change in the spec.
+    (True, note): the spec changed since the block or is gone: the wave goes on without it
+    (a changed spec starts its own build).
+    """
+    from curaline.release.spec import spec_digest
+
+    spec = project.releases_dir / f"{name}.yaml"
+    if not spec.is_file():
+        return True, f"release {name}: its spec releases/{name}.yaml is gone, so the wave goes on without it"
+    path = blocked_path(project, name)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.get("spec_digest") and record["spec_digest"] != spec_digest(spec):
+        return True, (f"release {name}: blocked by the licence gate, but releases/{name}.yaml changed since: "
+                      "the wave goes on and the new spec's build takes over")  # fmt: skip
+    violations = record.get("gate", {}).get("violations", [])
+    offending = ", ".join(f"{v['source']} ({v['license']}, {v['class']})" for v in violations) or "see its gate report"
+    return False, (f"release {name} is blocked by the licence gate for {record.get('use')} use: {offending}. "
+                   f"Re-executing cannot pass the gate: remove these sources from releases/{name}.yaml `sources` or "
+                   "change its `use`; the wave goes on when the spec changes or is removed")  # fmt: skip
+
+
 def blocked_names(project: Project) -> list[str]:
     folder = project.lineage_dir / "release_gate"
     names = [p.stem for p in folder.glob("*.json")] if folder.is_dir() else []
