@@ -13,6 +13,7 @@ from assets.catalog import source_catalog
 from assets.common import release_partitions, source_partitions
 from assets.decontaminated import decontaminated
 from assets.dedup import deduplicated, minhash_bands
+from assets.kept_fraction import KEPT_CHECKS
 from assets.language import language_checked
 from assets.normalized import normalized
 from assets.pii import pii_redacted
@@ -76,6 +77,7 @@ def build_definitions(project: Project | None = None) -> dg.Definitions:
     project = project or Project.at()
     return dg.Definitions(
         assets=[*CATALOG_ASSETS, *PER_SOURCE_ASSETS, *GLOBAL_ASSETS, *RELEASE_ASSETS],
+        asset_checks=KEPT_CHECKS,
         jobs=JOBS,
         sensors=SENSORS,
         resources={"project": (proj := ProjectResource(root=str(project.root))), "lineage": LineageResource(project=proj)},

@@ -246,7 +246,7 @@ def ingest_summary(project: Project) -> list[dict[str, Any]]:
         ) if quarantine.exists() else {}  # fmt: skip
         counts = list(rows.values())
         dropped = {stage: counts[i - 1] - counts[i] for i, stage in enumerate(rows) if i > 0}
-        out.append({"source": m.id, "kind": m.kind, "license": m.license,
+        out.append({"source": m.id, "kind": m.kind, "license": m.license, "stages": list(rows),
                     "read": counts[0] + sum(reasons.values()), "quarantined": sum(reasons.values()),
                     "by_reason": reasons, "dropped_by_stage": dropped, "kept": counts[-1]})  # fmt: skip
     con.close()
@@ -254,16 +254,37 @@ def ingest_summary(project: Project) -> list[dict[str, Any]]:
 
 
 def _print_summary(project: Project) -> None:
+    """Per source: read, quarantined, dropped, kept and the kept-fraction check; the removals by
+    reason and stage in the table when it is printed whole, else as lines under it."""
+    from curaline.clitools import note, terminal_width
+    from curaline.kept import config, verdict
+
     rows = ingest_summary(project)
-    lines = [[r["source"], r["kind"], r["license"], r["read"], r["quarantined"],
+    cfg = config(project)
+    verdicts = [verdict(r["source"], r["read"], r["kept"], cfg, measured_at=next(reversed(r["stages"]), "ingest"))
+                for r in rows]  # fmt: skip
+    wide = terminal_width() is None
+    reasons = [", ".join(f"{k}={v}" for k, v in r["by_reason"].items()) for r in rows]
+    stages = [", ".join(f"{k}={v}" for k, v in r["dropped_by_stage"].items() if v) for r in rows]
+    lines = [[r["source"], *([r["kind"]] if wide else []), r["license"], r["read"], r["quarantined"],
               sum(r["dropped_by_stage"].values()), r["kept"],
-              ", ".join(f"{k}={v}" for k, v in r["by_reason"].items()),
-              ", ".join(f"{k}={v}" for k, v in r["dropped_by_stage"].items() if v)] for r in rows]  # fmt: skip
+              "" if v.fraction is None else f"{v.fraction:.0%}", {"ok": "", "warn": "warn", "error": "ERROR"}[v.level],
+              *([q, d] if wide else [])]
+             for r, v, q, d in zip(rows, verdicts, reasons, stages, strict=True)]  # fmt: skip
     totals = [sum(r[k] for r in rows) for k in ("read", "quarantined")]
     dropped = sum(sum(r["dropped_by_stage"].values()) for r in rows)
-    lines.append(["TOTAL", "", "", *totals, dropped, sum(r["kept"] for r in rows), "", ""])
-    click.echo(table(["source", "kind", "license", "read", "quarantined", "dropped", "kept",
-                       "quarantined by reason", "dropped by stage"], lines))  # fmt: skip
+    lines.append(["TOTAL", *([""] if wide else []), "", *totals, dropped, sum(r["kept"] for r in rows), "", "",
+                  *(["", ""] if wide else [])])  # fmt: skip
+    headers = ["source", *(["kind"] if wide else []), "license", "read", "quarantined", "dropped", "kept", "kept %",
+               "check", *(["quarantined by reason", "dropped by stage"] if wide else [])]  # fmt: skip
+    click.echo(table(headers, lines, status=("check",), fixed=("source", "read", "kept", "kept %", "check")))
+    if not wide:
+        for r, q, d in zip(rows, reasons, stages, strict=True):
+            if q or d:
+                note(f"  {r['source']}: " + "; ".join(x for x in (q and f"quarantined {q}", d and f"dropped {d}") if x))
+    for v in verdicts:
+        if v.level != "ok":
+            note(f"{'warning' if v.level == 'warn' else 'ERROR'} {v.message()}")
 
 
 def _example_doc(project: Project) -> str | None:
