@@ -197,7 +197,7 @@ def annotation_agreement(context: dg.AssetExecutionContext, project: ProjectReso
                                   "Dawid-Skene EM (annotator confusion matrices; gold items clamped), with the "
                                   "confidence (vote share / posterior) and the judgement count; interval tasks get "
                                   "the item mean. target_doc_id joins a label to the record it describes. "
-                                  "data/adjudicated_labels/<source>.parquet, one row per (task, item, method).")),
+                                  "`data/adjudicated_labels/<source>.parquet`, one row per (task, item, method).")),
         dg.AssetSpec(REVIEW, group_name=ANNOTATION, owners=[OWNER], kinds={"python", "parquet"}, code_version="1",
                      deps=[AGREEMENT],
                      description=("Items whose label is uncertain (low posterior, split vote, or the two methods "

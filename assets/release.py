@@ -66,7 +66,7 @@ def _partitioned_checks(*specs: dg.AssetCheckSpec) -> list[dg.AssetCheckSpec]:
         "One versioned release per spec in `releases/<name>.yaml`: the curated records of the spec's "
         "sources, filtered by its languages and quality profile, gated by licence for its use, mixed to "
         "its target weights (documented up/down-sampling rule) and split by a seeded hash of each "
-        "record's duplicate cluster (no leakage). Parquet shards + manifest under data/releases/<name>/, "
+        "record's duplicate cluster (no leakage). Parquet shards + manifest under `data/releases/<name>/`, "
         "tracked by DVC, tagged `release/<name>/v<N>` in git; restore any version with "
         "`curaline release checkout`."
     ),
