@@ -164,7 +164,8 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
             instance.add_dynamic_partitions(partitions, new)
         job = defs.resolve_job_def("per_source_job")
         for m in manifests:
-            res = job.execute_in_process(instance=instance, run_config=quiet, partition_key=m.id, raise_on_error=False)
+            res = job.execute_in_process(instance=instance, run_config=quiet, partition_key=m.id, raise_on_error=False,
+                                         asset_selection=per_source_assets(job, m.kind))  # fmt: skip
             echo(f"  {m.id:<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
             ok &= res.success
         if any(j.name == "global_job" for j in definitions.JOBS):
@@ -173,6 +174,17 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
             ok &= res.success
         ok &= _run_releases(project, specs, defs, definitions, instance, quiet, echo)
     return ok
+
+
+def per_source_assets(job: Any, kind: str) -> list[Any] | None:
+    """The assets of one source's run: all of the job's for an annotation source, the job's
+    without the annotation group for any other (their steps would add nothing). None: all."""
+    if kind == "annotation":
+        return None
+    keys = job.asset_layer.selected_asset_keys
+    graph = job.asset_layer.asset_graph
+    others = [k for k in keys if graph.get(k).group_name != "annotation"]
+    return others if len(others) < len(keys) else None
 
 
 def _run_releases(project: Project, specs: list[Any], defs: Any, definitions: Any, instance: Any,

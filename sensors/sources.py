@@ -197,8 +197,11 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
         requests: list[dg.RunRequest] = []
         notes: list[str] = []
         if runner is not None:
+            selection_of = wave_runs.per_source_selection(context, runner.per_source_job.name,
+                                                          {m.id: m.kind for m in manifests})  # fmt: skip
             requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags,
-                                             lambda phase, key: held_release(proj, key) if phase == "releases" else None)
+                                             lambda phase, key: held_release(proj, key) if phase == "releases" else None,
+                                             selection_of)  # fmt: skip
         if changed or (changed_specs and runner is not None):
             seq += 1
             changes = [f"{s}={next_seen[s]}" for s in changed] + [f"release:{n}={next_specs[n]}" for n in changed_specs]
@@ -212,7 +215,8 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
             if runner is not None:
                 waves.append(wave)
                 # a spec-only change reads the current global outputs: its wave starts at the releases
-                requests += runner.start(wave, 0 if changed else PHASES.index("releases"), phase_keys, wave_tags)
+                requests += runner.start(wave, 0 if changed else PHASES.index("releases"), phase_keys, wave_tags,
+                                         selection_of)  # fmt: skip
             else:
                 requests += [dg.RunRequest(job_name=per_source_job.name, partition_key=s, run_key=f"source:{wave['id']}:{s}",
                                            tags={"curaline/trigger": "source"}, run_config=wave_runs.run_config() or {})

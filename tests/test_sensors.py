@@ -184,3 +184,19 @@ def test_the_cursor_is_a_small_digest_and_the_detail_lives_in_project_storage(se
     lost = tick(defs, instance, again.cursor)
     assert requested(lost) == [("per_source_job", "chat"), ("per_source_job", "notes"), ("per_source_job", "parts")]
     assert len(json.loads(lost.cursor)["waves"]) == 1
+
+
+def test_annotation_assets_run_only_for_annotation_sources(setup) -> None:
+    from curaline.cli import per_source_assets
+
+    project, defs, instance = setup
+    annotation = {dg.AssetKey(k) for k in ("annotation_agreement", "adjudicated_labels", "review_queue")}
+    first = tick(defs, instance, None)
+    per_source = [r for r in first.run_requests if r.job_name == "per_source_job"]
+    assert [r.partition_key for r in per_source] == ["chat", "notes"]
+    for req in per_source:  # document and instruction sources: the job without the annotation group
+        assert req.asset_selection and not annotation & set(req.asset_selection)
+        assert dg.AssetKey("toxicity_screened") in req.asset_selection
+    job = defs.resolve_job_def("per_source_job")
+    assert per_source_assets(job, "annotation") is None  # an annotation source runs the whole job
+    assert set(per_source_assets(job, "document") or []) == set(job.asset_layer.selected_asset_keys) - annotation
