@@ -33,11 +33,13 @@ with warnings.catch_warnings():  # partitioned checks are a preview in Dagster 1
         if v is None:  # e.g. an annotation source: the record stages do not run for it
             return dg.AssetCheckResult(passed=True, metadata={"note": f"no {TARGET.to_user_string()} output for {source}"})
         severity = dg.AssetCheckSeverity.ERROR if v.level == "error" else dg.AssetCheckSeverity.WARN
-        return dg.AssetCheckResult(
-            passed=v.level == "ok", severity=severity, description=v.message(),
-            metadata={"read": v.read, "kept": v.kept, "kept_fraction": dg.MetadataValue.float(round(v.fraction or 0.0, 4)),
-                      "warn_below": v.warn_below, "error_below": v.error_below, "level": v.level},
-        )  # fmt: skip
+        # one table, not numbers: the UI would plot numbers of different sources as one line
+        table = dg.MetadataValue.md(
+            "| read | kept | kept fraction | warn below | error below | level |\n|---:|---:|---:|---:|---:|---|\n"
+            f"| {v.read} | {v.kept} | {'n/a' if v.fraction is None else f'{v.fraction:.1%}'} | "
+            f"{v.warn_below:.0%} | {v.error_below:.0%} | {v.level} |")  # fmt: skip
+        return dg.AssetCheckResult(passed=v.level == "ok", severity=severity, description=v.message(),
+                                   metadata={"kept_fraction": table, "source": source})  # fmt: skip
 
 
 KEPT_CHECKS = [kept_fraction]
