@@ -69,7 +69,7 @@ def test_quarantine_matches_the_planted_bad_input_exactly(demo) -> None:
     # a text file is one document: ingestion also says on which line the bad bytes are
     got = set(sql(project, "SELECT source_id, regexp_extract(file, '[^/]+$'), "
                            "CASE WHEN file LIKE '%.txt' THEN NULL ELSE line END, reason "
-                           "FROM read_parquet('$DATA/quarantined_records/*.parquet')"))  # fmt: skip
+                           "FROM read_parquet('$DATA/quarantined_records/*/shard-*.parquet')"))  # fmt: skip
     assert got == expected
 
 
@@ -93,7 +93,7 @@ def test_undeclared_languages_are_dropped_declared_ones_kept(demo) -> None:
 def test_planted_mojibake_is_repaired(demo) -> None:
     project, truth = demo
     for row in truth["mojibake"]:
-        found = sql(project, "SELECT text FROM read_parquet('$DATA/normalized/*.parquet', union_by_name=true) "
+        found = sql(project, "SELECT text FROM read_parquet('$DATA/normalized/*/shard-*.parquet', union_by_name=true) "
                              "WHERE doc_id = ?", row["doc_id"])  # fmt: skip
         assert found, row
         assert row["fixed"] in found[0][0] and row["garbled"] not in found[0][0]
@@ -117,14 +117,14 @@ def test_sft_and_preference_rules_drop_the_planted_cases(demo) -> None:
 def test_planted_pii_is_redacted_and_never_leaks(demo) -> None:
     project, truth = demo
     values = [r["value"] for r in truth["pii"]]
-    reached = {r[0]: r[1] for r in sql(project, "SELECT doc_id, pii_total FROM read_parquet('$DATA/pii_redacted/*.parquet', "
+    reached = {r[0]: r[1] for r in sql(project, "SELECT doc_id, pii_total FROM read_parquet('$DATA/pii_redacted/*/shard-*.parquet', "
                                                 "union_by_name=true) WHERE doc_id IN (SELECT unnest(?))",
                                        [r["doc_id"] for r in truth["pii"]])}  # fmt: skip
     assert reached, "no planted PII record reached the PII stage"
     assert all(total > 0 for total in reached.values())
     # the redacted outputs, the ledger, the lineage store and Dagster's own storage hold no planted value
     later = [project.data_dir / s for s in ("pii_redacted", "toxicity_screened")]
-    haystacks = [*[p for d in later for p in d.glob("*.parquet")], *project.lineage_dir.rglob("*"),
+    haystacks = [*[p for d in later for p in d.rglob("*.parquet")], *project.lineage_dir.rglob("*"),
                  *project.dagster_home.rglob("*")]  # fmt: skip
     import pyarrow.parquet as pq
 
