@@ -55,6 +55,7 @@ def record_stage_asset(
     description: str,
     code_version: str,
     group: str = CLEANING,
+    model_inputs: Callable[[Any, Any], list[Any]] | None = None,
 ) -> dg.AssetsDefinition:
     key = dg.AssetKey(name)
 
@@ -78,12 +79,15 @@ def record_stage_asset(
         source_id = context.partition_key
         proj = project.project
         manifest = project.manifest(source_id)
-        config = make_config(manifest, proj)
+        config = make_config(manifest, proj.for_source(manifest))  # the source's own stage settings win
         declared = {} if manifest.kind in NON_TEXT_KINDS else signal_columns  # a kind's signals may not exist
         signals = stage_signals(manifest.kind, declared(manifest.kind) if callable(declared) else declared)
         out_path = proj.stage_path(name, source_id)
         schema = stage_schema(manifest.kind, signals)
         with lineage.materialization(context) as run:  # START now; COMPLETE, or FAIL on error
+            if model_inputs is not None and hasattr(run, "emitter"):  # a learned model is an input too
+                for dataset in model_inputs(run.emitter, config):
+                    run.input(dataset)
             stats, events = run_record_stage(
                 kernel, kind=manifest.kind, config=config,
                 input_path=proj.stage_path(upstream, source_id), output_path=out_path,

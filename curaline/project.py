@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +175,17 @@ class Project:
         """The project at root, else $CURALINE_PROJECT, else the current directory."""
         chosen = Path(root or os.environ.get(PROJECT_ENV) or ".").expanduser().resolve()
         return cls(root=chosen, config=_load_config(chosen / CONFIG_FILE))
+
+    def for_source(self, manifest: Any) -> Project:
+        """This project as one source's stages see it: its profile and `stages:` laid over
+        curaline.yaml's (curaline.stage_settings), so a stage's config is the source's."""
+        from curaline.stage_settings import merge_stage_settings
+
+        own = manifest.stage_settings() if hasattr(manifest, "stage_settings") else {}
+        if not own:
+            return self
+        config = replace(self.config, stages=merge_stage_settings(self.config.stages, own))
+        return replace(self, config=config)
 
     @property
     def sources_dir(self) -> Path:

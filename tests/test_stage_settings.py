@@ -1,0 +1,86 @@
+"""Per-source stage settings: a manifest's `profile` and `stages:` over curaline.yaml's `stages:`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import yaml
+
+from curaline.kernels.quality import QualityConfig, score_quality
+from curaline.project import Project
+from curaline.sources import ManifestError, parse_manifest
+from curaline.stage_settings import PROFILES, quality_config
+
+BASE = {"location": "corpus.jsonl", "format": "jsonl", "kind": "document", "license": "CC-BY-4.0",
+        "obtained": "public-dataset", "fields": {"id": "id"}}  # fmt: skip
+
+
+def manifest(tmp_path: Path, sid: str = "chat", **extra: object) -> Path:
+    path = tmp_path / "sources" / f"{sid}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({"id": sid, **BASE, **extra}))
+    return path
+
+
+def test_profile_and_stages_parse_and_are_declared(tmp_path: Path) -> None:
+    m = parse_manifest(manifest(tmp_path, profile="short-text", stages={"quality": {"min_doc_words": 5}}))
+    assert m.profile == "short-text" and m.stages == {"quality": {"min_doc_words": 5}}
+    assert m.declaration()["profile"] == "short-text"
+    assert m.declaration()["stages"] == {"quality": {"min_doc_words": 5}}
+    # the manifest's own stages win over its profile, setting by setting
+    assert m.stage_settings()["quality"]["min_doc_words"] == 5
+    assert m.stage_settings()["quality"]["c4"] is False
+    plain = parse_manifest(manifest(tmp_path, "plain"))
+    assert plain.stage_settings() == {} and "profile" not in plain.declaration()
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "says"),
+    [
+        ({"stages": {"qualty": {"c4": False}}}, "stages.qualty", "not a per-source stage; allowed: normalize"),
+        ({"stages": {"quality": {"min_doc_wrds": 3}}}, "stages.quality.min_doc_wrds", "unknown setting; allowed:"),
+        ({"stages": {"dedup": {"threshold": 0.5}}}, "stages.dedup", "not a per-source stage"),
+        ({"stages": {"quality": 3}}, "stages.quality", "must be a mapping of settings"),
+        ({"stages": ["quality"]}, "stages", "must map a stage name to its settings"),
+        ({"stages": {"quality": {"quality_model_low": 2}}}, "stages.quality", "quality_model_low must be a probability"),
+        ({"profile": "poetry"}, "profile", "'poetry' is not allowed; allowed: short-text, code, math"),
+    ],
+)
+def test_bad_stage_settings_are_refused_naming_file_and_field(tmp_path: Path, extra: dict, field: str, says: str) -> None:
+    path = manifest(tmp_path, **extra)
+    with pytest.raises(ManifestError) as err:
+        parse_manifest(path)
+    assert f"{path}: {field}: " in str(err.value) and says in str(err.value), str(err.value)
+
+
+def test_effective_settings_order_defaults_project_profile_source(tmp_path: Path) -> None:
+    (tmp_path / "curaline.yaml").write_text(yaml.safe_dump(
+        {"stages": {"quality": {"min_doc_words": 20, "max_doc_words": 500, "c4": True}}}))
+    project = Project.at(tmp_path)
+    m = parse_manifest(manifest(tmp_path, profile="short-text", stages={"quality": {"max_doc_words": 900}}))
+    config = quality_config(project.for_source(m))
+    assert config.min_doc_words == PROFILES["short-text"]["quality"]["min_doc_words"]  # profile beats project
+    assert config.max_doc_words == 900  # the source's own setting beats both
+    assert config.c4 is False  # profile beats project
+    assert config.max_avg_word_length == QualityConfig().max_avg_word_length  # defaults where nobody says
+    assert quality_config(project).min_doc_words == 20  # other sources keep the project's
+    assert project.for_source(parse_manifest(manifest(tmp_path, "plain"))) is project
+
+
+def test_short_text_profile_keeps_chat_turns_the_web_rules_drop(tmp_path: Path) -> None:
+    turns = ["Could you send me the report by Friday, please?", "Thanks, that fixed the build for me.",
+             "Which train goes to the airport after midnight?"]  # fmt: skip
+    table = pa.table({"doc_id": [f"d{i}" for i in range(3)], "text": turns})
+    project = Project.at(tmp_path)
+    web = score_quality(table, kind="document", config=quality_config(project))
+    assert not web.keep.any() and all(r.startswith("gopher_") for r in web.events["reason"].to_pylist())
+    short = parse_manifest(manifest(tmp_path, profile="short-text"))
+    kept = score_quality(table, kind="document", config=quality_config(project.for_source(short)))
+    assert kept.keep.all(), kept.events.to_pylist()
+
+
+def test_trained_model_path_resolves_against_the_project(tmp_path: Path) -> None:
+    (tmp_path / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"quality": {"quality_model": "models/q.npz"}}}))
+    assert quality_config(Project.at(tmp_path)).quality_model == str(tmp_path.resolve() / "models" / "q.npz")
