@@ -99,10 +99,10 @@ def dvc_add(project: Any, path: Path) -> str:
     """`dvc add` one file of the project (a model): its .dvc file goes to git, its bytes to the cache."""
     import yaml
 
-    from curaline.versioning import _open_repo, ensure_repo, project_lock
+    from curaline.versioning import _open_repo, _quiet_dvc, ensure_repo, project_lock
 
     ensure_repo(project)
-    with project_lock(project), _open_repo(project.root) as repo:
+    with project_lock(project), _open_repo(project.root) as repo, _quiet_dvc():
         repo.add(str(path.resolve().relative_to(project.root.resolve())))
     dvcfile = path.with_name(path.name + ".dvc")
     return str(yaml.safe_load(dvcfile.read_text(encoding="utf-8"))["outs"][0]["md5"])

@@ -114,6 +114,26 @@ def test_sft_and_preference_rules_drop_the_planted_cases(demo) -> None:
     assert len(flagged & planted) >= 3 and flagged <= planted
 
 
+def test_code_source_keeps_its_code_and_drops_its_planted_junk(demo) -> None:
+    """docs-text picks the `code` profile: StarCoder-style file rules, not the web-prose rules."""
+    project, truth = demo
+    drops = ledger(project, "quality_filtered")
+    junk = {r["doc_id"]: r["reason"] for r in truth["code_junk"]}
+    assert len(junk) == 3 and {d: drops.get(d) for d in junk} == junk
+    read = {d for (d,) in sql(project, "SELECT doc_id FROM read_parquet('$DATA/language_checked/docs-text.parquet')")}
+    kept = {d for (d,) in sql(project, "SELECT doc_id FROM read_parquet('$DATA/quality_filtered/docs-text.parquet')")}
+    real = read - set(junk)
+    assert real and len(kept & real) >= 0.8 * len(real), (len(kept & real), len(real))
+    assert not kept & set(junk)
+    # the profile is on record: the source declaration in the lineage names it
+    from curaline.lineage.emitter import default_events_file
+
+    events = [json.loads(line) for line in default_events_file(project).read_text().splitlines()]
+    declared = [ds["facets"]["curaline_sourceDeclaration"] for e in events for ds in e.get("inputs", []) + e.get("outputs", [])
+                if ds.get("facets", {}).get("curaline_sourceDeclaration", {}).get("sourceId") == "docs-text"]
+    assert declared and all(d["stageSettings"]["profile"] == "code" for d in declared)
+
+
 def test_planted_pii_is_redacted_and_never_leaks(demo) -> None:
     project, truth = demo
     values = [r["value"] for r in truth["pii"]]
@@ -288,7 +308,7 @@ def test_the_gate_blocks_a_commercial_release_of_everything(demo) -> None:
 
 
 #: The demo's sources by the EU AI Act template's categories (their manifests' `obtained`).
-DEMO_CATEGORIES = {"2.1": {"encyclopedia", "forum", "preferences"}, "2.2.1": {"partner-qa"}, "2.2.2": set(),
+DEMO_CATEGORIES = {"2.1": {"docs-text", "encyclopedia", "forum", "preferences"}, "2.2.1": {"partner-qa"}, "2.2.2": set(),
                    "2.3": {"web-crawl"}, "2.4": set(), "2.5": {"synthetic-instruct"}, "2.6": set()}  # fmt: skip
 
 
@@ -308,7 +328,7 @@ def test_the_eu_ai_act_summary_lists_exactly_the_demo_sources_in_their_categorie
 
     project, _ = demo
     runner = CliRunner()
-    commercial = {"encyclopedia", "preferences", "web-crawl"}  # docs-text is selected but keeps no record
+    commercial = {"docs-text", "encyclopedia", "preferences", "web-crawl"}  # docs-text keeps its docs (profile code)
     for name, expected in (("research-all", DEMO_CATEGORIES),
                            ("commercial", {k: v & commercial for k, v in DEMO_CATEGORIES.items()})):  # fmt: skip
         res = runner.invoke(main, ["report", "eu-ai-act", name, "--json", "--project", str(project.root)])
@@ -319,7 +339,7 @@ def test_the_eu_ai_act_summary_lists_exactly_the_demo_sources_in_their_categorie
         [manifest] = versions(project, name)
         assert s["1.3"]["modalities"]["text"]["tokens"] == manifest["tokens"] < 10**9
         assert s["1.3"]["modalities"]["text"]["size_bin"] == "less than 1 billion tokens"
-        assert s["3.3"]["selected_sources_without_records"] == ["docs-text"]
+        assert s["3.3"]["selected_sources_without_records"] == []
         assert s["1.1"]["provider_name"] == "not known"  # the demo declares no provider
         if name == "research-all":
             assert s["1.3"]["latest_collection"] == "03/2024"  # synthetic-instruct, collected 2024-03-05
