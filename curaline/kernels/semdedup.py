@@ -120,11 +120,20 @@ def embed(texts: list[str] | pa.Array | pa.ChunkedArray, config: SemDedupConfig 
     step = 10_000  # bounds the batch vocabulary matrix (distinct words x 256 floats)
     for lo in range(0, n, step):
         part = pc.fill_null(arr.slice(lo, step), "")
-        words = pc.list_slice(pc.utf8_split_whitespace(part), 0, c.max_words)
-        offsets = np.asarray(words.offsets)
+        words = pc.utf8_split_whitespace(part)
         flat = pc.list_flatten(words)
         if len(flat) == 0:
             continue
+        doc = np.asarray(pc.list_parent_indices(words), dtype=np.int64)
+        word = pc.greater(pc.utf8_length(flat), 0).to_numpy(zero_copy_only=False)  # runs of spaces give ""
+        doc, flat = doc[word], flat.filter(pa.array(word))
+        counts = np.bincount(doc, minlength=len(part))
+        first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        head = (np.arange(doc.size) - first[doc]) < c.max_words  # a document's first max_words words
+        doc, flat = doc[head], flat.filter(pa.array(head))
+        if len(flat) == 0:
+            continue
+        offsets = np.concatenate(([0], np.cumsum(np.bincount(doc, minlength=len(part)))))
         codes = pc.dictionary_encode(flat).combine_chunks() if isinstance(flat, pa.ChunkedArray) else pc.dictionary_encode(flat)
         vocab = codes.dictionary.cast(pa.string())
         # most words are one token ("▁" + word): looked up in Arrow; only the rest go through BPE
@@ -149,7 +158,7 @@ def embed(texts: list[str] | pa.Array | pa.ChunkedArray, config: SemDedupConfig 
                                         shape=(len(vocab), table.shape[0]))  # fmt: skip
         word_vecs = np.asarray(word_tokens @ table, dtype=np.float32)
         rows = np.asarray(codes.indices, dtype=np.int64)
-        docs = sparse.csr_matrix((np.ones(rows.size, np.float32), rows, offsets - offsets[0]), shape=(len(part), len(vocab)))
+        docs = sparse.csr_matrix((np.ones(rows.size, np.float32), rows, offsets), shape=(len(part), len(vocab)))
         pooled = np.asarray(docs @ word_vecs, dtype=np.float32)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         out[lo : lo + len(part)] = np.divide(pooled, norms, out=np.zeros_like(pooled), where=norms > 0)

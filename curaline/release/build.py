@@ -143,6 +143,8 @@ def build_release(project: Project, spec: ReleaseSpec, manifests: list[SourceMan
     con.execute("SET preserve_insertion_order = true")
     _load_meta(con, project, spec, sources, stage)
     events = _filter(con, spec)
+    if spec.semantic is not None:  # dedup: {semantic: COSINE}
+        events = _semantic(con, project, spec)
     gate = _gate(con, project, spec, sources)
     build = ReleaseBuild(spec=spec, manifest={}, records=pa.table({}), events=events, folder=None, gate=gate)
     if not gate["passed"]:
@@ -259,6 +261,24 @@ def _filter(con: duckdb.DuckDBPyConnection, spec: ReleaseSpec) -> pa.Table:
                     f"drop_threshold = {bounds[side]!r}, drop_detail = {_sql(f'{signal} {side}')} "
                     f"WHERE drop_reason IS NULL AND {signal} IS NOT NULL AND {signal} {op} {bounds[side]!r}"
                 )
+    return _events(con, "drop_reason IS NOT NULL")
+
+
+def _semantic(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSpec) -> pa.Table:
+    """Drop the semantic duplicates the `semantic_deduplicated` stage found for this release,
+    where the record each duplicates is still in it; returns every drop event so far."""
+    from curaline.semantic_dedup import output_path
+
+    path = output_path(project, spec.name)
+    if not path.exists():
+        raise ReleaseError(f"release {spec.name}: dedup.semantic is set but {path} is missing; "
+                           "materialize semantic_deduplicated for this release first (curaline run)")  # fmt: skip
+    con.execute(
+        "UPDATE meta SET drop_reason = 'semantic_duplicate', drop_value = s.similarity, "
+        f"drop_threshold = {float(spec.semantic)!r}, drop_detail = 'into=' || s.duplicate_of || ';cluster=' || s.cluster_id "
+        f"FROM read_parquet({_sql(path)}) AS s WHERE meta.doc_id = s.doc_id AND meta.drop_reason IS NULL "
+        "AND s.duplicate_of IN (SELECT doc_id FROM meta WHERE drop_reason IS NULL)"
+    )  # fmt: skip
     return _events(con, "drop_reason IS NOT NULL")
 
 
@@ -535,6 +555,8 @@ def _stages(spec: ReleaseSpec, sources: list[SourceManifest]) -> list[str]:
         stages.append("deduplicated")
     if spec.decontaminate:
         stages.append("decontaminated")
+    if spec.semantic is not None:
+        stages.append("semantic_deduplicated")  # over the release's input stage
     if any(m.kind == "preference" for m in sources):
         stages.append("preference_pairs")  # preference records enter a release only through it
     return [*stages, RELEASE_STAGE]

@@ -25,6 +25,7 @@ STAGE_CONFIGS: dict[str, list[tuple[str, str]]] = {
     "toxicity_screened": [("toxicity", "curaline.kernels.toxicity:ToxicityConfig")],
     "deduplicated": [("minhash", "curaline.kernels.minhash:MinHashConfig"), ("dedup", "curaline.kernels.dedup:DedupConfig")],
     "decontaminated": [("decontaminate", "curaline.kernels.decontam:DecontamConfig")],
+    "semantic_deduplicated": [("semantic_dedup", "curaline.kernels.semdedup:SemDedupConfig")],
     "preference_pairs": [("preference_pairs", "curaline.preference.validate:PreferenceConfig")],
 }
 #: What a stage is for, in the words of the EU AI Act template's section 3 and Art. 10(2)(c).
@@ -38,6 +39,8 @@ PURPOSE: dict[str, str] = {
                          "severe records removed",
     "deduplicated": "cleaning: exact and near (MinHash LSH) deduplication across sources",
     "decontaminated": "evaluation integrity: records sharing long n-grams with evaluation sets removed",
+    "semantic_deduplicated": "cleaning: semantic deduplication (static word embeddings, k-means, cosine to a kept "
+                             "record at or above the release spec's dedup.semantic threshold)",
     "preference_pairs": "cleaning: preference-pair checks (truncated or identical answers, contradicting "
                         "judgements of the same pair)",
     "release": "selection: release language and quality filters, licence gate, mix (up/down-sampling), splits",
@@ -132,6 +135,8 @@ def operations(data: ReleaseData) -> list[Operation]:
             stage_removed = release_removed
         else:
             params = stage_parameters(stage, settings)
+            if stage == "semantic_deduplicated":  # the release spec's dedup.semantic wins
+                params["threshold"] = (data.spec.get("dedup") or {}).get("semantic") if isinstance(data.spec.get("dedup"), dict) else None
             frm = settings_from if params else "no parameters"
             # ingest removes nothing from the ledger's point of view: what it could not read is quarantined
             stage_removed = data.quarantined() if stage == "raw_records" else dict(removed.get(stage, {}))
