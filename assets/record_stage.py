@@ -55,7 +55,7 @@ def record_stage_asset(
     description: str,
     code_version: str,
     group: str = CLEANING,
-    model_inputs: Callable[[Any, Any], list[Any]] | None = None,
+    model_inputs: Callable[[Any, Any, str], list[Any]] | None = None,
 ) -> dg.AssetsDefinition:
     key = dg.AssetKey(name)
 
@@ -85,9 +85,10 @@ def record_stage_asset(
         out_path = proj.stage_path(name, source_id)
         schema = stage_schema(manifest.kind, signals)
         with lineage.materialization(context) as run:  # START now; COMPLETE, or FAIL on error
-            if model_inputs is not None and hasattr(run, "emitter"):  # a learned model is an input too
-                for dataset in model_inputs(run.emitter, config):
-                    run.input(dataset)
+            inner = getattr(run, "run", None)  # None when lineage is off
+            if model_inputs is not None and inner is not None:  # a learned model is an input too
+                for dataset in model_inputs(inner.emitter, config, manifest.kind):
+                    inner.input(dataset)
             stats, events = run_record_stage(
                 kernel, kind=manifest.kind, config=config,
                 input_path=proj.stage_path(upstream, source_id), output_path=out_path,

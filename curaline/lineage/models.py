@@ -23,12 +23,13 @@ def model_description(meta: dict[str, Any]) -> str:
             f"Positives: {side('positive')}. Negatives: {side('negative')}.")
 
 
-def quality_model_input(emitter: Any, config: Any) -> list[InputDataset]:
-    """The quality stage's model as an input dataset (none when the classifier is off)."""
+def quality_model_input(emitter: Any, config: Any, kind: str = "document") -> list[InputDataset]:
+    """The quality stage's model as an input dataset (none when the classifier is off, or
+    for records it does not score: it scores documents)."""
     from curaline.kernels.quality_model import BUILTIN, BUILTIN_PATH, load_model
 
     ref = getattr(config, "quality_model", None)
-    if ref is None:
+    if ref is None or kind != "document":
         return []
     path = BUILTIN_PATH if ref == BUILTIN else Path(ref)
     model = load_model(ref)
