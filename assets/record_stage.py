@@ -14,16 +14,8 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from assets.common import (
-    CLEANING,
-    OWNER,
-    column_schema,
-    counts_markdown,
-    counts_table,
-    dvc_track,
-    schema_check_result,
-    source_partitions,
-)
+from assets.common import column_schema, counts_markdown, counts_table, dvc_track, schema_check_result, stage_asset_args
+from curaline import stages
 from curaline.ledger import write_ledger
 from curaline.project import Project
 from curaline.records import NON_TEXT_KINDS
@@ -43,30 +35,33 @@ class Histogram:
     threshold: Callable[[Any], float | None] = lambda config: None
 
 
+def _settings(name: str) -> Callable[[SourceManifest, Project], Any]:
+    return lambda manifest, project: project.config.for_stage(name)
+
+
 def record_stage_asset(
     *,
     name: str,
-    upstream: str,
-    kernel: Kernel,
-    make_config: Callable[[SourceManifest, Project], Any],
     signal_columns: Mapping[str, pa.DataType] | Callable[[str], Mapping[str, pa.DataType]],
     signal_column: str,
     histogram: Histogram,
     description: str,
-    code_version: str,
-    group: str = CLEANING,
+    make_config: Callable[[SourceManifest, Project], Any] | None = None,
     model_inputs: Callable[[Any, Any, str], list[Any]] | None = None,
 ) -> dg.AssetsDefinition:
+    """The asset of per-source stage `name`: its upstream, kernel, group and code version come
+    from its row in curaline.stages; its settings from `stages.<name>` unless make_config is given."""
     key = dg.AssetKey(name)
+    row = stages.stage(name)
+    if row.scope != "source" or len(row.upstream) != 1 or row.kernel is None:
+        raise ValueError(f"stage {name}: a record stage is per source, reads one upstream and names its kernel")
+    upstream = row.upstream[0]
+    kernel: Kernel = stages.kernel_function(name)
+    make_config = make_config or _settings(name)
 
     @dg.asset(
-        name=name,
-        deps=[upstream],
-        partitions_def=source_partitions,
-        group_name=group,
-        owners=[OWNER],
+        **stage_asset_args(name),
         kinds={"python", "parquet"},
-        code_version=code_version,
         description=description,
         check_specs=[
             dg.AssetCheckSpec(f"{name}_schema", asset=key, blocking=True,
@@ -85,6 +80,8 @@ def record_stage_asset(
         out_path = proj.stage_path(name, source_id)
         schema = stage_schema(manifest.kind, signals)
         with lineage.materialization(context) as run:  # START now; COMPLETE, or FAIL on error
+            if hasattr(config, "lineage_tags"):  # models and their versions (language stage)
+                run.tags(config.lineage_tags())
             inner = getattr(run, "run", None)  # None when lineage is off
             if model_inputs is not None and inner is not None:  # a learned model is an input too
                 for dataset in model_inputs(inner.emitter, config, manifest.kind):
@@ -138,6 +135,7 @@ def record_stage_asset(
                 "changed_by_reason": counts_table(dict(stats.changed)),
                 f"{signal_column}_mean": float(np.nanmean(values)) if values.size else 0.0,
                 "report": dg.MetadataValue.md(report),
+                **({"models": dg.MetadataValue.json(config.lineage_tags())} if hasattr(config, "lineage_tags") else {}),
             },
         )
         yield from checks

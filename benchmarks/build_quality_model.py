@@ -83,6 +83,7 @@ def main() -> None:
         MANIFESTS["wikipedia-demo"]["location"] = str(wiki)
         for sid, m in MANIFESTS.items():
             (root / "sources" / f"{sid}.yaml").write_text(yaml.safe_dump(m, sort_keys=False))
+        (root / "curaline.yaml").write_text(yaml.safe_dump({"ingest": {"allowed_roots": [str(DATA)]}}))
         model, info = train_from_sources(Project.at(root), ["oasst-sample", "wikipedia-demo"], ["dolma-cc-2019"], OUT, dvc=False)
     info.pop("path")
     for side in ("positive", "negative"):

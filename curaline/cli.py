@@ -18,10 +18,9 @@ import click
 
 from curaline.clitools import UserError, json_option, project_option, table
 from curaline.project import PROJECT_ENV, Project
+from curaline.stages import JOBS, SCOPES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
 
 
 class LazyGroup(click.Group):
@@ -46,6 +45,15 @@ class LazyGroup(click.Group):
             module, _, attribute = self.lazy[cmd_name].partition(":")
             self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
         return self.commands.get(cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """A broken curaline.yaml is a user error in every command: one line, exit 2."""
+        from curaline.project import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise UserError(str(exc)) from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,17 +80,29 @@ def sources_check(project_dir: Path | None, as_json: bool) -> None:
     project = Project.at(project_dir)
     if not project.sources_dir.is_dir():
         raise UserError(f"no sources/ folder in {project.root}")
+    from curaline.source_files import file_findings
+
     manifests, problems = load_manifests(project.sources_dir, strict=False)
+    warnings = []
+    for m in manifests:  # valid manifests can still read nothing: say so before a run does
+        found, warned = file_findings(m)
+        problems += found
+        warnings += warned
+    failed = {p.file for p in problems}
+    valid = [m.id for m in manifests if str(m.path) not in failed]
     if as_json:
         click.echo(json.dumps({
-            "valid": [m.id for m in manifests],
+            "valid": valid,
             "problems": [{"file": p.file, "field": p.field, "message": p.message} for p in problems],
+            "warnings": [{"file": p.file, "field": p.field, "message": p.message} for p in warnings],
         }, indent=2))  # fmt: skip
     else:
         for p in problems:
             click.echo(str(p))
-        bad = len({p.file for p in problems})
-        click.echo(f"{len(manifests)} valid manifest(s), {bad} invalid, {len(problems)} problem(s)")
+        for p in warnings:
+            click.echo(f"warning: {p}")
+        click.echo(f"{len(valid)} valid manifest(s), {len(failed)} invalid, {len(problems)} problem(s)"
+                   + (f", {len(warnings)} warning(s)" if warnings else ""))  # fmt: skip
     if problems:
         sys.exit(2)
 
@@ -130,18 +150,26 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
     from curaline.sources import load_manifests
 
     manifests, problems = load_manifests(project.sources_dir, strict=False)
-    if problems:
-        lines = "\n".join(str(p) for p in problems)
-        raise UserError(f"invalid source manifests (fix them or run `curaline sources check`):\n{lines}")
     if not manifests:
-        raise UserError(f"no source manifests in {project.sources_dir}")
+        lines = "".join(f"\n{p}" for p in problems)
+        raise UserError(f"no valid source manifests in {project.sources_dir}{lines}")
     from curaline.release.spec import load_specs
     from curaline.sources import ManifestError
 
     try:
-        specs = load_specs(project.releases_dir, manifests)
+        # with invalid manifests, a spec naming one of them is skipped below, not refused here
+        specs = load_specs(project.releases_dir, None if problems else manifests)
     except ManifestError as exc:
         raise UserError(f"invalid release specs:\n{exc}") from None
+    broken = sorted({Path(p.file).stem for p in problems})
+    if problems:  # one bad manifest must not stop the good sources: report it, run the rest, fail at the end
+        echo(f"  {len(broken)} invalid source manifest(s), not run (fix them; `curaline sources check` lists all):")
+        for p in problems:
+            echo(f"    {p}")
+        held = [s.name for s in specs if s.sources is None or set(s.sources) & set(broken)]
+        if held:
+            echo(f"  release(s) held back until they are fixed (they would lose those sources): {', '.join(held)}")
+        specs = [s for s in specs if s.name not in held]
     _prepare_dagster_home(project)
     definitions = _load_definitions(project)
     from dagster import DagsterInstance
@@ -155,28 +183,31 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
     quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("CURALINE_LOG_LEVEL", "WARNING")}}}}
     ok = True
     with DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("catalog_job").execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
-        ok &= result.success
-        partitions = definitions.source_partitions.name
-        known = set(instance.get_dynamic_partitions(partitions))
-        new = [m.id for m in manifests if m.id not in known]
-        if new:
-            instance.add_dynamic_partitions(partitions, new)
-        job = defs.resolve_job_def("per_source_job")
-        for m in manifests:
-            res = job.execute_in_process(instance=instance, run_config=quiet, partition_key=m.id, raise_on_error=False)
-            echo(f"  {m.id:<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
-            ok &= res.success
-        if any(j.name == "global_job" for j in definitions.JOBS):
-            res = defs.resolve_job_def("global_job").execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
-            echo(f"  {'global stages':<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
-            ok &= res.success
-        ok &= _run_releases(project, specs, defs, definitions, instance, quiet, echo)
-    return ok
+        for scope in SCOPES:  # the registry's order: catalog, per source, global, per release
+            job = defs.resolve_job_def(JOBS[scope])
+            if scope == "catalog":
+                ok &= job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False).success
+            elif scope == "source":
+                partitions = definitions.source_partitions.name
+                known = set(instance.get_dynamic_partitions(partitions))
+                new = [m.id for m in manifests if m.id not in known]
+                if new:
+                    instance.add_dynamic_partitions(partitions, new)
+                for m in manifests:
+                    res = job.execute_in_process(instance=instance, run_config=quiet, partition_key=m.id, raise_on_error=False)
+                    echo(f"  {m.id:<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
+                    ok &= res.success
+            elif scope == "global":
+                res = job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
+                echo(f"  {'global stages':<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
+                ok &= res.success
+            else:
+                ok &= _run_releases(specs, job, definitions, instance, quiet, echo)
+    return ok and not problems
 
 
-def _run_releases(project: Project, specs: list[Any], defs: Any, definitions: Any, instance: Any,
-                  run_config: dict[str, Any], echo: Callable[[str], None]) -> bool:  # fmt: skip
+def _run_releases(specs: list[Any], job: Any, definitions: Any, instance: Any, run_config: dict[str, Any],
+                  echo: Callable[[str], None]) -> bool:  # fmt: skip
     """One release_job run per spec; a blocked release fails the command, not the others."""
     if not specs:
         return True
@@ -185,7 +216,6 @@ def _run_releases(project: Project, specs: list[Any], defs: Any, definitions: An
     new = [s.name for s in specs if s.name not in known]
     if new:
         instance.add_dynamic_partitions(partitions, new)
-    job = defs.resolve_job_def("release_job")
     ok = True
     for spec in specs:
         res = job.execute_in_process(instance=instance, run_config=run_config, partition_key=spec.name,
@@ -212,8 +242,8 @@ def ingest_summary(project: Project) -> list[dict[str, Any]]:
     """Per source: records read, quarantined by reason, dropped per stage, kept at the end."""
     import duckdb
 
-    from curaline.pipeline import GLOBAL_STAGES, PER_SOURCE_STAGES
     from curaline.sources import load_manifests
+    from curaline.stages import GLOBAL_STAGES, PER_SOURCE_STAGES
 
     manifests, _ = load_manifests(project.sources_dir, strict=False)
     con = duckdb.connect()

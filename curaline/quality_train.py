@@ -119,7 +119,7 @@ def quality() -> None:
 @click.option("--negative", "negative", multiple=True, required=True, metavar="SRC",
               help="source id of raw web text (repeatable)")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="model file to write (.npz), relative to the project; set stages.quality.quality_model to it")
+              help="model file to write (.npz), relative to the project; set stages.quality_filtered.quality_model to it")
 @click.option("--no-dvc", is_flag=True, help="do not DVC-track the model file")
 @project_option
 @json_option
@@ -143,4 +143,4 @@ def quality_train(positive: tuple[str, ...], negative: tuple[str, ...], out: Pat
     for side in ("positive", "negative"):
         for m in info[side]:
             click.echo(f"  {side:<8} {m['source']:<24} {m['license']:<24} {m['documents']:>7} texts")
-    click.echo(f"  training accuracy {info['train_accuracy']:.3f}; set stages.quality.quality_model: {out}")
+    click.echo(f"  training accuracy {info['train_accuracy']:.3f}; set stages.quality_filtered.quality_model: {out}")

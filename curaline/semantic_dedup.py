@@ -1,6 +1,7 @@
 """Semantic dedup of one release: paraphrases and templated rewrites MinHash misses.
 
-Off by default; a release spec turns it on with `dedup: {semantic: COSINE}`. It runs over
+Off by default (the stage then writes an empty list); a release spec turns it on with
+`dedup: {semantic: COSINE}`. It runs over
 the records the release reads (its input stage, after exact and near dedup) of the
 spec's sources, with the keep-policy of exact and near dedup (source priority, licence
 permissiveness, collection date, doc_id), and writes one file per release listing every
@@ -56,9 +57,10 @@ def semantic_deduplicate(project: Project, spec: Any, manifests: list[Any],
     """
     from curaline.release.build import input_stage, source_path
 
-    if spec.semantic is None:
-        raise ValueError(f"release {spec.name}: semantic dedup is off (set dedup: {{semantic: 0.9}})")
-    base = config or project.config.stage_config("semantic_dedup", SemDedupConfig)
+    base = config or project.config.stage_config(STAGE, SemDedupConfig)
+    if spec.semantic is None:  # off for this release: an empty list, so the release reads one either way
+        write_parquet(output_path(project, spec.name), SEMANTIC_SCHEMA.empty_table())
+        return SemanticStats(), SEMANTIC_SCHEMA.empty_table(), semantic_events(SEMANTIC_SCHEMA.empty_table(), base)
     c = SemDedupConfig(**{**base.__dict__, "threshold": spec.semantic})
     stage = input_stage(spec)
     stats = SemanticStats()

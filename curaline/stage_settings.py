@@ -19,15 +19,13 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-#: Per-record stages a source may configure: curaline.yaml stages key -> "module:ConfigClass".
-#: The global stages (minhash, dedup, decontaminate) compare sources with each other, so one
-#: setting holds for all of them.
+from curaline import stages as _registry
+
+#: Per-record stages a source may configure (the registry's per-source record stages with
+#: settings): curaline.yaml stages key (the stage's name) -> "module:ConfigClass". The global
+#: stages (dedup, decontamination) compare sources with each other: one setting for all.
 PER_SOURCE_STAGES: dict[str, str] = {
-    "normalize": "curaline.kernels.normalize:NormalizeConfig",
-    "language": "curaline.kernels.langid:LangIdConfig",
-    "quality": "curaline.kernels.quality:QualityConfig",
-    "pii": "curaline.kernels.pii:PiiConfig",
-    "toxicity": "curaline.kernels.toxicity:ToxicityConfig",
+    s.name: s.config for s in _registry.STAGES if s.scope == "source" and s.records and s.config
 }
 
 #: Named profiles a manifest picks with `profile:`; each is a `stages:` mapping.
@@ -37,7 +35,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # (a 10-word sentence's top bigram is 20 % of it; RefinedWeb and FineWeb apply them to
     # web pages only). The learned classifier stays.
     "short-text": {
-        "quality": {
+        "quality_filtered": {
             "gopher_repetition": False,
             "min_doc_words": 3,
             "min_alpha_words_ratio": 0.6,  # Gopher counts "," and "." as words: 2 of 9 is 22 %
@@ -50,7 +48,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # Source code and technical docs: the StarCoder / The Stack filters instead of the web
     # rules (code_rules.py); the web-text classifier would rate code as junk.
     "code": {
-        "quality": {
+        "quality_filtered": {
             "gopher_repetition": False,
             "gopher_quality": False,
             "c4": False,
@@ -62,7 +60,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # LaTeX and formulas: braces are markup, not JavaScript, and symbol-heavy lines are
     # content (OpenWebMath, Paster et al. 2023, keeps them). Gopher repetition stays.
     "math": {
-        "quality": {
+        "quality_filtered": {
             "min_alpha_words_ratio": 0.5,
             "max_symbol_word_ratio": None,
             "c4_drop_curly_bracket": False,
@@ -91,7 +89,9 @@ def check_stage_settings(raw: object, *, where: str = "stages") -> list[tuple[st
     for stage, settings in raw.items():
         fld = f"{where}.{stage}"
         if stage not in PER_SOURCE_STAGES:
-            problems.append((fld, f"not a per-source stage; allowed: {', '.join(PER_SOURCE_STAGES)}"))
+            renamed = _registry.RENAMED_CONFIG_KEYS.get(str(stage))
+            hint = f"now {where}.{renamed} (settings are keyed by stage name); " if renamed in PER_SOURCE_STAGES else ""
+            problems.append((fld, f"{hint}not a per-source stage; allowed: {', '.join(PER_SOURCE_STAGES)}"))
             continue
         if not isinstance(settings, Mapping):
             problems.append((fld, "must be a mapping of settings"))
@@ -132,7 +132,7 @@ def quality_config(project: Any) -> Any:
     from curaline.kernels.quality import QualityConfig
     from curaline.kernels.quality_model import BUILTIN
 
-    config = project.config.stage_config("quality", QualityConfig)
+    config = project.config.stage_config("quality_filtered", QualityConfig)
     ref = config.quality_model
     if ref is not None and ref != BUILTIN and not Path(ref).expanduser().is_absolute():
         config = dataclasses.replace(config, quality_model=str(project.root / ref))

@@ -25,13 +25,13 @@ def manifest(tmp_path: Path, sid: str = "chat", **extra: object) -> Path:
 
 
 def test_profile_and_stages_parse_and_are_declared(tmp_path: Path) -> None:
-    m = parse_manifest(manifest(tmp_path, profile="short-text", stages={"quality": {"min_doc_words": 5}}))
-    assert m.profile == "short-text" and m.stages == {"quality": {"min_doc_words": 5}}
+    m = parse_manifest(manifest(tmp_path, profile="short-text", stages={"quality_filtered": {"min_doc_words": 5}}))
+    assert m.profile == "short-text" and m.stages == {"quality_filtered": {"min_doc_words": 5}}
     assert m.declaration()["profile"] == "short-text"
-    assert m.declaration()["stages"] == {"quality": {"min_doc_words": 5}}
+    assert m.declaration()["stages"] == {"quality_filtered": {"min_doc_words": 5}}
     # the manifest's own stages win over its profile, setting by setting
-    assert m.stage_settings()["quality"]["min_doc_words"] == 5
-    assert m.stage_settings()["quality"]["c4"] is False
+    assert m.stage_settings()["quality_filtered"]["min_doc_words"] == 5
+    assert m.stage_settings()["quality_filtered"]["c4"] is False
     plain = parse_manifest(manifest(tmp_path, "plain"))
     assert plain.stage_settings() == {} and "profile" not in plain.declaration()
 
@@ -39,12 +39,13 @@ def test_profile_and_stages_parse_and_are_declared(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "field", "says"),
     [
-        ({"stages": {"qualty": {"c4": False}}}, "stages.qualty", "not a per-source stage; allowed: normalize"),
-        ({"stages": {"quality": {"min_doc_wrds": 3}}}, "stages.quality.min_doc_wrds", "unknown setting; allowed:"),
-        ({"stages": {"dedup": {"threshold": 0.5}}}, "stages.dedup", "not a per-source stage"),
-        ({"stages": {"quality": 3}}, "stages.quality", "must be a mapping of settings"),
+        ({"stages": {"qualty": {"c4": False}}}, "stages.qualty", "not a per-source stage; allowed: normalized"),
+        ({"stages": {"quality": {"c4": False}}}, "stages.quality", "now stages.quality_filtered (settings are keyed"),
+        ({"stages": {"quality_filtered": {"min_doc_wrds": 3}}}, "stages.quality_filtered.min_doc_wrds", "unknown setting; allowed:"),
+        ({"stages": {"deduplicated": {"threshold": 0.5}}}, "stages.deduplicated", "not a per-source stage"),
+        ({"stages": {"quality_filtered": 3}}, "stages.quality_filtered", "must be a mapping of settings"),
         ({"stages": ["quality"]}, "stages", "must map a stage name to its settings"),
-        ({"stages": {"quality": {"quality_model_low": 2}}}, "stages.quality", "quality_model_low must be a probability"),
+        ({"stages": {"quality_filtered": {"quality_model_low": 2}}}, "stages.quality_filtered", "quality_model_low must be a probability"),
         ({"profile": "poetry"}, "profile", "'poetry' is not allowed; allowed: short-text, code, math"),
     ],
 )
@@ -57,11 +58,11 @@ def test_bad_stage_settings_are_refused_naming_file_and_field(tmp_path: Path, ex
 
 def test_effective_settings_order_defaults_project_profile_source(tmp_path: Path) -> None:
     (tmp_path / "curaline.yaml").write_text(yaml.safe_dump(
-        {"stages": {"quality": {"min_doc_words": 20, "max_doc_words": 500, "c4": True}}}))
+        {"stages": {"quality_filtered": {"min_doc_words": 20, "max_doc_words": 500, "c4": True}}}))
     project = Project.at(tmp_path)
-    m = parse_manifest(manifest(tmp_path, profile="short-text", stages={"quality": {"max_doc_words": 900}}))
+    m = parse_manifest(manifest(tmp_path, profile="short-text", stages={"quality_filtered": {"max_doc_words": 900}}))
     config = quality_config(project.for_source(m))
-    assert config.min_doc_words == PROFILES["short-text"]["quality"]["min_doc_words"]  # profile beats project
+    assert config.min_doc_words == PROFILES["short-text"]["quality_filtered"]["min_doc_words"]  # profile beats project
     assert config.max_doc_words == 900  # the source's own setting beats both
     assert config.c4 is False  # profile beats project
     assert config.max_avg_word_length == QualityConfig().max_avg_word_length  # defaults where nobody says
@@ -82,5 +83,5 @@ def test_short_text_profile_keeps_chat_turns_the_web_rules_drop(tmp_path: Path) 
 
 
 def test_trained_model_path_resolves_against_the_project(tmp_path: Path) -> None:
-    (tmp_path / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"quality": {"quality_model": "models/q.npz"}}}))
+    (tmp_path / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"quality_filtered": {"quality_model": "models/q.npz"}}}))
     assert quality_config(Project.at(tmp_path)).quality_model == str(tmp_path.resolve() / "models" / "q.npz")

@@ -216,31 +216,14 @@ def _sql_help() -> str:
 def sql_cmd(query: str, project_dir: Path | None, as_json: bool) -> None:
     import duckdb
 
-    from curaline.lineage.views import (
-        ReadOnlyQueryError,
-        check_read_only,
-        event_files,
-        open_views,
-        retry_replaced,
-        stage_views,
-    )
+    from curaline.lineage.sandbox import ReadOnlyQueryError, run_query
+    from curaline.lineage.views import event_files, retry_replaced, stage_views
 
     project = _project(project_dir)
     if not stage_views(project) and not event_files(project):
         raise UserError(f"no runs yet in {project.root}: run `curaline run` first")
-    def run() -> tuple[list[str], list[tuple[Any, ...]]]:
-        con = open_views(project)
-        try:
-            rel = con.sql(query)
-            if rel is None:
-                raise UserError("only queries that return rows are allowed (SELECT ...)")
-            return list(rel.columns), rel.fetchall()
-        finally:
-            con.close()
-
     try:
-        check_read_only(query)
-        columns, rows = retry_replaced(run)
+        columns, rows = retry_replaced(lambda: run_query(project, query))
     except ReadOnlyQueryError as exc:
         raise UserError(str(exc)) from None
     except duckdb.Error as exc:

@@ -91,18 +91,23 @@ def release_show(ref: str, project_dir: Path | None, as_json: bool) -> None:
 @release.command("checkout")
 @click.argument("ref")
 @click.option("--to", "dest", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="folder to restore into (default: ./<name>-v<N>)")
+              help="folder to restore into (default: ./<name>-v<N>); must be new or empty unless --force")
+@click.option("--force", is_flag=True, help="restore into a non-empty folder, overwriting the release's files there")
 @project_option
 @json_option
-def release_checkout(ref: str, dest: Path | None, project_dir: Path | None, as_json: bool) -> None:
+def release_checkout(ref: str, dest: Path | None, force: bool, project_dir: Path | None, as_json: bool) -> None:
     """Restore exactly the released bytes of a version (every file's md5 verified)."""
     from curaline.release.versions import ReleaseNotFound, RestoreError, checkout, parse_ref, resolve
+    from curaline.safe_paths import checkout_target_problem
 
     project = _project(project_dir)
     try:
         m = resolve(project, ref)
         name, _ = parse_ref(ref)
         target = dest or Path(f"{name}-v{m['version']}")
+        problem = checkout_target_problem(project.root, target, force=force)
+        if problem:
+            raise UserError(problem)
         checkout(project, f"{name}@v{m['version']}", target)
     except (ReleaseNotFound, RestoreError) as exc:
         raise UserError(str(exc)) from None

@@ -132,12 +132,44 @@ def publish(project: Project, build: ReleaseBuild, *, versioning: bool = True) -
     manifest["version"] = version
     manifest["dvc"] = {"path": f"data/releases/{name}", "md5": build.content_md5}
     manifest["git"] = {"commit": None, "tag": f"release/{name}/v{version}"}
+    if versioning:  # a stale git lock: say so before the folder claims a version it cannot get
+        from curaline.versioning import check_git_unlocked
+
+        check_git_unlocked(project)
     _write_manifest(build.folder, manifest)
-    _swap(build.folder, target)
-    if versioning:
-        manifest = _version_control(project, name, manifest)
-    _record(project, name, version, build.records, manifest)
+    previous = _swap_keeping_previous(build.folder, target)
+    try:
+        if versioning:
+            manifest = _version_control(project, name, manifest)
+        _record(project, name, version, build.records, manifest)
+    except BaseException:
+        _put_back(target, previous)  # no folder may claim a version that was not released
+        raise
+    if previous is not None:
+        shutil.rmtree(previous)
     return Published(manifest=manifest, new=True)
+
+
+def _swap_keeping_previous(staging: Path, target: Path) -> Path | None:
+    """Like `_swap`, but the replaced folder is kept aside (returned) until publishing succeeds."""
+    previous = target.with_name(f".{target.name}.previous-{os.getpid()}")
+    if previous.exists():
+        shutil.rmtree(previous)
+    had = target.exists()
+    if had:
+        os.replace(target, previous)
+    os.replace(staging, target)
+    return previous if had else None
+
+
+def _put_back(target: Path, previous: Path | None) -> None:
+    """Undo `_swap_keeping_previous`: the folder as it was before this publish."""
+    failed = target.with_name(f".{target.name}.failed-{os.getpid()}")
+    if target.exists():
+        os.replace(target, failed)
+        shutil.rmtree(failed)
+    if previous is not None:
+        os.replace(previous, target)
 
 
 def _reproduce(project: Project, build: ReleaseBuild) -> Published:

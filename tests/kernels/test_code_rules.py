@@ -13,7 +13,7 @@ from curaline.kernels.code_rules import CodeRulesConfig, code_signals
 from curaline.kernels.quality import QualityConfig, score_quality
 from curaline.stage_settings import PROFILES
 
-CODE = QualityConfig(**PROFILES["code"]["quality"])
+CODE = QualityConfig(**PROFILES["code"]["quality_filtered"])
 
 PY = '''import os
 

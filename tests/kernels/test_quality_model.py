@@ -85,6 +85,7 @@ def _project(tmp_path: Path, shared_data: Path) -> Project:
     }  # fmt: skip
     for sid, m in manifests.items():
         (root / "sources" / f"{sid}.yaml").write_text(yaml.safe_dump({"id": sid, "obtained": "public-dataset", **m}))
+    (root / "curaline.yaml").write_text(yaml.safe_dump({"ingest": {"allowed_roots": [str(shared_data)]}}))
     return Project.at(root)
 
 
@@ -102,7 +103,8 @@ def test_cli_trains_a_dvc_tracked_model_the_stage_then_uses(tmp_path: Path, shar
     dvcfile = project.root / "models" / "q.npz.dvc"
     assert yaml.safe_load(dvcfile.read_text())["outs"][0]["md5"] == info["dvc_md5"]
     assert (project.root / "models" / ".gitignore").read_text().strip() == "/q.npz"
-    (project.root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"quality": {"quality_model": "models/q.npz"}}}))
+    (project.root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"quality_filtered": {"quality_model": "models/q.npz"}},
+                                                                "ingest": {"allowed_roots": [str(shared_data)]}}))
     config = quality_config(Project.at(project.root))
     table = pa.table({"doc_id": ["a"], "text": [prose(500, 150)]})
     scored = score_quality(table, kind="document", config=config).table["q_model_score"].to_pylist()[0]

@@ -1,4 +1,5 @@
-"""quality_filtered: Gopher, C4 and FineWeb heuristics for documents; fitting rules for SFT/preference."""
+"""quality_filtered: Gopher, C4 and FineWeb heuristics plus a learned classifier for documents;
+code rules for code sources; fitting rules for SFT/preference."""
 
 from assets.record_stage import Histogram, record_stage_asset
 from curaline.kernels import quality
@@ -7,8 +8,6 @@ from curaline.stage_settings import quality_config
 
 quality_filtered = record_stage_asset(
     name="quality_filtered",
-    upstream="language_checked",
-    kernel=quality.score_quality,
     make_config=lambda manifest, project: quality_config(project),
     model_inputs=quality_model_input,
     signal_columns=lambda kind: quality.SIGNALS_BY_KIND[kind],
@@ -24,5 +23,4 @@ quality_filtered = record_stage_asset(
         "Every signal is kept as a `q_*` column so thresholds can change without recomputing; each "
         "drop names its first failing rule, the measured value and the threshold."
     ),
-    code_version="1",
 )
