@@ -85,3 +85,20 @@ def test_short_text_profile_keeps_chat_turns_the_web_rules_drop(tmp_path: Path) 
 def test_trained_model_path_resolves_against_the_project(tmp_path: Path) -> None:
     (tmp_path / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"quality_filtered": {"quality_model": "models/q.npz"}}}))
     assert quality_config(Project.at(tmp_path)).quality_model == str(tmp_path.resolve() / "models" / "q.npz")
+
+
+def test_art10_parameters_name_each_sources_own_settings() -> None:
+    from curaline.reports.operations import source_parameters, source_parameters_text, stage_parameters
+
+    project_settings = {"quality_filtered": {"min_doc_words": 20}}
+    params = stage_parameters("quality_filtered", project_settings)
+    sources = [{"id": "docs", "declaration": {"profile": "code", "stages": {"quality_filtered": {"code_min_alnum_frac": 0.3}}}},
+               {"id": "web", "declaration": {}}]  # fmt: skip
+    by_source = source_parameters("quality_filtered", project_settings, sources, params)
+    assert set(by_source) == {"docs"}  # a source without settings of its own has the project's
+    docs = by_source["docs"]
+    assert docs["profile"] == "code" and docs["code_rules"] is True and docs["gopher_quality"] is False
+    assert docs["code_min_alnum_frac"] == 0.3 and docs["quality_model"] is None
+    assert "min_doc_words" not in docs  # unchanged from the project's: not repeated
+    assert source_parameters("pii_redacted", project_settings, sources, stage_parameters("pii_redacted", {})) == {}
+    assert source_parameters_text(by_source).startswith("<br>**docs**: profile=code; ")
