@@ -102,3 +102,18 @@ def test_art10_parameters_name_each_sources_own_settings() -> None:
     assert "min_doc_words" not in docs  # unchanged from the project's: not repeated
     assert source_parameters("pii_redacted", project_settings, sources, stage_parameters("pii_redacted", {})) == {}
     assert source_parameters_text(by_source).startswith("<br>**docs**: profile=code; ")
+
+
+def test_math_profile_keeps_latex_the_web_rules_drop(tmp_path: Path) -> None:
+    text = ("We prove that the sum of the first $n$ odd numbers is $n^2$. By induction, the base case holds since "
+            "$1 = 1^2$. Assume that $\\sum_{k=1}^{n} (2k - 1) = n^2$ holds for some $n$. Then the next sum is "
+            "$\\sum_{k=1}^{n+1} (2k - 1) = n^2 + 2n + 1 = (n + 1)^2$, which is the claim for $n + 1$. The proof of "
+            "the identity is complete, and the same argument gives the formula for the even numbers as well. "
+            "It follows that every square is a sum of consecutive odd numbers, a fact known to the Greeks.")  # fmt: skip
+    table = pa.table({"doc_id": ["m"], "text": [text]})
+    project = Project.at(tmp_path)
+    web = score_quality(table, kind="document", config=quality_config(project))
+    assert not web.keep.any()
+    math = parse_manifest(manifest(tmp_path, "proofs", profile="math"))
+    res = score_quality(table, kind="document", config=quality_config(project.for_source(math)))
+    assert res.keep.all(), res.events.to_pylist()
