@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from curaline.clitools import UserError, json_option, project_option, table
+from curaline.clitools import UserError, json_option, project_option, table, table_options
 
 
 def _project(project_dir: Path | None):  # -> Project (kept lazy: the CLI imports this module on start)
@@ -103,7 +103,7 @@ def _known(project) -> list[str]:
 @click.command("takedown-status")
 @click.argument("request_id", required=False)
 @project_option
-@json_option
+@table_options
 def takedown_status(request_id: str | None, project_dir: Path | None, as_json: bool) -> None:
     """Every takedown request (or one) with its status: pending, applied or complete."""
     from curaline.takedown import load_requests, statuses
