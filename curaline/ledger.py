@@ -21,6 +21,10 @@ from curaline.kernels.base import ACTIONS, EVENT_SCHEMA
 from curaline.project import Project
 from curaline.store import AtomicParquetWriter
 
+#: the event columns a ledger row carries; files written before `related_doc_id` existed lack it,
+#: and `curaline.lineage.views.ledger_sql` reads them with the kept doc / eval item recovered from `detail`
+EVENT_FIELDS = ("action", "reason", "value", "threshold", "detail", "related_doc_id")
+
 LEDGER_SCHEMA = pa.schema(
     [
         pa.field("doc_id", pa.string(), nullable=False),
@@ -28,7 +32,7 @@ LEDGER_SCHEMA = pa.schema(
         pa.field("partition", pa.string(), nullable=False),  # source id, or "__all__" for global stages
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("recorded_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        *[EVENT_SCHEMA.field(n) for n in ("action", "reason", "value", "threshold", "detail")],
+        *[EVENT_SCHEMA.field(n) for n in EVENT_FIELDS],
     ]
 )
 
@@ -65,9 +69,10 @@ def to_ledger(events: pa.Table, *, stage: str, partition: str | None, run_id: st
         "run_id": pa.array([run_id] * n, pa.string()),
         "recorded_at": pa.array([stamp] * n, pa.timestamp("us", tz="UTC")),
     }
-    for name in ("action", "reason", "value", "threshold", "detail"):
-        cols[name] = events[name]
+    for name in EVENT_FIELDS:
+        cols[name] = events[name] if name in events.column_names else pa.nulls(n, EVENT_SCHEMA.field(name).type)
     return pa.table(cols, schema=LEDGER_SCHEMA)
+
 
 
 def summarize(table: pa.Table) -> dict[str, Any]:

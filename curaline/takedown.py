@@ -365,6 +365,7 @@ def matcher(requests: Iterable[TakedownRequest]) -> Matcher:
             "doc_id": table["doc_id"].take(pa.array(rows_hit[order])).combine_chunks().cast(pa.string()),
             "action": pa.repeat(pa.scalar(ACTION), m), "reason": pa.repeat(pa.scalar(REASON), m),
             "value": pa.nulls(m, pa.float64()), "threshold": pa.nulls(m, pa.float64()), "detail": details,
+            "related_doc_id": pa.nulls(m, pa.string()),
         }, schema=EVENT_SCHEMA)  # fmt: skip
         return keep, events
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from curaline.project import Project
 from curaline.records import TEXT_COLUMNS
+from curaline.sql import literal, literal_list
 
 if TYPE_CHECKING:
     import duckdb
@@ -50,8 +51,13 @@ REMOVAL_ACTIONS = ("drop", "merge-into", "takedown")
 LEDGER_COLUMNS = (
     ("doc_id", "VARCHAR"), ("stage", "VARCHAR"), ("partition", "VARCHAR"), ("run_id", "VARCHAR"),
     ("recorded_at", "TIMESTAMP WITH TIME ZONE"), ("action", "VARCHAR"), ("reason", "VARCHAR"),
-    ("value", "DOUBLE"), ("threshold", "DOUBLE"), ("detail", "VARCHAR"),
+    ("value", "DOUBLE"), ("threshold", "DOUBLE"), ("detail", "VARCHAR"), ("related_doc_id", "VARCHAR"),
 )  # fmt: skip
+#: how a ledger file written before `related_doc_id` existed named the related record (read only there)
+LEGACY_RELATED_SQL = (
+    "CASE WHEN action = 'merge-into' THEN nullif(regexp_extract(detail, 'into=([^;]+)', 1), '') "
+    "WHEN reason = 'contaminated_eval_ngram' THEN nullif(regexp_extract(detail, 'eval_item=([^ ;]+)', 1), '') END"
+)
 EVENT_COLUMNS = (
     ("event_time", "TIMESTAMP WITH TIME ZONE"), ("event_type", "VARCHAR"), ("run_id", "VARCHAR"),
     ("parent_run_id", "VARCHAR"), ("parent_job", "VARCHAR"), ("namespace", "VARCHAR"), ("job", "VARCHAR"),
@@ -86,7 +92,8 @@ VIEW_DOCS = {
             "versions, check results",
     "catalog": "every dataset the events name, at its latest materialized version",
     "ledger": "what the current outputs reflect: the ledger rows of the latest run of each stage and partition "
-              "(doc_id, stage, partition, run_id, recorded_at, action, reason, value, threshold, detail)",
+              "(doc_id, stage, partition, run_id, recorded_at, action, reason, value, threshold, detail, related_doc_id: "
+              "the kept doc of a merge, the evaluation item of a contamination)",
     "ledger_history": "every ledger row of every run",
     "records": "where each ingested record came from: doc_id, source_id, source_file, source_line/source_row, "
                "source_record_id, license, content_hash",
@@ -125,12 +132,8 @@ def retry_replaced(fn: Callable[[], T], *, attempts: int = 5, wait_s: float = 0.
     raise AssertionError("unreachable")
 
 
-def _sql_str(value: str | Path) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _file_list(paths: list[Path]) -> str:
-    return "[" + ", ".join(_sql_str(p) for p in paths) + "]"
+_sql_str = literal
+_file_list = literal_list
 
 
 def _empty(columns: tuple[tuple[str, str], ...]) -> str:
@@ -139,6 +142,28 @@ def _empty(columns: tuple[tuple[str, str], ...]) -> str:
 
 def _visible(columns: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(n for n, _ in columns)
+
+
+def legacy_related(action: str | None, reason: str | None, detail: str | None) -> str | None:
+    """LEGACY_RELATED_SQL for one row (the index keeps rows of old ledger files as written)."""
+    if not detail:
+        return None
+    if action == "merge-into":
+        found = re.search(r"into=([^;]+)", detail)
+    elif reason == "contaminated_eval_ngram":
+        found = re.search(r"eval_item=([^ ;]+)", detail)
+    else:
+        return None
+    return found.group(1) if found else None
+
+
+def ledger_sql(files: str) -> str:
+    """A relation over ledger files (`files`: SQL for read_parquet, a parameter such as `$files`, a
+    quoted glob or list) with every ledger column, whichever version of the ledger wrote the files."""
+    cols = ", ".join(n if n != "related_doc_id" else f"coalesce(related_doc_id, {LEGACY_RELATED_SQL}) AS related_doc_id"
+                     for n, _ in LEDGER_COLUMNS)  # fmt: skip
+    return (f"(SELECT {cols} FROM ({_empty(LEDGER_COLUMNS)} UNION ALL BY NAME "
+            f"SELECT * FROM read_parquet({files}, union_by_name = true, hive_partitioning = false)))")
 
 
 def stage_views(project: Project) -> dict[str, str]:
@@ -278,15 +303,13 @@ def lineage_view_sql(project: Project) -> dict[str, str]:
         QUALIFY row_number() OVER (PARTITION BY o.namespace, o.name ORDER BY event_time DESC) = 1"""
     history = ledger_files(project, latest=False)
     views["ledger_history"] = (
-        f"SELECT {_visible(LEDGER_COLUMNS)} FROM read_parquet({_sql_str(ledger_root(project) / '**' / '*.parquet')}, "
-        "union_by_name = true, hive_partitioning = false)"
+        f"SELECT * FROM {ledger_sql(_sql_str(ledger_root(project) / '**' / '*.parquet'))}"
         if history
         else _empty(LEDGER_COLUMNS)
     )  # fmt: skip
     latest = ledger_files(project, latest=True)
     views["ledger"] = (
-        f"SELECT {_visible(LEDGER_COLUMNS)} FROM read_parquet({_file_list(latest)}, union_by_name = true, "
-        "hive_partitioning = false)"
+        f"SELECT * FROM {ledger_sql(_file_list(latest))}"
         if latest
         else _empty(LEDGER_COLUMNS)
     )
