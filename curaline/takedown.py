@@ -513,7 +513,7 @@ def pending_requests(project: Project) -> list[TakedownRequest]:
 
 
 def takedown_trace(project: Project, doc_id: str) -> list[dict[str, Any]]:
-    """For `lineage trace`: each request that took the record down, and per release the first version without it.
+    """Each request that took the record down, and per release the first version without it.
 
     One entry per request: the request (who, when, why, selector), its status, and
     ``releases``: {release: {"last_with": N, "first_without": M or None}} for every

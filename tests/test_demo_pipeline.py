@@ -12,6 +12,9 @@ import pytest
 
 from curaline.project import Project
 
+#: minutes, not seconds: the fast set (`pytest -m "not slow"`) leaves them out, CI runs them
+pytestmark = pytest.mark.slow
+
 EXPECTED_QUARANTINE = {
     "malformed_json": "malformed_json",
     "undecodable_bytes": "undecodable_bytes",

@@ -26,10 +26,12 @@ answers from `curaline.lineage.index` without starting DuckDB.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -201,11 +203,55 @@ def event_files(project: Project, job: str | None = None) -> list[Path]:
     return sorted(root.glob(pattern)) if root.is_dir() else []
 
 
+#: the footer key of a ledger file's summary (curaline.ledger.SUMMARY_KEY; no pyarrow import here)
+LEDGER_SUMMARY_KEY = "curaline.ledger.summary"
+#: (path, size, mtime_ns, inode) -> the sequence the file records: a footer is read once per process
+_sequences: dict[tuple[str, int, int, int], int] = {}
+_footer_reader: duckdb.DuckDBPyConnection | None = None
+
+
+def ledger_sequences(paths: list[Path]) -> dict[Path, int]:
+    """The write sequence each ledger file records in its footer. Files written before the footer
+    had one fall back to their mtime (the only order they have)."""
+    import json
+
+    import duckdb
+
+    out: dict[Path, int] = {}
+    stats = {}
+    for p in paths:
+        st = p.stat()
+        key = (str(p), st.st_size, st.st_mtime_ns, st.st_ino)
+        stats[p] = key
+        if key in _sequences:
+            out[p] = _sequences[key]
+    missing = [p for p in paths if p not in out]
+    if missing:
+        global _footer_reader
+        if _footer_reader is None:  # one in-memory database per process: connecting costs more than reading
+            _footer_reader = duckdb.connect()
+        query = "SELECT file_name, decode(value) FROM parquet_kv_metadata($files) WHERE key = $key::BLOB"
+        rows: list[tuple[str, str]] = []
+        with _footer_reader.cursor() as con:
+            try:
+                rows = con.execute(query, {"files": [str(p) for p in missing], "key": LEDGER_SUMMARY_KEY}).fetchall()
+            except duckdb.Error:  # one unreadable file: read the others alone; the reader that needs it reports it
+                for p in missing:
+                    with contextlib.suppress(duckdb.Error):
+                        rows += con.execute(query, {"files": [str(p)], "key": LEDGER_SUMMARY_KEY}).fetchall()
+        recorded = {name: json.loads(value).get("sequence") for name, value in rows}
+        for p in missing:
+            seq = recorded.get(str(p))
+            out[p] = _sequences[stats[p]] = int(seq) if seq is not None else stats[p][2]
+    return out
+
+
 def ledger_files(project: Project, *, partition: str | None = None, latest: bool = True) -> list[Path]:
     """Ledger files (one per stage, partition and run); with latest, the newest per (stage, partition).
 
-    "Newest" is the file's modification time: each run writes its file once, atomically,
-    when the stage finishes, so the newest file is the run the current output reflects.
+    "Newest" is the write sequence the file records (`curaline.ledger.next_sequence`): each run
+    writes its file once, atomically, when the stage finishes, so the newest file is the run the
+    current output reflects, in any clone, whatever the files' mtimes.
     """
     root = ledger_root(project)
     if not root.is_dir():
@@ -213,11 +259,11 @@ def ledger_files(project: Project, *, partition: str | None = None, latest: bool
     parts = f"partition={partition}" if partition else "partition=*"
     out: list[Path] = []
     for part_dir in sorted(root.glob(f"stage=*/{parts}")):
-        files = [(e.stat().st_mtime_ns, e.name, Path(e.path)) for e in os.scandir(part_dir)
-                 if e.name.endswith(".parquet") and e.is_file()]  # fmt: skip
-        if not files:
-            continue
-        out += [max(files)[2]] if latest else [f for _, _, f in sorted(files)]
+        files = sorted(Path(e.path) for e in os.scandir(part_dir) if e.name.endswith(".parquet") and e.is_file())
+        if len(files) > 1:
+            order = retry_replaced(partial(ledger_sequences, files))
+            files.sort(key=lambda f: (order[f], f.name))
+        out += files[-1:] if latest else files
     return out
 
 

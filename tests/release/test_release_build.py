@@ -182,8 +182,10 @@ def test_quality_and_language_filters_drop_with_ledger_reasons(tmp_path: Path) -
         build_release(Project.at(tmp_path), spec, _manifests(tmp_path))
 
 
-@pytest.mark.parametrize("ledger_format", ["related_doc_id", "legacy detail"])
-def test_duplicate_clusters_and_prompts_never_straddle_splits(tmp_path: Path, ledger_format: str) -> None:
+@pytest.mark.parametrize(("ledger_format", "folder"), [("related_doc_id", "p"), ("legacy detail", "p"),
+                                                      ("related_doc_id", "o'brien's data")])  # a quote in every path
+def test_duplicate_clusters_and_prompts_never_straddle_splits(tmp_path: Path, ledger_format: str, folder: str) -> None:
+    tmp_path = tmp_path / folder
     texts = [_text(i % 30, 12) for i in range(120)]  # every text 4 times
     ids = _source(tmp_path, "web", n=120, texts=texts)
     _source(tmp_path, "qa", kind="instruction", domain="web", n=60)
