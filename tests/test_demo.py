@@ -28,6 +28,9 @@ import yaml
 from curaline.demo import DemoSummary, generate_demo_project
 from curaline.records import make_doc_id, own_key, position_key
 
+#: minutes, not seconds: the fast set (`pytest -m "not slow"`) leaves them out, CI runs them
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 
 MANIFEST_KEYS = {
