@@ -25,12 +25,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - numba is a dependency; keep importable without it
-    def njit(*args: Any, **kwargs: Any) -> Any:
-        return (lambda f: f) if not args or not callable(args[0]) else args[0]
+from numba import njit  # a dependency: the scorer is compiled
 
 #: The model that ships in the package (see curaline/kernels/quality_model_data/README.md).
 BUILTIN = "builtin"
@@ -44,7 +39,7 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @njit(cache=True, nogil=True)
-def _is_word(b: np.uint8) -> bool:
+def _is_word(b: np.uint8) -> Any:
     return (48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or b >= 128
 
 

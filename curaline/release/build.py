@@ -276,7 +276,7 @@ def _semantic(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSpe
                            "materialize semantic_deduplicated for this release first (curaline run)")  # fmt: skip
     con.execute(
         "UPDATE meta SET drop_reason = 'semantic_duplicate', drop_value = s.similarity, "
-        f"drop_threshold = {float(spec.semantic)!r}, drop_detail = 'into=' || s.duplicate_of || ';cluster=' || s.cluster_id "
+        f"drop_threshold = {float(spec.semantic or 0.0)!r}, drop_detail = 'into=' || s.duplicate_of || ';cluster=' || s.cluster_id "
         f"FROM read_parquet({_sql(path)}) AS s WHERE meta.doc_id = s.doc_id AND meta.drop_reason IS NULL "
         "AND s.duplicate_of IN (SELECT doc_id FROM meta WHERE drop_reason IS NULL)"
     )  # fmt: skip
