@@ -175,6 +175,18 @@ def test_kill_9_mid_phase_then_resume_is_byte_identical(sharded: tuple[Path, lis
         assert ledger_rows(root, stage) == ledger_rows(reference, stage)
 
 
+def _copy_ledger(src: Path, dst: Path, *, sequence: int | None) -> None:
+    """A copy of a ledger file that records another write sequence (None: a new one, as a later write)."""
+    import json
+
+    from curaline.ledger import SUMMARY_KEY, next_sequence
+
+    table = pq.read_table(src)
+    summary = json.loads(table.schema.metadata[SUMMARY_KEY.encode()])
+    summary["sequence"] = next_sequence() if sequence is None else sequence
+    pq.write_table(table.replace_schema_metadata({SUMMARY_KEY: json.dumps(summary)}), dst)
+
+
 def test_the_current_ledger_is_one_file_per_shard_of_the_newest_plan(sharded: tuple[Path, list[dict]], tmp_path: Path) -> None:
     import shutil
 
@@ -185,14 +197,16 @@ def test_the_current_ledger_is_one_file_per_shard_of_the_newest_plan(sharded: tu
     part = project.lineage_dir / "ledger" / "stage=normalized" / "partition=web"
     current = ledger_files(project, partition="web")
     assert sorted(p.name for p in current if p.parent == part) == [f"run=run-a.shard={i:05d}-of-00006.parquet" for i in range(6)]
-    # an older whole-run file is history; a newer plan of 2 shards replaces the 6
+    # an older whole-run file is history; a newer plan of 2 shards replaces the 6 (order: the
+    # write sequence each file records in its footer, not its mtime)
     old = part / "run=old.parquet"
-    shutil.copy(current[0], old)
-    os.utime(old, ns=(1, 1))
+    _copy_ledger(current[0], old, sequence=1)
+    os.utime(old)  # the newest mtime, yet the oldest sequence
     assert old not in ledger_files(project, partition="web") and old in ledger_files(project, partition="web", latest=False)
     newer = [part / f"run=later.shard={i:05d}-of-00002.parquet" for i in range(2)]
     for path in newer:
-        shutil.copy(current[0], path)
+        _copy_ledger(current[0], path, sequence=None)
+        os.utime(path, ns=(1, 1))  # the oldest mtime, yet the newest sequence
     assert [p for p in ledger_files(project, partition="web") if p.parent == part] == newer
 
 
