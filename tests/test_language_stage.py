@@ -46,7 +46,6 @@ def _materialize_language_stage(project: Project) -> dict:
     import dagster as dg
 
     from curaline import stages
-
     from curaline.cli import _load_definitions, _prepare_dagster_home
     from curaline.versioning import ensure_repo
 
