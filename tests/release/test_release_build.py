@@ -202,9 +202,10 @@ def test_duplicate_clusters_and_prompts_never_straddle_splits(tmp_path: Path, le
         path = write_ledger(project, events, stage="deduplicated", partition=None, run_id="r1")
         old = pq.read_table(path)
         pq.write_table(old.drop_columns(["related_doc_id"]), path)
-    (tmp_path / "data" / "toxicity_screened").mkdir(parents=True)
-    for sid in ("web", "qa"):
-        (tmp_path / "data" / "decontaminated" / f"{sid}.parquet").rename(tmp_path / "data" / "toxicity_screened" / f"{sid}.parquet")
+    for sid in ("web", "qa"):  # toxicity_screened is a folder of shards per source
+        (tmp_path / "data" / "toxicity_screened" / sid).mkdir(parents=True)
+        (tmp_path / "data" / "decontaminated" / f"{sid}.parquet").rename(
+            tmp_path / "data" / "toxicity_screened" / sid / "shard-00000.parquet")
     spec = load_spec(_spec(tmp_path, "dups", dedup=False, decontaminate=False,
                            splits={"train": 0.4, "validation": 0.3, "test": 0.3, "seed": 3}))  # fmt: skip
     build = build_release(project, spec, _manifests(tmp_path))
