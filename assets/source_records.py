@@ -12,7 +12,7 @@ from curaline.lineage.models import quality_model_input
 
 DESCRIPTIONS = {
     "raw_records": "The source's records as read from its files, with stable doc_id, source_id, licence and "
-                   "content_hash; one parquet file per shard (a bounded slice of the input) in data/raw_records/<source>/.",
+                   "content_hash; one parquet file per shard (a bounded slice of the input) in `data/raw_records/<source>/`.",
     "quarantined_records": "Input that could not become a record (malformed JSON, bad bytes, missing or empty "
                            "fields, over-size...), with file, line and reason: nothing is lost.",
 }  # fmt: skip
