@@ -415,10 +415,11 @@ def _ledger_hits(project: Project) -> pa.Table:
 
 def _raw_runs_since(project: Project, source: str, since: dt.datetime) -> bool:
     from curaline.ledger import ledger_dir
+    from curaline.lineage.views import ledger_file_time
 
     folder = ledger_dir(project) / f"stage={RAW_STAGE}" / f"partition={source}"
-    stamp = since.timestamp()
-    return folder.is_dir() and any(p.stat().st_mtime >= stamp for p in folder.glob("*.parquet"))
+    # the time each ledger file records, never its mtime (a copy or a clone resets those)
+    return folder.is_dir() and any((t := ledger_file_time(p)) is not None and t >= since for p in folder.glob("*.parquet"))
 
 
 def _url_sources(project: Project, pattern: str) -> list[str]:

@@ -26,6 +26,7 @@ answers from `curaline.lineage.index` without starting DuckDB.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import time
@@ -176,11 +177,56 @@ def event_files(project: Project, job: str | None = None) -> list[Path]:
     return sorted(root.glob(pattern)) if root.is_dir() else []
 
 
-def ledger_files(project: Project, *, partition: str | None = None, latest: bool = True) -> list[Path]:
-    """Ledger files (one per stage, partition and run); with latest, the newest per (stage, partition).
+#: A ledger file's name: ``<recorded at, UTC, to the microsecond>-run=<run id>.parquet``. The time
+#: is in the name so that "the latest run" is what the file records, whatever mtimes a copy or a
+#: clone left; such names sort in time order.
+LEDGER_STAMP = "%Y%m%dT%H%M%S%fZ"
+_LEDGER_NAME = re.compile(r"^(?:(?P<at>\d{8}T\d{12}Z)-)?run=(?P<run>.+)\.parquet$")
+_OLDEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+#: Summary footer key of a ledger file (curaline.ledger.SUMMARY_KEY; no pyarrow import here).
+_LEDGER_SUMMARY_KEY = b"curaline.ledger.summary"
 
-    "Newest" is the file's modification time: each run writes its file once, atomically,
-    when the stage finishes, so the newest file is the run the current output reflects.
+
+def ledger_file_name(run_id: str, at: dt.datetime) -> str:
+    return f"{at.astimezone(dt.UTC).strftime(LEDGER_STAMP)}-run={run_id}.parquet"
+
+
+def ledger_file_time(path: Path) -> dt.datetime | None:
+    """When the run wrote this ledger file, as the file records it: its name, else its contents.
+
+    A file from before the time was in the name (``run=<id>.parquet``) gives its footer's
+    ``recorded_at``, else its rows' latest; an empty one of those gives None (the oldest).
+    """
+    m = _LEDGER_NAME.match(path.name)
+    if m and m.group("at"):
+        return dt.datetime.strptime(m.group("at"), LEDGER_STAMP).replace(tzinfo=dt.UTC)
+    import json
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        summary = json.loads((pq.read_metadata(path).metadata or {}).get(_LEDGER_SUMMARY_KEY, b"{}"))
+        if summary.get("recorded_at"):
+            return dt.datetime.fromisoformat(summary["recorded_at"]).astimezone(dt.UTC)
+        stamps = pq.read_table(path, columns=["recorded_at"])["recorded_at"]
+    except (OSError, ValueError, KeyError):
+        return None
+    top = pc.max(stamps).as_py() if len(stamps) else None
+    return top.astimezone(dt.UTC) if top is not None else None
+
+
+def ledger_sort_key(path: Path) -> tuple[dt.datetime, str]:
+    """Ledger files in the order their runs wrote them (recorded time, then name), never by mtime."""
+    return (ledger_file_time(path) or _OLDEST, path.name)
+
+
+def ledger_files(project: Project, *, partition: str | None = None, latest: bool = True) -> list[Path]:
+    """Ledger files (one per stage, partition and run), oldest first; with latest, the newest per
+    (stage, partition): the run the current output reflects.
+
+    "Newest" is the time the file records (`ledger_file_time`), so a copy that reset the
+    files' mtimes (`cp -r`, a clone + `dvc pull`) picks the same files as the original.
     """
     root = ledger_root(project)
     if not root.is_dir():
@@ -188,11 +234,11 @@ def ledger_files(project: Project, *, partition: str | None = None, latest: bool
     parts = f"partition={partition}" if partition else "partition=*"
     out: list[Path] = []
     for part_dir in sorted(root.glob(f"stage=*/{parts}")):
-        files = [(e.stat().st_mtime_ns, e.name, Path(e.path)) for e in os.scandir(part_dir)
-                 if e.name.endswith(".parquet") and e.is_file()]  # fmt: skip
+        files = sorted((Path(e.path) for e in os.scandir(part_dir) if e.name.endswith(".parquet") and e.is_file()),
+                       key=ledger_sort_key)  # fmt: skip
         if not files:
             continue
-        out += [max(files)[2]] if latest else [f for _, _, f in sorted(files)]
+        out += [files[-1]] if latest else files
     return out
 
 

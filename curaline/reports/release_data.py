@@ -310,12 +310,13 @@ class ReleaseData:
     def ledger_counts(self) -> dict[str, dict[str, Any]]:
         """Per stage, over this release's sources and as of its build: records removed and
         changed (distinct), and changes by reason, from the ledger files' footers."""
+        from curaline.lineage.views import ledger_file_time, ledger_sort_key
+
         if "ledger" in self._cache:
             return dict(self._cache["ledger"])
         root = self.project.lineage_dir / "ledger"
         sources = {str(s["id"]) for s in self.sources}
         created = self.created_at
-        limit = created.timestamp() * 1e9 if created else math.inf
         chosen: list[Path] = []
         if root.is_dir():
             for folder in sorted(root.glob("stage=*/partition=*")):
@@ -324,10 +325,14 @@ class ReleaseData:
                 part = folder.name.split("=", 1)[1]
                 if part not in sources and part != "__all__":
                     continue
-                files = [(e.stat().st_mtime_ns, e.name, Path(e.path)) for e in os.scandir(folder)
-                         if e.name.endswith(".parquet") and e.is_file() and e.stat().st_mtime_ns <= limit]  # fmt: skip
+                # the latest run up to the build, by the time each file records (never its mtime,
+                # which a copy or a clone resets): the same files wherever the project is
+                files = sorted((Path(e.path) for e in os.scandir(folder) if e.name.endswith(".parquet") and e.is_file()),
+                               key=ledger_sort_key)  # fmt: skip
+                if created is not None:  # the build time is to the second: so is the comparison
+                    files = [f for f in files if (ledger_file_time(f) or created).replace(microsecond=0) <= created]
                 if files:
-                    chosen.append(max(files)[2])
+                    chosen.append(files[-1])
         out: dict[str, dict[str, Any]] = {}
         if chosen:
             con = duckdb.connect()

@@ -164,10 +164,10 @@ def test_queries_work_while_a_writer_process_writes(curated: Project, tmp_path: 
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(curated.root), "4", str(template)], env=env,
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     reads = 0
-    first = ledger_path(curated, "quality_filtered", "notes", "w1")
+    folder = ledger_path(curated, "quality_filtered", "notes", "w1").parent
     try:
         deadline = time.monotonic() + 30
-        while not first.exists() and time.monotonic() < deadline:  # the writer has started writing
+        while not any(folder.glob("*-run=w1.parquet")) and time.monotonic() < deadline:  # the writer has started
             time.sleep(0.05)
         while writer.poll() is None:
             # readers go through retry_replaced, as the CLI does: a file renamed over between
