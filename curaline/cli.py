@@ -172,6 +172,9 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
             echo(f"  {'global stages':<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
             ok &= res.success
         ok &= _run_releases(project, specs, defs, definitions, instance, quiet, echo)
+    from curaline.versioning import commit_compliance_state
+
+    commit_compliance_state(project, "lineage of a curaline run")  # takedowns, ledger, events travel
     return ok
 
 

@@ -231,6 +231,10 @@ def record_request(project: Project, request: TakedownRequest) -> Path:
         raise TakedownError(f"{target}: a request with this id already exists") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
+    # versioned with the project at once: a clone (and every run there) applies it too
+    from curaline.versioning import commit_compliance_state
+
+    commit_compliance_state(project, f"takedown request {request.id}: {request.selector()}", data=False)
     return target
 
 

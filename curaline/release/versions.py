@@ -137,6 +137,10 @@ def publish(project: Project, build: ReleaseBuild, *, versioning: bool = True) -
     if versioning:
         manifest = _version_control(project, name, manifest)
     _record(project, name, version, build.records, manifest)
+    if versioning:  # the version's manifest and record list, the ledger and events behind it
+        from curaline.versioning import commit_compliance_state
+
+        commit_compliance_state(project, f"lineage of release {name} v{version}")
     return Published(manifest=manifest, new=True)
 
 
