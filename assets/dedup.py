@@ -97,14 +97,15 @@ def deduplicated(context: dg.AssetExecutionContext, project: ProjectResource, li
             path = proj.stage_path(OUTPUT_STAGE, source_id)
             run.output(path, asset_key=KEY, version=file_digest(path), rows=kept, rows_in=rows_in,
                        removals=dict(stats.removed_by.get(source_id, {})))  # fmt: skip
-    removed = stats.exact_removed + stats.near_removed
+    removed = stats.exact_removed + stats.near_removed + stats.takedown_removed
     reasons = Counter(events["reason"].to_pylist())
     pairs = Counter({f"{a} → {b}": n for (a, b), n in stats.source_pairs.items()})
     plot = png_markdown(histogram_png(stats.jaccards, title="Jaccard of removed near duplicates to the kept doc",
                                       xlabel="Jaccard (word 5-grams)", threshold=dedup.threshold), "jaccard")  # fmt: skip
     report = "\n\n".join([
         f"### Dedup across {len(stats.by_source)} sources\n\n{stats.rows_in} in, **{stats.kept} kept**, "
-        f"{stats.exact_removed} exact and {stats.near_removed} near duplicates removed "
+        f"{stats.exact_removed} exact and {stats.near_removed} near duplicates removed, "
+        f"{stats.takedown_removed} near copies of taken-down records "
         f"({stats.candidate_pairs} candidate pairs, {stats.clusters} clusters). Config: `{dedup}`",
         counts_markdown("Removed by reason", dict(reasons)),
         counts_markdown("Removed by source pair (removed → kept)", dict(pairs), key="sources"),

@@ -111,6 +111,12 @@ def takedown_status(request_id: str | None, project_dir: Path | None, as_json: b
                            for n in s.affected.releases),
                  s.request.requested_by] for s in result]  # fmt: skip
         click.echo(table(["request", "status", "selector", "taken down", "sources", "releases", "by"], rows))
+        for s in result:  # what was removed, and where: per stage and source, and each near copy
+            for stage, by_source in s.removed_where.items():
+                click.echo(f"  {s.request.id}: {stage}: " + ", ".join(f"{src} {n}" for src, n in by_source.items()))
+            for c in s.near_copies:
+                click.echo(f"  {s.request.id}: near copy {c['doc_id']} of {c['near_copy_of']} "
+                           f"(similarity {c['similarity']:.2f}) removed at {c['stage']}")  # fmt: skip
         for p in problems:
             click.echo(f"unreadable request: {p}", err=True)
     if problems:

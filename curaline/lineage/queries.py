@@ -425,9 +425,13 @@ def _takedown_requests(project: Project, ledger_rows: list[dict[str, Any]]) -> l
     request file the explanation.
     """
     out = []
-    for rid in sorted({str(r["detail"]) for r in ledger_rows if r["action"] == "takedown" and r["detail"]}):
+    near = {str(r["detail"]).split(";", 1)[0]: str(r["detail"]).split("near_copy_of=", 1)[1].split(";")[0]
+            for r in ledger_rows if r["action"] == "takedown" and "near_copy_of=" in str(r["detail"] or "")}  # fmt: skip
+    for rid in sorted({str(r["detail"]).split(";", 1)[0] for r in ledger_rows if r["action"] == "takedown" and r["detail"]}):
         path = project.lineage_dir / "takedowns" / f"{rid}.json"
         entry: dict[str, Any] = {"id": rid, "file": str(path)}
+        if rid in near:  # removed as a near copy of a record the request named
+            entry["near_copy_of"] = near[rid]
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             entry.update({k: data.get(k) for k in ("requested_by", "requested_at", "reason")})
