@@ -494,6 +494,18 @@ def _raw_runs_since(project: Project, source: str, since: dt.datetime) -> bool:
     return folder.is_dir() and any((t := ledger_file_time(p)) is not None and t >= since for p in folder.glob("*.parquet"))
 
 
+def sources_with_urls(project: Project) -> list[str]:
+    """Sources whose current raw records carry at least one URL: all a URL pattern can ever match."""
+    out = []
+    for path in sorted((project.data_dir / RAW_STAGE).glob("*.parquet")):
+        pf = pq.ParquetFile(path)
+        if "url" in pf.schema_arrow.names and any(
+            b.column(0).null_count < b.num_rows for b in pf.iter_batches(columns=["url"], batch_size=65_536)
+        ):
+            out.append(path.stem)
+    return out
+
+
 def _url_sources(project: Project, pattern: str) -> list[str]:
     """Sources whose current raw records have a url matching the pattern (reads the url column only)."""
     out = []

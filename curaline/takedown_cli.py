@@ -58,9 +58,18 @@ def takedown(source: str | None, doc_ids_file: Path | None, url_pattern: str | N
         raise UserError(str(exc)) from None
     hit = affected(project, request)
     unknown = sorted(set(hit.sources) - set(_known(project))) if request.kind == "doc_ids" else []
+    no_urls = None
+    if request.kind == "url_pattern" and (project.data_dir / "raw_records").is_dir():
+        from curaline.takedown import sources_with_urls
+
+        if not sources_with_urls(project):  # it can match nothing: say so now, not by staying pending
+            no_urls = ("no ingested record has a URL (no source maps a url field), so this pattern matches "
+                       "nothing; take down by --source or --doc-ids instead")  # fmt: skip
+            click.echo(f"warning: {no_urls}", err=True)
     if as_json:
         click.echo(json.dumps({**request.to_json(), "file": str(path), "affected_sources": hit.sources,
-                               "affected_releases": hit.releases, "sources_without_manifest": unknown}, indent=2))  # fmt: skip
+                               "affected_releases": hit.releases, "sources_without_manifest": unknown,
+                               **({"warning": no_urls} if no_urls else {})}, indent=2))  # fmt: skip
         return
     bindir = Path(sys.executable).parent
     sources = ", ".join(hit.sources) or ("found at the next ingest" if request.kind == "url_pattern" else "none")
