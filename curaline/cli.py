@@ -300,11 +300,20 @@ def _next_steps(project: Project) -> None:
 
 
 @main.command("run")
+@click.option("--accept-changed-sources", is_flag=True,
+              help="read sources outside the project whose bytes differ from lineage/sources.lock")
 @project_option
-def run_cmd(project_dir: Path | None) -> None:
+def run_cmd(accept_changed_sources: bool, project_dir: Path | None) -> None:
     """Materialize every asset for the project's sources (the job the UI runs)."""
     project = Project.at(project_dir)
     click.echo(f"curaline run: project {project.root}")
+    from curaline.versioning import SOURCES_LOCK, changed_outside_sources
+
+    changed = changed_outside_sources(project)
+    if changed and not accept_changed_sources:  # a rebuild reads the bytes the lock names, or says why not
+        lines = "\n".join(f"  {sid}: md5 {old} in {SOURCES_LOCK}, now {new}" for sid, (old, new) in sorted(changed.items()))
+        raise UserError(f"source files outside the project changed since they were pinned:\n{lines}\n"
+                        "rerun with --accept-changed-sources to read them (the lock is then updated)")  # fmt: skip
     ok = run_pipeline(project)
     _print_summary(project)
     if not ok:

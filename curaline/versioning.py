@@ -381,7 +381,11 @@ def track(
     root = project.root
     if os.environ.get("DVC_STAGE"):
         stages = _read_stages(root / DVC_YAML)
-        return {out: dvc_hash(root / out) for name in names for out in _outs(stages, name, root)}
+        outs = [out for name in names for out in _outs(stages, name, root)]
+        for out in outs:  # DVC deleted the outputs before the run: a folder with nothing to hold is still one
+            if not Path(out).suffix and not (root / out).exists():
+                (root / out).mkdir(parents=True)
+        return {out: dvc_hash(root / out) for out in outs}
     with project_lock(project):
         stages = _read_stages(root / DVC_YAML)
         if resync is not None and any(n not in stages for n in names):

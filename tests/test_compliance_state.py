@@ -116,3 +116,6 @@ def test_sources_outside_the_project_are_pinned_by_content_hash(tmp_path: Path) 
     assert changed_outside_sources(project) == {}
     outside.write_text('{"id": "x", "text": "changed"}\n')
     assert list(changed_outside_sources(project)) == ["notes"]
+    # a rebuild refuses the changed bytes unless asked (before any Dagster work)
+    res = CliRunner().invoke(main, ["run", "--project", str(project.root)])
+    assert res.exit_code != 0 and "notes: md5 " in res.output and "--accept-changed-sources" in res.output
