@@ -172,9 +172,13 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
             echo(f"  {'global stages':<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
             ok &= res.success
         ok &= _run_releases(project, specs, defs, definitions, instance, quiet, echo)
-    from curaline.versioning import commit_compliance_state
+    from curaline.versioning import VersioningError, commit_compliance_state
 
-    commit_compliance_state(project, "lineage of a curaline run")  # takedowns, ledger, events travel
+    try:
+        commit_compliance_state(project, "lineage of a curaline run")  # takedowns, ledger, events travel
+    except VersioningError as exc:  # the run's outputs stand, but a clone would not have its lineage: say so
+        echo(f"  compliance state NOT versioned: {exc}")
+        ok = False
     return ok
 
 

@@ -702,7 +702,12 @@ def commit_compliance_state(project: Project, message: str, *, data: bool = True
                 with _open_repo(root) as repo, _quiet_dvc():
                     repo.add(dvc_paths)
 
-            _retry_dvc_lock(add)
+            from dvc.exceptions import DvcException
+
+            try:
+                _retry_dvc_lock(add)
+            except DvcException as exc:
+                raise VersioningError(f"dvc add {' '.join(dvc_paths)} failed in {root}: {exc}") from exc
         meta = sorted({f"{p}.dvc" for p in dvc_paths} | {
             (Path(p).parent / ".gitignore").as_posix() for p in dvc_paths})  # fmt: skip
         meta = [m for m in meta if (root / m).exists()]
