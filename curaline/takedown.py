@@ -2,9 +2,11 @@
 
 A request (who, when, why, and which records: a whole source, a list of doc ids, or
 a URL pattern) is one JSON file under ``lineage/takedowns/``, written atomically and
-never rewritten, so the file is the audit record. Ingest applies *every* request ever
-made (`matcher`), so a taken-down record never re-enters any later run, whether or not
-the sensor is running. Status is computed, never stored:
+never rewritten, so the file is the audit record; it is committed to the project's git
+at once, so every clone holds it. Ingest applies *every* request ever made (`matcher`),
+so a taken-down record never re-enters any later run, here or in a clone, whether or not
+the sensor is running; the dedup stage removes the near copies of what requests named
+(`near_copy_events`). Status is computed, never stored:
 
 - ``pending``:  no ingest run has applied it yet;
 - ``applied``:  the ledger holds its ``takedown`` rows (or every affected source has
