@@ -139,7 +139,9 @@ def card_markdown(data: ReleaseData) -> str:
         f"- **Created by:** {known(provider.name)} (contact: {known(provider.contact)})\n"
         f"- **Model it trains:** {known(provider.model_name)}",
         "## Composition",
-        f"{m.get('records', 0):,} unique records ({m.get('rows', 0):,} rows with upsampled copies, {total:,} tokens, "
+        f"{m.get('records', 0):,} unique records ({m.get('rows', 0):,} rows with upsampled copies, {total:,} tokens "
+        f"counting the copies, {_count(m.get('unique_tokens'))} counting each record once; tokens in the tables below "
+        "count the copies too; "
         f"size bin: {sec['1.3']['fields']['modalities']['text']['size_bin']}), text only.",
         md_table(["kind", "records", "tokens"], [[k, v["records"], v["tokens"]] for k, v in (m.get("kinds") or {}).items()]),
         md_table(["split", "records", "rows", "tokens"],
@@ -292,6 +294,10 @@ def croissant(data: ReleaseData) -> dict[str, Any]:
     if crawl["used"] and isinstance(crawl["top_domains"], list):
         doc["rai:dataCollection"] += "; crawled domains (largest): " + ", ".join(d["domain"] for d in crawl["top_domains"])
     return doc
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else NOT_KNOWN
 
 
 def _cite(data: ReleaseData) -> str:

@@ -116,6 +116,7 @@ def test_token_totals_say_they_count_upsampled_copies(built: Project) -> None:
     assert (text["tokens"], text["unique_tokens"]) == (m["tokens"], m["unique_tokens"])
     md = eu_ai_act_markdown(eu_ai_act_summary(data), data)
     assert f"{m['tokens']:,} tokens counting upsampled copies ({m['unique_tokens']:,} counting each record once" in md
+    assert f"{m['tokens']:,} tokens counting the copies, {m['unique_tokens']:,} counting each record once" in card_markdown(data)
 
 
 def test_every_cc_by_licence_carries_attribution(built: Project) -> None:
