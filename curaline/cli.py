@@ -142,6 +142,12 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
         specs = load_specs(project.releases_dir, manifests)
     except ManifestError as exc:
         raise UserError(f"invalid release specs:\n{exc}") from None
+    from curaline.versioning import unpulled_lineage
+
+    missing = unpulled_lineage(project)
+    if missing:  # a clone before `dvc pull`: its run would version new lineage over the pulled history
+        raise UserError(f"the project's lineage is not pulled ({', '.join(missing)}): run `dvc pull` "
+                        f"in {project.root} first")  # fmt: skip
     _prepare_dagster_home(project)
     definitions = _load_definitions(project)
     from dagster import DagsterInstance
@@ -368,6 +374,12 @@ def materialize_cmd(asset: str, partition: str | None, project_dir: Path | None)
 
 def materialize_asset(project: Project, asset: str, partition: str | None = None) -> bool:
     """Run one asset's step (both keys of a multi-asset) for one partition; True on success."""
+    from curaline.versioning import unpulled_lineage
+
+    missing = unpulled_lineage(project)
+    if missing:  # a clone before `dvc pull`: its run would version new lineage over the pulled history
+        raise UserError(f"the project's lineage is not pulled ({', '.join(missing)}): run `dvc pull` "
+                        f"in {project.root} first")  # fmt: skip
     _prepare_dagster_home(project)
     definitions = _load_definitions(project)
     import dagster as dg

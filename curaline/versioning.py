@@ -618,6 +618,15 @@ def compliance_paths(project: Project) -> tuple[list[str], list[str]]:
     return found(LINEAGE_GIT), dirs + found(LINEAGE_DVC_FILES)
 
 
+def unpulled_lineage(project: Project) -> list[str]:
+    """Lineage paths the project's `.dvc` files track but the working tree lacks (a clone before
+    `dvc pull`): committing new lineage over them would drop their history from HEAD."""
+    root = project.root
+    pats = [f"{d}.dvc" for d in LINEAGE_DVC_DIRS] + [f"{p}.dvc" for p in LINEAGE_DVC_FILES]
+    return sorted({p.relative_to(root).as_posix()[: -len(".dvc")] for pat in pats for p in root.glob(pat)
+                   if not p.with_suffix("").exists()})  # fmt: skip
+
+
 #: Where source files inside the project may not be DVC-tracked as sources: curaline's own folders
 _NOT_SOURCE_DATA = ("data", "lineage", "sources", "releases", ".dvc", ".dagster", ".git", DEFAULT_STORE)
 
@@ -687,6 +696,10 @@ def commit_compliance_state(project: Project, message: str, *, data: bool = True
         return None  # a takedown recorded before the first run: the first run commits it
     ensure_repo(project)
     _ensure_gitignore(root)
+    missing = unpulled_lineage(project) if data else []
+    if missing:
+        raise VersioningError(f"{', '.join(missing)}: tracked by DVC but not in the working tree; "
+                              f"run `dvc pull` in {root} first (else their history would be dropped)")  # fmt: skip
     git_files, dvc_paths = compliance_paths(project)
     if data:  # the source files too: inside the project in DVC, outside pinned by hash
         inside, outside = source_data_paths(project)

@@ -83,6 +83,12 @@ def test_a_takedown_is_committed_when_recorded_and_a_clone_applies_it(project: P
     assert not any(p.startswith(("lineage/index/", "lineage/versions/")) for p in tracked)  # machine-local caches
     assert "url = ../.dvc-store" in (project.root / ".dvc" / "config").read_text()
 
+    # a clone that was not pulled yet: a run there would version new lineage over the history, so it refuses
+    bare = tmp_path / "bare" / "proj"
+    _run(project.root, "git", "clone", "-q", str(project.root), str(bare))
+    res = CliRunner().invoke(main, ["run", "--project", str(bare)])
+    assert res.exit_code != 0 and "lineage is not pulled (lineage/ledger" in res.output and "dvc pull" in res.output
+
     clone = clone_of(project, tmp_path / "elsewhere" / "proj")
     assert [r.id for r in load_requests(clone)[0]] == [req.id]  # every later run there applies it
     assert (clone.root / "corpus" / "notes.jsonl").read_bytes() == (project.root / "corpus" / "notes.jsonl").read_bytes()
