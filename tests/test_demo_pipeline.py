@@ -37,7 +37,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     assert "lineage trace" in result.output
     # the compliance checks warn (the demo declares no provider) without blocking a release
     assert "release research-all     ok  (run " in result.output and "3 warning(s))" in result.output
-    assert "warning eu_ai_act_summary.eu_ai_act_facts_known: 14 field(s) to declare or fix: 1.1.fields.provider_name" in result.output
+    assert "warning eu_ai_act_summary.eu_ai_act_facts_known: 15 field(s) to declare or fix: 1.1.fields.provider_name" in result.output
     project = Project.at(root)
     mp.setenv("DAGSTER_HOME", str(project.dagster_home))
     truth = [json.loads(line) for line in (root / "ground_truth.jsonl").read_text().splitlines()]

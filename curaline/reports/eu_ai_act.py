@@ -172,9 +172,17 @@ def _crawled(data: ReleaseData, crawled: list[dict[str, Any]], total: int, sme: 
         "kinds_of_sources": sorted({str(s.get("domain") or NOT_KNOWN) for s in crawled}),
         "domains": n_domains, "top_domains_rule": rule, "top_domains": top,
         "records_without_url": sizes.rows_without_url if sizes is not None else (NOT_KNOWN if crawled else None),
-        "paywalls": ("; ".join(f"{s['id']}: {c.get('paywalls') or NOT_KNOWN}" for s, c in crawls) if crawled
-                     else None),
+        "paywalls": _paywalls(crawls) if crawled else None,
     }  # fmt: skip
+
+
+def _paywalls(crawls: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
+    """How each crawl treated paywalls (crawl.paywalls); "not known ..." while any crawl does not say."""
+    declared = "; ".join(f"{s['id']}: {c['paywalls']}" for s, c in crawls if c.get("paywalls"))
+    silent = [s["id"] for s, c in crawls if not c.get("paywalls")]
+    if not silent:
+        return declared
+    return f"{NOT_KNOWN} for {', '.join(silent)}" + (f" ({declared})" if declared else "")
 
 
 def _generator(data: ReleaseData, s: dict[str, Any]) -> dict[str, Any]:
@@ -198,7 +206,8 @@ def _tdm(data: ReleaseData, used: list[dict[str, Any]], signatory: bool | None) 
         else:
             measure = f"obtained as {s.get('obtained')} under {s['license']}; supplier's opt-out handling {NOT_KNOWN}"
         rows.append({"source": s["id"], "obtained": s.get("obtained"), "measure": measure,
-                     "legal_basis": d.get("legal_basis") or NOT_KNOWN})  # fmt: skip
+                     "legal_basis": d.get("legal_basis") or NOT_KNOWN,
+                     **({"own_crawler": known(crawl.get("own_crawler"))} if s.get("obtained") == "web-crawl" else {})})  # fmt: skip
     return {"code_of_practice_signatory": known(signatory), "measures": rows}
 
 

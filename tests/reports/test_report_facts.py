@@ -25,7 +25,7 @@ from curaline.records import make_doc_id, own_key
 from curaline.reports.art10 import art10_markdown, art10_record
 from curaline.reports.card import card_markdown, croissant, croissant_problems
 from curaline.reports.eu_ai_act import eu_ai_act_markdown, eu_ai_act_summary
-from curaline.reports.release_data import NOT_KNOWN, load_release
+from curaline.reports.release_data import NOT_KNOWN, load_release, unknown_fields
 from curaline.sources import load_manifests
 
 N = 20
@@ -91,6 +91,8 @@ def test_crawl_facts_come_from_the_manifest_or_read_not_known(built: Project) ->
     assert crawl["paywalls"] == "crawl: not crawled"
     [measure] = [m["measure"] for m in summary["sections"]["3.1"]["fields"]["measures"] if m["source"] == "crawl"]
     assert "own crawler" not in measure and measure.startswith("crawler (own or third-party: not known) CCBot")
+    todo = unknown_fields(summary["sections"])  # the provider's to-do list: what the crawl manifest does not say
+    assert "3.1.fields.measures[crawl].own_crawler" in todo and "2.3.fields.paywalls" not in todo
     # collected: the crawl period where no `collected` date is declared (Art. 10(b) and the card)
     origin = {s["id"]: s for s in art10_record(data)["points"]["b"]["fields"]["sources"]}
     assert origin["crawl"]["collected"] == "2024-03-01 to 2024-05-31 (crawl period)"
