@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curaline.kernels.base import ACTIONS, EVENT_SCHEMA
+from curaline.lineage.views import ledger_file_name
 from curaline.project import Project
 from curaline.store import AtomicParquetWriter
 
@@ -62,9 +63,17 @@ def ledger_dir(project: Project) -> Path:
     return project.lineage_dir / "ledger"
 
 
-def ledger_path(project: Project, stage: str, partition: str | None, run_id: str) -> Path:
+def ledger_path(project: Project, stage: str, partition: str | None, run_id: str, at: dt.datetime | None = None) -> Path:
+    """``<recorded at>-run=<run id>.parquet``: the name says when, so order never needs an mtime."""
     part = partition or GLOBAL_PARTITION
-    return ledger_dir(project) / f"stage={stage}" / f"partition={part}" / f"run={run_id}.parquet"
+    return ledger_dir(project) / f"stage={stage}" / f"partition={part}" / ledger_file_name(run_id, at or dt.datetime.now(dt.UTC))
+
+
+def run_ledger_file(project: Project, stage: str, partition: str | None, run_id: str) -> Path | None:
+    """The ledger file one run wrote for (stage, partition), if any (its name carries its time)."""
+    folder = ledger_path(project, stage, partition, run_id).parent
+    found = [p for p in folder.glob(f"*run={run_id}.parquet") if p.name.split("run=", 1)[1] == f"{run_id}.parquet"]
+    return max(found, key=lambda p: p.name) if found else None
 
 
 def to_ledger(events: pa.Table, *, stage: str, partition: str | None, run_id: str, at: dt.datetime | None = None) -> pa.Table:
@@ -108,7 +117,8 @@ def summarize(table: pa.Table) -> dict[str, Any]:
     return {"rows": table.num_rows, "sources": sources, "reasons": reasons}
 
 
-def write_ledger(project: Project, events: pa.Table, *, stage: str, partition: str | None, run_id: str) -> Path:
+def write_ledger(project: Project, events: pa.Table, *, stage: str, partition: str | None, run_id: str,
+                 at: dt.datetime | None = None) -> Path:  # fmt: skip
     """Append one run's ledger rows (possibly none: an empty file still records the run).
 
     Rows are sorted by doc_id (stably: a record's events keep their order) in small row
@@ -116,14 +126,18 @@ def write_ledger(project: Project, events: pa.Table, *, stage: str, partition: s
     then added to the lineage index (`curaline.lineage.index`), so the first `lineage
     trace` after a run does not have to index it.
     """
-    path = ledger_path(project, stage, partition, run_id)
-    table = to_ledger(events, stage=stage, partition=partition, run_id=run_id)
+    at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    path = ledger_path(project, stage, partition, run_id, at)
+    table = to_ledger(events, stage=stage, partition=partition, run_id=run_id, at=at)
     table = table.take(pc.sort_indices(table, sort_keys=[("doc_id", "ascending")]))
     summary = {"stage": stage, "partition": partition or GLOBAL_PARTITION, "run_id": run_id,
-               "sequence": next_sequence(), **summarize(table)}  # fmt: skip
+               "sequence": next_sequence(), "recorded_at": at.isoformat(), **summarize(table)}  # fmt: skip
     schema = LEDGER_SCHEMA.with_metadata({SUMMARY_KEY: json.dumps(summary, sort_keys=True)})
     with AtomicParquetWriter(path, schema, row_group_size=ROW_GROUP_ROWS) as writer:
         writer.write(table.replace_schema_metadata(schema.metadata))
+    for other in path.parent.glob(f"*run={run_id}.parquet"):  # a retried step replaces its run's file
+        if other != path and other.name.split("run=", 1)[1] == f"{run_id}.parquet":
+            other.unlink(missing_ok=True)
     # keep `lineage trace`'s index current (a cache: a busy or broken index never fails the run)
     from curaline.lineage.index import record_ledger_file
 

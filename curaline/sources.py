@@ -60,6 +60,9 @@ SYNTHETIC_KEYS = ("generator", "terms_url")
 CRAWL_KEYS = (
     "crawler", "user_agent", "respects_robots_txt", "tdm_opt_out", "period_start", "period_end",
 )  # fmt: skip
+#: Crawl facts a manifest may declare (the EU summary asks for them); "not known" when left out:
+#: `paywalls` (how content behind paywalls was treated), `own_crawler` (true: the provider's own)
+CRAWL_OPTIONAL_KEYS = ("paywalls", "own_crawler")
 
 #: A field mapping value: a source column name, a column index (headerless CSV), or a
 #: list of either whose values are joined with a newline.
@@ -417,8 +420,12 @@ def parse_manifest(path: Path, *, roots: Iterable[Path] | None = None) -> Source
             crawl = None
         else:
             for key in crawl:
-                if key not in CRAWL_KEYS:
-                    c.add(f"crawl.{key}", f"unknown key; allowed: {', '.join(CRAWL_KEYS)}")
+                if key not in CRAWL_KEYS + CRAWL_OPTIONAL_KEYS:
+                    c.add(f"crawl.{key}", f"unknown key; allowed: {', '.join(CRAWL_KEYS + CRAWL_OPTIONAL_KEYS)}")
+            if crawl.get("paywalls") is not None and (not isinstance(crawl["paywalls"], str) or not crawl["paywalls"].strip()):
+                c.add("crawl.paywalls", "must say how paywalled content was treated, e.g. 'not crawled'")
+            if crawl.get("own_crawler") is not None and not isinstance(crawl["own_crawler"], bool):
+                c.add("crawl.own_crawler", "must be true or false")
             for key in CRAWL_KEYS:
                 if crawl.get(key) is None:
                     c.add(f"crawl.{key}", "is required for a web crawl")

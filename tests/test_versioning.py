@@ -76,12 +76,16 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 def committed(project: Project) -> Project:
     """The project's data state committed and pushed: what another machine can check out."""
     git_commit(project, [*versioning_paths(project), "sources", "corpus"], "data state")
-    assert push(project) > 0
+    push(project)  # `curaline run` pushed what it tracked already: the store holds every output
+    store = project.root / ".dvc-store" / "files" / "md5"
+    assert all((store / md5[:2] / md5[2:]).exists() for md5 in _lock_outs(project).values())
     return project
 
 
 def _clone(project: Project, target: Path) -> Project:
+    """A git clone whose (relative) default remote is pointed at the original's store, as the README says."""
     subprocess.run(["git", "clone", "-q", str(project.root), str(target)], check=True)
+    assert _dvc(target, "remote", "modify", "--local", "local", "url", str(project.root / ".dvc-store")).returncode == 0
     return Project.at(target)
 
 
@@ -263,7 +267,9 @@ def test_ensure_repo_is_idempotent_cheap_and_keeps_a_configured_remote(tmp_path:
     top = subprocess.run(["git", "-C", str(nested.root), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
     assert Path(top.stdout.strip()) == nested.root
     config = (nested.root / ".dvc" / "config").read_text()
-    assert f"url = {nested.root / '.dvc-store'}" in config and "remote = local" in config
+    # relative to .dvc/: a copy of the project (cp -r, a clone) uses its own store, never this one's
+    assert "url = ../.dvc-store" in config and "remote = local" in config
+    assert _dvc(nested.root, "remote", "list").stdout.split()[:2] == ["local", str(nested.root / ".dvc-store")]
     assert {"/.dvc-store/", "/.dagster/"} <= set((nested.root / ".gitignore").read_text().splitlines())
     started = time.perf_counter()
     ensure_repo(nested)

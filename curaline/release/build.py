@@ -499,7 +499,8 @@ def _manifest(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSpe
         return {str(k): {"records": int(n), "rows": int(r), "tokens": int(t)} for k, n, r, t in con.sql(q).fetchall()}
 
     total = con.sql(f"SELECT count(*), coalesce(sum({rows_expr}), 0)::BIGINT, "
-                    f"coalesce(sum(n_tokens * {rows_expr}), 0)::BIGINT FROM meta WHERE {live}").fetchall()[0]  # fmt: skip
+                    f"coalesce(sum(n_tokens * {rows_expr}), 0)::BIGINT, coalesce(sum(n_tokens), 0)::BIGINT "
+                    f"FROM meta WHERE {live}").fetchall()[0]  # fmt: skip
     train_tokens = con.sql(f"SELECT grp, sum(n_tokens * copies)::BIGINT FROM meta WHERE {live} AND split = 'train' "
                            "GROUP BY 1").fetchall()  # fmt: skip
     train_total = sum(t for _, t in train_tokens) or 1
@@ -539,6 +540,7 @@ def _manifest(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSpe
         "name": spec.name, "version": None, "created_at": _now(), "description": spec.description, "use": spec.use,
         "spec": _spec_json(spec), "status": "released",
         "records": int(total[0]), "rows": int(total[1]), "tokens": int(total[2]),
+        "unique_tokens": int(total[3]),  # "tokens" counts every upsampled copy; this, each record once
         "bytes": sum(f["bytes"] for f in files if f["kind"]),
         "splits": {s: agg("split").get(s, {"records": 0, "rows": 0, "tokens": 0}) for s in SPLITS},
         "kinds": agg("kind"), "languages": agg("language"), "domains": domains, "mix": mix,
@@ -569,7 +571,9 @@ def _obligations(m: SourceManifest, cls: str, project: Project) -> list[dict[str
     if cls == SHARE_ALIKE:
         out.append({"source": m.id, "license": m.license, "obligation": "share-alike",
                     "note": "derivatives of this data must be shared under the same terms"})  # fmt: skip
-    if cls in (COMMERCIAL, SHARE_ALIKE) and not m.license.upper().startswith(("CC0", "PDDL", "UNLICENSE")):
+    # every CC-BY* licence (NC and ND ones too) requires credit, whatever class it falls in
+    cc_by = m.license.upper().startswith("CC-BY")
+    if cc_by or (cls in (COMMERCIAL, SHARE_ALIKE) and not m.license.upper().startswith(("CC0", "PDDL", "UNLICENSE"))):
         out.append({"source": m.id, "license": m.license, "obligation": "attribution",
                     "note": f"credit the source ({m.license_url or m.license})"})  # fmt: skip
     if cls in ("non-commercial", "academic-only"):

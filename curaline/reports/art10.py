@@ -12,7 +12,7 @@ from typing import Any
 
 from curaline.reports.eu_ai_act import blocked_markdown
 from curaline.reports.operations import operations, parameters_text, source_parameters_text
-from curaline.reports.release_data import NOT_KNOWN, ReleaseData, known, md_table, pct, share
+from curaline.reports.release_data import NOT_KNOWN, ReleaseData, collected, known, md_table, pct, share
 
 POINTS: dict[str, str] = {
     "a": "Design choices",
@@ -84,7 +84,7 @@ def _origin(s: dict[str, Any]) -> dict[str, Any]:
     return {"id": s["id"], "obtained": s.get("obtained"), "kind": s["kind"], "license": s["license"],
             "license_class": s.get("license_class"), "license_url": d.get("license_url") or NOT_KNOWN,
             "location": d.get("location") or NOT_KNOWN, "format": d.get("format") or NOT_KNOWN,
-            "collected": d.get("collected") or NOT_KNOWN, "owner": d.get("owner") or NOT_KNOWN,
+            "collected": collected(s), "owner": d.get("owner") or NOT_KNOWN,
             "crawl": d.get("crawl"), "synthetic": d.get("synthetic"),
             "personal_data": d.get("personal_data") or NOT_KNOWN,
             "original_purpose_and_legal_basis": d.get("legal_basis") or NOT_KNOWN,
@@ -145,7 +145,9 @@ def _gaps(data: ReleaseData, total: int, ops: list[Any]) -> list[str]:
                         "what remains may not represent it")  # fmt: skip
     for s in data.sources:
         d = s.get("declaration") or {}
-        missing = [k for k in ("license_url", "collected", "legal_basis", "owner") if not d.get(k)]
+        missing = [k for k in ("license_url", "legal_basis", "owner") if not d.get(k)]
+        if collected(s) == NOT_KNOWN:
+            missing.insert(1, "collected")
         if d.get("personal_data") in (None, "unknown"):
             missing.append("personal_data")
         if missing and s.get("records"):
