@@ -47,17 +47,17 @@ def push_cmd(source_id: str, limit: int | None, project_dir: Path | None, as_jso
 
     project, manifest = _setup(project_dir, source_id)
     try:
-        result, run_id = push_run(project, manifest, limit)
+        result, run = push_run(project, manifest, limit)
     except LabelStudioError as exc:
         raise UserError(str(exc)) from None
     out = {"label_studio_project": result.ls_project, "created": result.created, "tasks": result.tasks,
-           "skipped_without_text": result.skipped_without_text, "run_id": run_id,
+           "skipped_without_text": result.skipped_without_text, "run_id": run.run_id,
            "server_s": round(result.server_s, 3), "total_s": round(result.total_s, 3)}  # fmt: skip
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"pushed {result.tasks} task(s) of {source_id} to Label Studio project {result.ls_project}"
-               f"{' (created)' if result.created else ''}; lineage run {run_id}")  # fmt: skip
+               f"{' (created)' if result.created else ''}; lineage run {run.run_id}")  # fmt: skip
     if result.skipped_without_text:
         click.echo(f"{result.skipped_without_text} queued item(s) left out: their record has no redacted text", err=True)
 
@@ -72,15 +72,15 @@ def pull_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
 
     project, manifest = _setup(project_dir, source_id)
     try:
-        result, run_id = pull_run(project, manifest)
+        result, run = pull_run(project, manifest)
     except LabelStudioError as exc:
         raise UserError(str(exc)) from None
     out = {"label_studio_project": result.ls_project, "annotations": result.annotations,
            "new_entries": result.new_entries, "edits": result.edits, "current": result.current,
-           "mirror": str(result.mirror_path), "run_id": run_id,
+           "mirror": str(result.mirror_path), "run_id": run.run_id,
            "server_s": round(result.server_s, 3), "total_s": round(result.total_s, 3)}  # fmt: skip
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"pulled {result.annotations} judgement(s) of {source_id}: {result.new_entries} new ledger entr(ies) "
-               f"({result.edits} edit(s)), {result.current} current; lineage run {run_id}")  # fmt: skip
+               f"({result.edits} edit(s)), {result.current} current; lineage run {run.run_id}")  # fmt: skip

@@ -447,8 +447,8 @@ def _emitter(project: Project):
 
 
 def push_run(project: Project, manifest: SourceManifest, limit: int | None = None,
-             client: Client | None = None) -> tuple[PushResult, str]:  # fmt: skip
-    """`push` as an OpenLineage run: review queue and redacted records in, the Label Studio project out."""
+             client: Client | None = None) -> tuple[PushResult, Any]:  # fmt: skip
+    """`push` as an OpenLineage run (returned with the result): review queue and redacted records in, the Label Studio project out."""
     from openlineage.client.event_v2 import OutputDataset
     from openlineage.client.facet_v2 import documentation_dataset, output_statistics_output_dataset
 
@@ -474,10 +474,10 @@ def push_run(project: Project, manifest: SourceManifest, limit: int | None = Non
             run.outputs[dataset.name] = _Output(dataset, [])
     finally:
         emitter.close()
-    return result, run.run_id
+    return result, run  # the run: its run_id and events
 
 
-def pull_run(project: Project, manifest: SourceManifest, client: Client | None = None) -> tuple[PullResult, str]:
+def pull_run(project: Project, manifest: SourceManifest, client: Client | None = None) -> tuple[PullResult, Any]:
     """`pull` as an OpenLineage run: the Label Studio project in, the ledger entries and the mirror out."""
     from openlineage.client.event_v2 import InputDataset
 
@@ -496,7 +496,7 @@ def pull_run(project: Project, manifest: SourceManifest, client: Client | None =
             run.document(result.mirror_path, file_format="jsonl", rows=result.current)
     finally:
         emitter.close()
-    return result, run.run_id
+    return result, run  # the run: its run_id and events
 
 
 def pull_for_ingest(manifest: SourceManifest) -> PullResult:
