@@ -505,3 +505,26 @@ def pull_for_ingest(manifest: SourceManifest) -> PullResult:
 
     project = Project.at(manifest.path.parent.parent)
     return pull_run(project, manifest)[0]
+
+
+# ---- trace -------------------------------------------------------------------------------
+
+
+def record_judgements(project: Project, doc_id: str, sources: list[str]) -> list[dict[str, Any]]:
+    """The judgements and adjudicated labels that describe record `doc_id`, per annotation source.
+
+    `sources`: the annotation sources whose `target_source` is the record's source. Read
+    from their `raw_records` (one row per judgement) and `adjudicated_labels`, filtered
+    on `target_doc_id` by parquet predicate pushdown.
+    """
+    out = []
+    for sid in sources:
+        raw, labels = project.stage_path("raw_records", sid), project.stage_path("adjudicated_labels", sid)
+        flt = [("target_doc_id", "=", doc_id)]
+        judged = pq.read_table(raw, columns=["task", "item_id", "annotator_id", "label", "annotated_at"],
+                               filters=flt).to_pylist() if raw.exists() else []  # fmt: skip
+        adjudicated = pq.read_table(labels, columns=["task", "label", "confidence", "method", "n_judgements"],
+                                    filters=flt).to_pylist() if labels.exists() else []  # fmt: skip
+        if judged or adjudicated:
+            out.append({"source": sid, "judgements": judged, "adjudicated": adjudicated})
+    return out
