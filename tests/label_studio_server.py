@@ -3,8 +3,9 @@
 Label Studio's pins conflict with curaline's, so it lives in
 `~/.cache/curaline/label-studio-<version>/` (created once with `python -m venv` + pip;
 `$CURALINE_LABEL_STUDIO_VENV` points elsewhere). The server listens on 127.0.0.1 on a
-free port, its user and API token are made by its own CLI (`label-studio start
---username --password --user-token`), and it is stopped by its process group.
+free port, its users and their API tokens are made by its own CLI (`label-studio init
+--username --password --user-token`; `label-studio user` only prints a user), a migrated
+empty database is cached beside the venv, and the server is stopped by its process group.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 VERSION = "1.23.2"
@@ -62,6 +64,7 @@ class Server:
     data_dir: Path
     log: Path
     started_s: float  # seconds from launch to ready
+    annotators: dict[str, str] = field(default_factory=dict)  # name -> API token
 
     def api(self, method: str, path: str, body: object = None, token: str | None = None) -> object:
         data = json.dumps(body).encode() if body is not None else None
@@ -92,32 +95,65 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: f
     raise RuntimeError(f"label-studio not ready after {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-def start(exe: Path, data_dir: Path, timeout_s: float = 300.0) -> Server:
+def _env(data_dir: Path, url: str = "") -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DJANGO", "VIRTUAL_ENV"))}
+    env.update({"LABEL_STUDIO_BASE_DATA_DIR": str(data_dir), "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "",
+                "COLLECT_ANALYTICS": "false", "DATA_UPLOAD_MAX_NUMBER_FIELDS": "10000000",
+                "DATA_UPLOAD_MAX_MEMORY_SIZE": str(1 << 30), **({"LABEL_STUDIO_HOST": url} if url else {})})  # fmt: skip
+    return env
+
+
+def _cli(exe: Path, data_dir: Path, *args: str, timeout_s: float = 600) -> None:
+    done = subprocess.run([str(exe), *args, "--data-dir", str(data_dir)], env=_env(data_dir), cwd=data_dir,
+                          capture_output=True, timeout=timeout_s)  # fmt: skip
+    if done.returncode:
+        raise RuntimeError(f"label-studio {args[0]} failed ({done.returncode}):\n{done.stdout[-2000:]!r}\n{done.stderr[-2000:]!r}")
+
+
+def template_db(exe: Path) -> Path:
+    """A migrated, empty database, made once per version (migrating takes a minute or more)."""
+    tpl = exe.parent.parent / "template" / "label_studio.sqlite3"
+    if not tpl.exists():
+        work = tpl.parent.with_name(f"template.tmp-{os.getpid()}")
+        work.mkdir(parents=True, exist_ok=True)
+        _cli(exe, work, "init", "--quiet")  # no username in quiet mode: migrations only, no user
+        tpl.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(work / "label_studio.sqlite3", tpl)
+        shutil.rmtree(work, ignore_errors=True)
+    return tpl
+
+
+def create_user(exe: Path, data_dir: Path, email: str, *, admin: bool = False) -> str:
+    """A user and their legacy API token, through Label Studio's own CLI (`init --username ... --user-token ...`);
+    the first (admin) creates the organization with legacy tokens enabled."""
+    token = secrets.token_hex(20)
+    extra = ("--enable-legacy-api-token",) if admin else ()
+    _cli(exe, data_dir, "init", "--username", email, "--password", secrets.token_hex(12), "--user-token", token, *extra)
+    return token
+
+
+def start(exe: Path, data_dir: Path, annotators: tuple[str, ...] = (), timeout_s: float = 300.0) -> Server:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template_db(exe), data_dir / "label_studio.sqlite3")
+    username = "curator@example.org"
+    token = create_user(exe, data_dir, username, admin=True)
+    tokens = {name: create_user(exe, data_dir, f"{name}@example.org") for name in annotators}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    token = secrets.token_hex(20)
-    username = "curator@example.org"
-    data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DJANGO", "VIRTUAL_ENV"))}
-    env.update({"LABEL_STUDIO_BASE_DATA_DIR": str(data_dir), "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "false",
-                "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "", "COLLECT_ANALYTICS": "false",
-                "LABEL_STUDIO_HOST": url, "DATA_UPLOAD_MAX_NUMBER_FIELDS": "1000000",
-                "DATA_UPLOAD_MAX_MEMORY_SIZE": str(1 << 30)})  # fmt: skip
     started = time.monotonic()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [str(exe), "start", "--no-browser", "--host", "127.0.0.1", "--internal-host", "127.0.0.1",
-             "--port", str(port), "--data-dir", str(data_dir), "--username", username,
-             "--password", secrets.token_hex(12), "--user-token", token],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=data_dir, start_new_session=True,
+             "--port", str(port), "--data-dir", str(data_dir)],
+            stdout=out, stderr=subprocess.STDOUT, env=_env(data_dir, url), cwd=data_dir, start_new_session=True,
         )  # fmt: skip
     try:
         _wait_ready(url, proc, log, timeout_s)
     except BaseException:
         stop(proc)
         raise
-    return Server(url, token, username, proc, data_dir, log, time.monotonic() - started)
+    return Server(url, token, username, proc, data_dir, log, time.monotonic() - started, tokens)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -134,8 +170,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def running(exe: Path, data_dir: Path) -> Iterator[Server]:
-    server = start(exe, data_dir)
+def running(exe: Path, data_dir: Path, annotators: tuple[str, ...] = ()) -> Iterator[Server]:
+    server = start(exe, data_dir, annotators)
     try:
         yield server
     finally:

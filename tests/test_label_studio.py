@@ -8,8 +8,13 @@ agreement and labels against a direct computation.
 
 from __future__ import annotations
 
+import collections
+import json
+import os
+import random
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -100,3 +105,192 @@ def test_pseudonyms_are_keyed_and_stable() -> None:
     a, b = ls.pseudonym(b"k" * 16, 7), ls.pseudonym(b"j" * 16, 7)
     assert a == ls.pseudonym(b"k" * 16, 7) and a != b and a.startswith("ls-") and "7" != a[3:]
     assert len({ls.pseudonym(b"k" * 16, u) for u in range(1000)}) == 1000
+
+
+# ---- a real Label Studio server ------------------------------------------------------------
+
+ANNOTATORS = ("ann1", "ann2", "ann3")
+LABELS = ["relevant", "off-topic"]
+WORDS = "river city history music school market bridge winter summer garden village station museum".split()
+TOKEN_ENV, KEY_ENV = "CURALINE_TEST_LS_TOKEN", "CURALINE_TEST_ANNOTATOR_KEY"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    from label_studio_server import ensure_venv, running
+
+    exe = ensure_venv()
+    if isinstance(exe, str):
+        pytest.skip(exe)
+    yield from running(exe, tmp_path_factory.mktemp("label-studio-data"), ANNOTATORS)
+
+
+def _project(root: Path, url: str) -> Project:
+    """docs (12 documents) and seed (two annotators who split on 4 of them: a review queue)."""
+    rng = random.Random(11)
+    corpus = root / "corpus"
+    corpus.mkdir(parents=True)
+    docs = [{"id": f"d{i}", "text": " ".join(rng.choice(WORDS) for _ in range(60)) + "."} for i in range(12)]
+    (corpus / "docs.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    seed = [{"doc": d["id"], "rater": who, "verdict": LABELS[(i + (who == "b") * (i < 4)) % 2]}
+            for i, d in enumerate(docs) for who in ("a", "b")]  # fmt: skip
+    (corpus / "seed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in seed))
+    _manifest(root, id="docs", location="../corpus/docs.jsonl", format="jsonl", kind="document", fields={"id": "id"})
+    _manifest(root, id="seed", location="../corpus/seed.jsonl", format="jsonl", kind="annotation", label_type="nominal",
+              labels=LABELS, target_source="docs", alpha_floor=0.0,
+              fields={"item_id": "doc", "annotator_id": "rater", "label": "verdict"})  # fmt: skip
+    (root / "curaline.yaml").write_text(yaml.safe_dump({
+        "stages": {"quality_filtered": {"gopher_quality": False, "gopher_repetition": False, "c4": False, "fineweb": False}},
+        "annotation": {"label_studio": {"url": url, "project": "curaline review", "token_env": TOKEN_ENV}},
+    }))  # fmt: skip
+    return Project.at(root)
+
+
+def _defs(project: Project):
+    import dagster as dg
+
+    import definitions
+    from assets.annotation import ANNOTATION_ASSETS
+    from assets.common import source_partitions
+    from resources.lineage import LineageResource
+    from resources.project import ProjectResource
+
+    per_source = dg.define_asset_job("per_source_job", partitions_def=source_partitions,
+                                     selection=dg.AssetSelection.assets(*definitions.PER_SOURCE_ASSETS, *ANNOTATION_ASSETS))  # fmt: skip
+    return dg.Definitions(
+        assets=[*definitions.CATALOG_ASSETS, *definitions.PER_SOURCE_ASSETS, *ANNOTATION_ASSETS],
+        jobs=[definitions.catalog_job, per_source],
+        resources={"project": (proj := ProjectResource(root=str(project.root))), "lineage": LineageResource(project=proj)},
+    )  # fmt: skip
+
+
+def _run_sources(defs, instance, keys: list[str]) -> None:
+    assert defs.resolve_job_def("catalog_job").execute_in_process(instance=instance).success
+    instance.add_dynamic_partitions("sources", keys)
+    for key in keys:
+        assert defs.resolve_job_def("per_source_job").execute_in_process(instance=instance, partition_key=key).success, key
+
+
+@pytest.mark.slow
+def test_round_trip_through_a_real_label_studio(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                shared_dir: Path) -> None:  # fmt: skip
+    import dagster as dg
+    import krippendorff
+    import numpy as np
+    from click.testing import CliRunner
+
+    from curaline.cli import main
+    from curaline.lineage.emitter import default_events_file
+    from curaline.lineage.queries import trace
+    from curaline.lineage.validate import EventValidator
+
+    for key in list(os.environ):  # events go to the project's own file
+        if key.startswith("OPENLINEAGE"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(TOKEN_ENV, server.token)
+    monkeypatch.setenv(KEY_ENV, "a-secret-pseudonymisation-key")
+    project = _project(tmp_path / "proj", server.url)
+    monkeypatch.setenv("DAGSTER_HOME", str(project.dagster_home))
+    project.dagster_home.mkdir(parents=True)
+    defs = _defs(project)
+    with dg.DagsterInstance.get() as instance:
+        _run_sources(defs, instance, ["docs", "seed"])
+        queue = pq.read_table(project.stage_path("review_queue", "seed")).sort_by("priority")
+        assert queue.num_rows >= 4  # the split items at least
+
+        # push: the top 4 of the queue, with redacted text and the adjudicated label as a prediction
+        pushed = CliRunner().invoke(main, ["annotate", "push", "--task", "seed", "--limit", "4", "--project",
+                                           str(project.root), "--json"])  # fmt: skip
+        assert pushed.exit_code == 0, pushed.output
+        out = json.loads(pushed.output)
+        assert out["tasks"] == 4 and out["created"] and out["skipped_without_text"] == 0
+        ls_id = out["label_studio_project"]
+        tasks = server.api("GET", f"/api/tasks?project={ls_id}&page_size=100&fields=all")["tasks"]
+        assert sorted(t["data"]["doc_id"] for t in tasks) == sorted(queue["target_doc_id"].to_pylist()[:4])
+        redacted = dict(zip(*pq.read_table(project.stage_path("pii_redacted", "docs"), columns=["doc_id", "text"])
+                            .to_pydict().values(), strict=True))  # fmt: skip
+        assert all(t["data"]["text"] == redacted[t["data"]["doc_id"]] for t in tasks)
+        top = queue.slice(0, 4).to_pylist()
+        by_doc = {r["target_doc_id"]: r for r in top}
+        for t in tasks:
+            [pred] = server.api("GET", f"/api/predictions?task={t['id']}")
+            assert pred["result"][0]["value"]["choices"] == [by_doc[t["data"]["doc_id"]]["label"]]
+            assert pred["score"] == pytest.approx(by_doc[t["data"]["doc_id"]]["confidence"])
+        project_cfg = server.api("GET", f"/api/projects/{ls_id}")
+        assert project_cfg["label_config"] == ls.label_config("nominal", tuple(LABELS))
+
+        # three annotators judge through the API: ann1 the truth, ann2 and ann3 err once each
+        ordered = sorted(tasks, key=lambda t: t["id"])
+        truth = {t["data"]["item_id"]: LABELS[k % 2] for k, t in enumerate(ordered)}
+        given: dict[tuple[str, str], str] = {}
+        ann_ids: dict[tuple[str, str], int] = {}
+        for n, name in enumerate(ANNOTATORS):
+            for k, t in enumerate(ordered):
+                item = t["data"]["item_id"]
+                label = LABELS[1 - LABELS.index(truth[item])] if (n, k) in ((1, 2), (2, 1)) else truth[item]
+                made = server.api("POST", f"/api/tasks/{t['id']}/annotations/",
+                                  {"result": [ls.result_value("nominal", label)]}, token=server.annotators[name])  # fmt: skip
+                given[(item, name)], ann_ids[(item, name)] = label, made["id"]
+
+        # the label-studio source: ingest pulls, agreement and labels recompute
+        _manifest(project.root, id="judged", location="../label_studio/judged.jsonl", format="label-studio",
+                  kind="annotation", label_type="nominal", labels=LABELS, target_source="docs", alpha_floor=0.0,
+                  label_studio={"project": ls_id, "annotator_key_env": KEY_ENV})  # fmt: skip
+        _run_sources(defs, instance, ["judged"])
+
+    raw = pq.read_table(project.stage_path("raw_records", "judged"))
+    assert raw.num_rows == 12 and all(a.startswith("ls-") and len(a) == 19 for a in raw["annotator_id"].to_pylist())
+    users = {name: server.api("GET", "/api/current-user/whoami", token=tok)["id"] for name, tok in server.annotators.items()}
+    key = b"a-secret-pseudonymisation-key"
+    name_of = {ls.pseudonym(key, uid): name for name, uid in users.items()}
+    assert {(r["item_id"], name_of[r["annotator_id"]]): r["label"] for r in raw.to_pylist()} == given
+
+    # agreement and labels against a direct computation
+    items = sorted(truth)
+    data = np.array([[LABELS.index(given[(i, a)]) for i in items] for a in ANNOTATORS], dtype=float)
+    agreement = pq.read_table(project.stage_path("annotation_agreement", "judged")).to_pylist()
+    assert agreement[0]["krippendorff_alpha"] == pytest.approx(krippendorff.alpha(data, level_of_measurement="nominal"))
+    labels = pq.read_table(project.stage_path("adjudicated_labels", "judged")).to_pylist()
+    majority = {r["item_id"]: r["label"] for r in labels if r["method"] == "majority"}
+    direct = {i: collections.Counter(given[(i, a)] for a in ANNOTATORS).most_common(1)[0][0] for i in items}
+    assert majority == direct == truth  # at least 2 of 3 are right on every item
+
+    # an edit in Label Studio: a new ledger entry, still one current judgement per annotator per item
+    item0 = items[0]
+    flipped = LABELS[1 - LABELS.index(given[(item0, "ann1")])]
+    server.api("PATCH", f"/api/annotations/{ann_ids[(item0, 'ann1')]}/", {"result": [ls.result_value("nominal", flipped)]},
+               token=server.annotators["ann1"])  # fmt: skip
+    runner = CliRunner()
+    pulls = [json.loads(runner.invoke(main, ["annotate", "pull", "--source", "judged", "--project", str(project.root),
+                                             "--json"], catch_exceptions=False).output) for _ in range(2)]  # fmt: skip
+    assert (pulls[0]["new_entries"], pulls[0]["edits"], pulls[0]["current"]) == (1, 1, 12)
+    assert (pulls[1]["new_entries"], pulls[1]["edits"], pulls[1]["current"]) == (0, 0, 12)
+    ledger = ls.read_ledger(project, "judged")
+    assert ledger.num_rows == 13 and ledger["event"].to_pylist().count("edit") == 1
+    edit = [r for r in ledger.to_pylist() if r["event"] == "edit"][0]
+    assert (edit["item_id"], edit["label"], edit["version"]) == (item0, flipped, 2)
+    mirror = [json.loads(line) for line in (project.root / "label_studio" / "judged.jsonl").read_text().splitlines()]
+    assert len(mirror) == len({(r["item_id"], r["annotator_id"]) for r in mirror}) == 12
+    assert {(r["item_id"], name_of[r["annotator_id"]]): r["label"] for r in mirror} == {**given, (item0, "ann1"): flipped}
+
+    # lineage: push and pull are runs naming the Label Studio project; the events validate, hold no token
+    validator = EventValidator(shared_dir / "openlineage-spec")
+    events = [json.loads(line) for line in default_events_file(project).read_text().splitlines()]
+    ours = [e for e in events if e["job"]["name"] in ("label_studio_push", "label_studio_pull")]
+    assert {e["job"]["name"] for e in ours} == {"label_studio_push", "label_studio_pull"}
+    for e in ours:
+        assert validator.validate(e) == [], e["job"]["name"]
+        assert server.token not in json.dumps(e)
+    dataset = {"namespace": server.url, "name": f"label-studio/projects/{ls_id}"}
+    push_done = [e for e in ours if e["job"]["name"] == "label_studio_push" and e["eventType"] == "COMPLETE"]
+    assert [{k: o[k] for k in dataset} for o in push_done[0]["outputs"]] == [dataset]
+    pull_done = [e for e in ours if e["job"]["name"] == "label_studio_pull" and e["eventType"] == "COMPLETE"]
+    assert len(pull_done) == 3 and all({k: e["inputs"][0][k] for k in dataset} == dataset for e in pull_done)
+
+    # lineage trace of a judged record: its judgements and adjudicated label
+    doc = [r for r in raw.to_pylist() if r["item_id"] == items[1]][0]["target_doc_id"]
+    story = trace(project, doc)
+    judged = [a for a in story["annotations"] if a["source"] == "judged"][0]
+    assert sorted(j["label"] for j in judged["judgements"]) == sorted(given[(items[1], a)] for a in ANNOTATORS)
+    assert {r["label"] for r in judged["adjudicated"] if r["method"] == "majority"} == {truth[items[1]]}

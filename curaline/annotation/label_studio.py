@@ -62,7 +62,7 @@ LEDGER_SCHEMA = pa.schema([
     ("source_id", pa.string()), ("ls_project", pa.int64()), ("ls_task", pa.int64()), ("ls_annotation", pa.int64()),
     ("item_id", pa.string()), ("task", pa.string()), ("annotator_id", pa.string()), ("label", pa.string()),
     ("updated_at", pa.string()), ("version", pa.int64()), ("event", pa.string()), ("run_id", pa.string()),
-    ("pulled_at", pa.timestamp("us", tz="UTC")),
+    ("pulled_at", pa.string()),  # ISO 8601 UTC, like updated_at
 ])  # fmt: skip
 
 
@@ -392,7 +392,7 @@ def pull(project: Project, manifest: SourceManifest, client: Client, run_id: str
             "version": pa.array([counts.get(a, 0) + 1 for a in ids], pa.int64()),
             "event": pa.array(["edit" if a in known else "new" for a in ids], pa.string()),
             "run_id": pa.array([run_id] * new.num_rows, pa.string()),
-            "pulled_at": pa.array([stamp] * new.num_rows, pa.timestamp("us", tz="UTC")),
+            "pulled_at": pa.array([stamp.isoformat()] * new.num_rows, pa.string()),
         }, schema=LEDGER_SCHEMA)  # fmt: skip
         ledger_path = ledger_folder(project, manifest.id) / f"pull={stamp:%Y%m%dT%H%M%S%fZ}-{run_id[:8]}.parquet"
         write_parquet(ledger_path, entries)
