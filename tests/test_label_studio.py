@@ -294,3 +294,40 @@ def test_round_trip_through_a_real_label_studio(server, tmp_path: Path, monkeypa
     judged = [a for a in story["annotations"] if a["source"] == "judged"][0]
     assert sorted(j["label"] for j in judged["judgements"]) == sorted(given[(items[1], a)] for a in ANNOTATORS)
     assert {r["label"] for r in judged["adjudicated"] if r["method"] == "majority"} == {truth[items[1]]}
+
+
+def test_push_and_pull_refuse_what_they_cannot_do_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No server needed: each refusal comes before the first request, and names the file or variable."""
+    root = tmp_path / "proj"
+    (root / "curaline.yaml").parent.mkdir(parents=True)
+    (root / "curaline.yaml").write_text(yaml.safe_dump({"annotation": {"label_studio": {
+        "url": "http://127.0.0.1:1", "project": "q", "token_env": TOKEN_ENV}}}))  # fmt: skip
+    project = Project.at(root)
+    settings = ls.settings_of(project)
+    client = ls.Client(settings.url, "unused")
+    seed = parse_manifest(_manifest(root, id="seed", location="../s.jsonl", format="jsonl", kind="annotation",
+                                    label_type="nominal", target_source="docs",
+                                    fields={"item_id": "i", "annotator_id": "a", "label": "l"}), roots=[root])  # fmt: skip
+    with pytest.raises(ls.LabelStudioError, match=r"review_queue/seed.parquet: no review queue for 'seed'"):
+        ls.push(project, seed, client, settings)
+    queue_path = project.stage_path("review_queue", "seed")
+    queue_path.parent.mkdir(parents=True)
+    from curaline.annotation.review import REVIEW_SCHEMA
+
+    pq.write_table(REVIEW_SCHEMA.empty_table(), queue_path)
+    with pytest.raises(ls.LabelStudioError, match=r"pii_redacted/docs.parquet: the target source 'docs' has no PII-redacted"):
+        ls.push(project, seed, client, settings)
+    docs = parse_manifest(_manifest(root, id="docs", location="../d.jsonl", format="jsonl", kind="document"), roots=[root])
+    with pytest.raises(ls.LabelStudioError, match="only an annotation source has a review queue"):
+        ls.push(project, docs, client, settings)
+    judged = parse_manifest(_manifest(root, id="judged", location="../j.jsonl", format="label-studio", kind="annotation",
+                                      label_type="nominal", label_studio={"project": 1, "annotator_key_env": KEY_ENV}),
+                            roots=[root])  # fmt: skip
+    monkeypatch.setenv(KEY_ENV, "short")
+    with pytest.raises(ls.LabelStudioError, match=f"judged.yaml: label_studio.annotator_key_env: .*{KEY_ENV} must hold"):
+        ls.pull(project, judged, client, "run")
+    with pytest.raises(ls.LabelStudioError, match="pull needs format 'label-studio'"):
+        ls.pull(project, seed, client, "run")
+    (root / "curaline.yaml").write_text("{}")
+    with pytest.raises(ls.LabelStudioError, match="curaline.yaml has no annotation.label_studio"):
+        ls.settings_of(Project.at(root))
