@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from curaline.clitools import UserError, json_option, project_option
+from curaline.clitools import Group, UserError, json_option, project_option
 
 
 def _setup(project_dir: Path | None, source_id: str):
@@ -31,7 +31,7 @@ def _setup(project_dir: Path | None, source_id: str):
         raise UserError(str(exc)) from None
 
 
-@click.group("annotate")
+@click.group("annotate", cls=Group)
 def annotate() -> None:
     """Human judgement round trip with Label Studio (curaline.yaml annotation.label_studio)."""
 
