@@ -326,6 +326,12 @@ def test_push_and_pull_refuse_what_they_cannot_do_safely(tmp_path: Path, monkeyp
     monkeypatch.setenv(KEY_ENV, "short")
     with pytest.raises(ls.LabelStudioError, match=f"judged.yaml: label_studio.annotator_key_env: .*{KEY_ENV} must hold"):
         ls.pull(project, judged, client, "run")
+    monkeypatch.setenv(KEY_ENV, "a-long-enough-pseudonymisation-key")
+    globbed = parse_manifest(_manifest(root, id="globbed", location="../j*.jsonl", format="label-studio",
+                                       kind="annotation", label_type="nominal",
+                                       label_studio={"project": 1, "annotator_key_env": KEY_ENV}), roots=[root])  # fmt: skip
+    with pytest.raises(ls.LabelStudioError, match="globbed.yaml: location: must name one file"):
+        ls.pull(project, globbed, client, "run")
     with pytest.raises(ls.LabelStudioError, match="pull needs format 'label-studio'"):
         ls.pull(project, seed, client, "run")
     (root / "curaline.yaml").write_text("{}")

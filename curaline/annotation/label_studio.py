@@ -367,6 +367,11 @@ def pull(project: Project, manifest: SourceManifest, client: Client, run_id: str
         raise LabelStudioError(f"{manifest.path}: format: pull needs format 'label-studio' with label_studio.project")
     project_id = int(manifest.label_studio["project"])
     key = annotator_key(manifest)
+    files = manifest.files()
+    if len(files) != 1 or files[0].is_dir():
+        raise LabelStudioError(f"{manifest.path}: location: must name one file (the mirror pull writes), not "
+                               f"{manifest.location!r}")  # fmt: skip
+    mirror = files[0]
     now = _annotations(client.export(project_id), project_id, key)
     ledger = read_ledger(project, manifest.id)
     # the cursor: the newest version of each annotation already in the ledger
@@ -396,7 +401,6 @@ def pull(project: Project, manifest: SourceManifest, client: Client, run_id: str
         }, schema=LEDGER_SCHEMA)  # fmt: skip
         ledger_path = ledger_folder(project, manifest.id) / f"pull={stamp:%Y%m%dT%H%M%S%fZ}-{run_id[:8]}.parquet"
         write_parquet(ledger_path, entries)
-    mirror = Path(manifest.files()[0])
     current = _current(now)
     _write_mirror(mirror, current)
     return PullResult(ls_project=project_id, annotations=now.num_rows, new_entries=new.num_rows, edits=edits,
