@@ -76,6 +76,7 @@ def pull_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
     except LabelStudioError as exc:
         raise UserError(str(exc)) from None
     out = {"label_studio_project": result.ls_project, "annotations": result.annotations,
+           "fetched_tasks": result.fetched_tasks,
            "new_entries": result.new_entries, "edits": result.edits, "current": result.current,
            "mirror": str(result.mirror_path), "run_id": run.run_id,
            "server_s": round(result.server_s, 3), "total_s": round(result.total_s, 3)}  # fmt: skip

@@ -11,8 +11,11 @@ Push: the top of an annotation source's `review_queue` becomes Label Studio task
 (pre-annotation). The project is created, with a labelling config derived from the
 manifest's `label_type` and `labels`, when no project of that title exists.
 
-Pull: every annotation of the project, fetched by one export call; the ones whose
-`updated_at` is past the cursor of the previous pull are new versions. Each version is
+Pull, incremental by update time: Label Studio moves a task's `updated_at` whenever one
+of its annotations is created, edited or deleted, so a pull lists the tasks updated after
+the previous pull's cursor (the newest task update time it listed, taken before the
+export, so nothing changed during a pull is skipped) and exports only those; the first
+pull exports everything. Annotation versions not yet in the ledger are new entries. Each version is
 appended to the judgement ledger (`lineage/label_studio/<source>/pull=<run>.parquet`:
 an edit in Label Studio is a new entry there), and the source's mirror file (its
 manifest `location`, JSONL) is rewritten with one current judgement per annotator per
@@ -195,9 +198,31 @@ class Client:
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> dict[str, Any]:
         return self.request("POST", f"/api/projects/{project_id}/import", tasks)
 
-    def export(self, project_id: int) -> list[dict[str, Any]]:
-        """Every task of the project with its annotations (Label Studio's JSON export)."""
-        return self.request("GET", f"/api/projects/{project_id}/export?exportType=JSON&download_all_tasks=true")
+    def export(self, project_id: int, ids: list[int] | None = None, batch: int = 400) -> list[dict[str, Any]]:
+        """Tasks of the project with their annotations (Label Studio's JSON export): all, or those `ids`."""
+        path = f"/api/projects/{project_id}/export?exportType=JSON&download_all_tasks=true"
+        if ids is None:
+            return self.request("GET", path)
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(ids), batch):
+            out += self.request("GET", path + "".join(f"&ids[]={i}" for i in ids[start:start + batch]))
+        return out
+
+    def tasks_updated(self, project_id: int, since: str | None, page_size: int = 5000) -> list[tuple[int, str]]:
+        """(id, updated_at) of the project's tasks updated after `since` (all when None): the
+        task's `updated_at` moves whenever one of its annotations is created, edited or deleted."""
+        items = [] if since is None else [{"filter": "filter:tasks:updated_at", "operator": "greater",
+                                            "type": "Datetime", "value": since}]  # fmt: skip
+        query = urllib.parse.quote(json.dumps({"filters": {"conjunction": "and", "items": items}}))
+        out: list[tuple[int, str]] = []
+        page = 1
+        while True:
+            got = self.request("GET", f"/api/tasks?project={project_id}&fields=task_only&page={page}"
+                                      f"&page_size={page_size}&query={query}")  # fmt: skip
+            out += [(int(t["id"]), str(t["updated_at"])) for t in got["tasks"]]
+            if len(out) >= int(got.get("total", 0)) or not got["tasks"]:
+                return out
+            page += 1
 
 
 # ---- push --------------------------------------------------------------------------------
@@ -349,6 +374,7 @@ def _annotations(export: list[dict[str, Any]], project_id: int, key: bytes) -> p
 class PullResult:
     ls_project: int
     annotations: int  # live annotations in Label Studio now
+    fetched_tasks: int  # tasks exported this time: all on the first pull, then those updated since
     new_entries: int  # versions new since the last pull (new or edited judgements)
     edits: int  # of which edits of a judgement already in the ledger
     current: int  # judgements in the mirror: one per (task, item, annotator)
@@ -372,7 +398,17 @@ def pull(project: Project, manifest: SourceManifest, client: Client, run_id: str
         raise LabelStudioError(f"{manifest.path}: location: must name one file (the mirror pull writes), not "
                                f"{manifest.location!r}")  # fmt: skip
     mirror = files[0]
-    now = _annotations(client.export(project_id), project_id, key)
+    cursor, previous = _state(project, manifest.id, project_id)
+    listed = client.tasks_updated(project_id, cursor)  # before the export: later changes stay after the cursor
+    new_cursor = max([u for _, u in listed], default=cursor)
+    if cursor is None:  # first pull (or another project): everything
+        export = client.export(project_id)
+        now = _annotations(export, project_id, key)
+    else:  # only the tasks updated since: their annotations replace what the last pull had of them
+        changed = [t for t, _ in listed]
+        export = client.export(project_id, changed) if changed else []
+        kept = previous.filter(pc.invert(pc.is_in(previous["ls_task"], pa.array(changed, pa.int64()))))
+        now = pa.concat_tables([kept, _annotations(export, project_id, key).select(kept.column_names)])
     ledger = read_ledger(project, manifest.id)
     # the cursor: the newest version of each annotation already in the ledger
     seen = {(a, u) for a, u in zip(ledger["ls_annotation"].to_pylist(), ledger["updated_at"].to_pylist(), strict=True)}
@@ -403,9 +439,33 @@ def pull(project: Project, manifest: SourceManifest, client: Client, run_id: str
         write_parquet(ledger_path, entries)
     current = _current(now)
     _write_mirror(mirror, current)
+    _save_state(project, manifest.id, project_id, new_cursor, now)
     return PullResult(ls_project=project_id, annotations=now.num_rows, new_entries=new.num_rows, edits=edits,
+                      fetched_tasks=len(export),
                       current=current.num_rows, ledger_path=ledger_path, mirror_path=mirror,
                       server_s=client.server_s, total_s=time.perf_counter() - started)  # fmt: skip
+
+
+def _state(project: Project, source_id: str, project_id: int) -> tuple[str | None, pa.Table]:
+    """(task update-time cursor, live annotations) of the last pull; (None, empty) if none or another project."""
+    folder = ledger_folder(project, source_id)
+    try:
+        state = json.loads((folder / "cursor.json").read_text())
+        if state.get("ls_project") == project_id and state.get("task_updated_at"):
+            return str(state["task_updated_at"]), pq.read_table(folder / "current.parquet")
+    except (OSError, ValueError):
+        pass
+    return None, pa.table({})
+
+
+def _save_state(project: Project, source_id: str, project_id: int, cursor: str | None, now: pa.Table) -> None:
+    from curaline.store import write_parquet
+
+    folder = ledger_folder(project, source_id)
+    write_parquet(folder / "current.parquet", now)
+    tmp = folder / f".cursor.json.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps({"ls_project": project_id, "task_updated_at": cursor}))
+    os.replace(tmp, folder / "cursor.json")
 
 
 def _current(now: pa.Table) -> pa.Table:
