@@ -103,7 +103,8 @@ def main() -> None:
             judged = parse_manifest(project.sources_dir / "judged.yaml")
             for what in ("first pull", "second pull (nothing new)"):
                 pulled, _ = ls.pull_run(project, judged, ls.Client(server.url, server.token))
-                print(f"{what}: {pulled.annotations} judgements, {pulled.new_entries} new ledger entries: "
+                print(f"{what}: {pulled.annotations} judgements, {pulled.fetched_tasks} tasks fetched, "
+                      f"{pulled.new_entries} new ledger entries: "
                       f"{pulled.total_s:.2f} s total, {pulled.server_s:.2f} s server, "
                       f"{pulled.total_s - pulled.server_s:.2f} s curaline")  # fmt: skip
 
