@@ -491,6 +491,7 @@ from curaline.lineage.cli import lineage  # noqa: E402  (the group is defined wi
 main.add_command(lineage)
 
 main.add_lazy("init", "curaline.init_cli:init")
+main.add_lazy("annotate", "curaline.annotate_cli:annotate")
 main.add_lazy("release", "curaline.release.cli:release")
 main.add_lazy("report", "curaline.reports.cli:report")
 

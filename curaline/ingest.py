@@ -200,6 +200,8 @@ class SourceReader:
             self._refs.setdefault("text", "text")
         if manifest.format == "oasst":  # pairs made by _oasst carry curaline's own names
             self._refs = {name: name for name in ("id", "prompt", "chosen", "rejected", "margin", "group")}
+        if manifest.format == "label-studio":  # the pull's mirror file carries curaline's own names
+            self._refs = {name: name for name in ("id", "item_id", "annotator_id", "label", "task", "annotated_at")}
         self._extra = EXTRA_COLUMNS[manifest.kind]
         self._label_index = {label: i for i, label in enumerate(manifest.labels)}
         self._seen_judgements: dict[tuple[str, str, str], str] = {}
@@ -209,7 +211,7 @@ class SourceReader:
     def _items(self, path: Path, rel: str) -> Iterator[_Item]:
         fmt = self.m.format
         try:
-            if fmt in ("jsonl", "jsonl.gz"):
+            if fmt in ("jsonl", "jsonl.gz", "label-studio"):
                 yield from self._jsonl(path, rel)
             elif fmt == "json":
                 yield from self._json(path, rel)
@@ -589,6 +591,10 @@ def ingest_source(
     from curaline.kernels.base import EVENT_SCHEMA
     from curaline.store import AtomicParquetWriter
 
+    if manifest.format == "label-studio":  # the judgements live in Label Studio: refresh the mirror first
+        from curaline.annotation.label_studio import pull_for_ingest
+
+        pull_for_ingest(manifest)
     reader = SourceReader(manifest, config)
     events: list[pa.Table] = [EVENT_SCHEMA.empty_table()]
     with (

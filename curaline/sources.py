@@ -22,9 +22,9 @@ from curaline.records import KINDS, LABEL_TYPES, canonical_label
 if TYPE_CHECKING:
     import pyarrow as pa
 
-FORMATS = ("jsonl", "jsonl.gz", "json", "parquet", "csv", "text", "oasst")
+FORMATS = ("jsonl", "jsonl.gz", "json", "parquet", "csv", "text", "oasst", "label-studio")
 #: Formats with a fixed layout (no `fields` mapping), and the one kind each yields.
-FIXED_LAYOUT: dict[str, str] = {"oasst": "preference"}
+FIXED_LAYOUT: dict[str, str] = {"oasst": "preference", "label-studio": "annotation"}
 OBTAINED = ("public-dataset", "licensed", "private", "web-crawl", "user-data", "synthetic")
 PERSONAL_DATA = ("expected", "none", "unknown")
 TDM_OPT_OUT = ("honoured", "ignored", "not-applicable")
@@ -49,7 +49,7 @@ ALLOWED_KEYS = (
     "id", "description", "location", "format", "kind", "fields", "license", "license_url",
     "obtained", "synthetic", "crawl", "legal_basis", "personal_data", "domain", "languages",
     "owner", "collected", "priority", "label_type", "labels", "target_source", "alpha_floor",
-    "profile", "stages",
+    "profile", "stages", "label_studio",
 )  # fmt: skip
 #: Keys only an annotation source may set.
 ANNOTATION_KEYS = ("label_type", "labels", "target_source", "alpha_floor")
@@ -116,6 +116,8 @@ class SourceManifest:
     labels: tuple[str, ...] = ()
     target_source: str | None = None
     alpha_floor: float = DEFAULT_ALPHA_FLOOR
+    #: format label-studio: {project: id, annotator_key_env: NAME} (curaline.annotation.label_studio)
+    label_studio: dict[str, Any] | None = None
     #: the folders its files may resolve into (see curaline.safe_paths); empty = not checked
     ingest_roots: tuple[Path, ...] = field(default=(), compare=False, repr=False)
     #: per-source stage settings (curaline.stage_settings): a named profile, and `stages:`
@@ -461,6 +463,10 @@ def parse_manifest(path: Path, *, roots: Iterable[Path] | None = None) -> Source
         c.add("format", "an annotation source needs a record format (jsonl, jsonl.gz, json, parquet, csv)")
     label_type, labels, target_source, alpha_floor = _check_annotation(c, data, kind, sid)
     profile, stages = _check_stages(c, data)
+    from curaline.annotation.label_studio import manifest_problems
+
+    for fld, message in manifest_problems(data.get("label_studio"), fmt):
+        c.add(fld, message)
 
     if c.problems:
         raise ManifestError(c.problems)
@@ -489,6 +495,7 @@ def parse_manifest(path: Path, *, roots: Iterable[Path] | None = None) -> Source
         labels=labels,
         target_source=target_source,
         alpha_floor=alpha_floor,
+        label_studio=dict(data["label_studio"]) if fmt == "label-studio" else None,
         ingest_roots=allowed,
         profile=profile,
         stages=stages,

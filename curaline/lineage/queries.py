@@ -415,7 +415,17 @@ def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key:
         "releases": in_releases,
         "removed_from_releases": removed,
         "takedowns": _takedown_requests(project, ledger_rows),
+        "annotations": _annotations(project, doc_id, source, catalog),
     }  # fmt: skip
+
+
+def _annotations(project: Project, doc_id: str, source: str, catalog: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The judgements of the record and its adjudicated labels, from the annotation sources that target its source."""
+    from curaline.annotation.label_studio import record_judgements
+
+    targeting = [sid for sid, row in catalog.items() if row.get("kind") == "annotation"
+                 and (row.get("declaration") or {}).get("target_source") == source]  # fmt: skip
+    return record_judgements(project, doc_id, sorted(targeting))
 
 
 def _takedown_requests(project: Project, ledger_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
