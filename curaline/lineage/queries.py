@@ -540,7 +540,7 @@ def _impact(project: Project, source_id: str) -> dict[str, Any]:
             d["asset"] = _stage_of(project, p)
             cached = cached_version(project, p)
             d["version"] = cached["version"] if cached else None
-        from curaline.pipeline import FLOW_ORDER
+        from curaline.stages import FLOW_ORDER
 
         def flow(d: dict[str, Any]) -> tuple[int, str, str]:  # flow order, never file mtimes
             return (FLOW_ORDER.index(d["asset"]) if d["asset"] in FLOW_ORDER else len(FLOW_ORDER), d["asset"], d["path"])
