@@ -108,7 +108,8 @@ def erase(project: Project, request: TakedownRequest) -> ErasureReport:
             events = pa.table({"doc_id": ids, "action": pa.repeat(pa.scalar("takedown"), len(ids)),
                                "reason": pa.repeat(pa.scalar("erasure"), len(ids)),
                                "value": pa.nulls(len(ids), pa.float64()), "threshold": pa.nulls(len(ids), pa.float64()),
-                               "detail": pa.repeat(pa.scalar(f"{request.id} {stage}"), len(ids))}, schema=EVENT_SCHEMA)  # fmt: skip
+                               "detail": pa.repeat(pa.scalar(f"{request.id} {stage}"), len(ids)),
+                               "related_doc_id": pa.nulls(len(ids), pa.string())}, schema=EVENT_SCHEMA)  # fmt: skip
             write_ledger(project, events, stage=ERASURE_STAGE, partition=source, run_id=f"erase-{request.id}-{stage}")
     if (project.root / "dvc.yaml").exists() and (project.root / ".dvc").exists() and report.files:
         from curaline.versioning import track

@@ -470,14 +470,17 @@ def near_copy_events(project: Project, present: pa.Array, *, threshold: float | 
         con.register("taken", taken.select(["detail", "doc_id"]))
         con.register("present", pa.table({"doc_id": present}))
         rows = con.sql("""
-            WITH edges AS (
-                SELECT doc_id AS a, regexp_extract(detail, 'into=([^;]+)', 1) AS b, value AS sim, threshold
-                FROM read_parquet($files, hive_partitioning = false)
-                WHERE action = 'merge-into' AND regexp_extract(detail, 'into=([^;]+)', 1) <> ''),
+            WITH merges AS (  -- the kept doc: the related_doc_id column, or `into=` in files from before it
+                SELECT doc_id AS a, value AS sim, threshold,
+                       coalesce(related_doc_id, nullif(regexp_extract(detail, 'into=([^;]+)', 1), '')) AS b
+                FROM read_parquet($files, hive_partitioning = false, union_by_name = true)
+                WHERE action = 'merge-into'),
+            edges AS (SELECT a, b, sim, threshold FROM merges WHERE b IS NOT NULL),
             pairs AS (  -- (copy, original): either direction of a merge
                 SELECT a AS copy, b AS original, sim, threshold FROM edges
                 UNION ALL SELECT b, a, sim, threshold FROM edges)
             SELECT p.copy AS doc_id, arg_max(t.detail || ';near_copy_of=' || p.original, p.sim) AS detail,
+                   arg_max(p.original, p.sim) AS related_doc_id,
                    max(p.sim) AS value, any_value(p.threshold) AS threshold
             FROM pairs p JOIN taken t ON t.doc_id = p.original
             WHERE p.copy IN (SELECT doc_id FROM present) AND p.copy NOT IN (SELECT doc_id FROM taken)
@@ -488,7 +491,8 @@ def near_copy_events(project: Project, present: pa.Array, *, threshold: float | 
     limit = pa.array([threshold] * n, pa.float64()) if threshold is not None else rows["threshold"].cast(pa.float64())
     return pa.table({"doc_id": rows["doc_id"].cast(pa.string()), "action": pa.repeat(pa.scalar(ACTION), n),
                      "reason": pa.repeat(pa.scalar(NEAR_REASON), n), "value": rows["value"].cast(pa.float64()),
-                     "threshold": limit, "detail": rows["detail"].cast(pa.string())}, schema=EVENT_SCHEMA)  # fmt: skip
+                     "threshold": limit, "detail": rows["detail"].cast(pa.string()),
+                     "related_doc_id": rows["related_doc_id"].cast(pa.string())}, schema=EVENT_SCHEMA)  # fmt: skip
 
 
 def _matches_nothing(project: Project, request: TakedownRequest, sources: set[str]) -> bool:

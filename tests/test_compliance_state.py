@@ -115,6 +115,8 @@ def test_sources_outside_the_project_are_pinned_by_content_hash(tmp_path: Path) 
     outside.write_bytes((project.root / "corpus" / "notes.jsonl").read_bytes())
     manifest = project.sources_dir / "notes.yaml"
     manifest.write_text(manifest.read_text().replace("../corpus/notes.jsonl", str(outside)))
+    with (project.root / "curaline.yaml").open("a") as cfg:  # sources outside the project must be allowed
+        cfg.write(f"\ningest:\n  allowed_roots: [{str(outside.parent)!r}]\n")
     commit_compliance_state(project, "run")
     lock = json.loads((project.root / SOURCES_LOCK).read_text())["sources"]
     assert lock == {"notes": {"path": str(outside), "md5": lock["notes"]["md5"]}} and len(lock["notes"]["md5"]) == 32

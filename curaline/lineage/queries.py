@@ -421,10 +421,12 @@ def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key:
 
 def _annotations(project: Project, doc_id: str, source: str, catalog: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """The judgements of the record and its adjudicated labels, from the annotation sources that target its source."""
-    from curaline.annotation.label_studio import record_judgements
-
     targeting = [sid for sid, row in catalog.items() if row.get("kind") == "annotation"
                  and (row.get("declaration") or {}).get("target_source") == source]  # fmt: skip
+    if not targeting:  # the common case: no pyarrow import for a trace
+        return []
+    from curaline.annotation.label_studio import record_judgements
+
     return record_judgements(project, doc_id, sorted(targeting))
 
 

@@ -39,7 +39,8 @@ IDS = [make_doc_id("wiki", own_key(f"r{i}")) for i in range(N)]
 def _events(ids: list[str], reason: str) -> pa.Table:
     n = len(ids)
     return pa.table({"doc_id": ids, "action": ["drop"] * n, "reason": [reason] * n, "value": [1.0] * n,
-                     "threshold": [2.0] * n, "detail": [None] * n}, schema=EVENT_SCHEMA)  # fmt: skip
+                     "threshold": [2.0] * n, "detail": [None] * n, "related_doc_id": [None] * n},
+                    schema=EVENT_SCHEMA)  # fmt: skip
 
 
 def make_small_project(root: Path) -> Project:

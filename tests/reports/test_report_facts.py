@@ -70,7 +70,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Project:
     gone = [make_doc_id("crawl", own_key(f"gone{i}")) for i in range(6)]
     write_ledger(project, pa.table({"doc_id": gone, "action": ["takedown"] * 6, "reason": ["takedown_request"] * 6,
                                     "value": pa.nulls(6, pa.float64()), "threshold": pa.nulls(6, pa.float64()),
-                                    "detail": ["td-20240101T000000Z-00000000"] * 6}, schema=takedown),
+                                    "detail": ["td-20240101T000000Z-00000000"] * 6,
+                                        "related_doc_id": pa.nulls(6, pa.string())}, schema=takedown),
                  stage="raw_records", partition="crawl", run_id="ingest-1")  # fmt: skip
     _decontam_event(project, "exam")
     assert publish_release(project)["version"] == 1
