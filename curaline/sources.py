@@ -23,9 +23,11 @@ from curaline.records import KINDS, LABEL_TYPES, canonical_label
 if TYPE_CHECKING:
     import pyarrow as pa
 
-FORMATS = ("jsonl", "jsonl.gz", "json", "parquet", "csv", "text", "oasst")
+FORMATS = ("jsonl", "jsonl.gz", "json", "parquet", "csv", "text", "oasst", "warc", "html")
+#: Web formats (curaline.web): pages with HTTP metadata, text = extracted main content.
+WEB_FORMATS = ("warc", "html")
 #: Formats with a fixed layout (no `fields` mapping), and the one kind each yields.
-FIXED_LAYOUT: dict[str, str] = {"oasst": "preference"}
+FIXED_LAYOUT: dict[str, str] = {"oasst": "preference", "warc": "document", "html": "document"}
 OBTAINED = ("public-dataset", "licensed", "private", "web-crawl", "user-data", "synthetic")
 PERSONAL_DATA = ("expected", "none", "unknown")
 TDM_OPT_OUT = ("honoured", "ignored", "not-applicable")
@@ -49,7 +51,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 ALLOWED_KEYS = (
     "id", "description", "location", "format", "kind", "fields", "license", "license_url",
     "obtained", "synthetic", "crawl", "legal_basis", "personal_data", "domain", "languages",
-    "owner", "collected", "priority", "label_type", "labels", "target_source", "alpha_floor",
+    "owner", "collected", "priority", "label_type", "labels", "target_source", "alpha_floor", "extract",
 )  # fmt: skip
 #: Keys only an annotation source may set.
 ANNOTATION_KEYS = ("label_type", "labels", "target_source", "alpha_floor")
@@ -113,6 +115,8 @@ class SourceManifest:
     labels: tuple[str, ...] = ()
     target_source: str | None = None
     alpha_floor: float = DEFAULT_ALPHA_FLOOR
+    #: web formats: main-content extraction settings (curaline.web.extract.ExtractConfig fields)
+    extract: dict[str, Any] | None = None
 
     @property
     def root(self) -> Path:
@@ -142,12 +146,20 @@ class SourceManifest:
             return sorted(q for q in p.rglob("*") if q.is_file())
         return [p]
 
+    def extract_config(self) -> Any:
+        """The web formats' extraction settings (curaline.web.extract.ExtractConfig)."""
+        from curaline.web.extract import ExtractConfig
+
+        return ExtractConfig(**(self.extract or {}))
+
     def declaration(self) -> dict[str, Any]:
         """The manifest as plain data: what lineage facets and reports cite."""
         annotation = {
             "label_type": self.label_type, "labels": list(self.labels), "target_source": self.target_source,
             "alpha_floor": self.alpha_floor,
         } if self.kind == "annotation" else {}  # fmt: skip
+        if self.format in WEB_FORMATS:  # how the text was made: extractor, settings, library versions
+            annotation["extract"] = self.extract_config().params()
         return {
             "id": self.id,
             "description": self.description,
@@ -398,6 +410,14 @@ def parse_manifest(path: Path) -> SourceManifest:
     if kind == "annotation" and fmt == "text":
         c.add("format", "an annotation source needs a record format (jsonl, jsonl.gz, json, parquet, csv)")
     label_type, labels, target_source, alpha_floor = _check_annotation(c, data, kind, sid)
+    extract = data.get("extract")
+    if extract is not None and fmt not in WEB_FORMATS:
+        c.add("extract", f"is only for the web formats ({', '.join(WEB_FORMATS)}), not {fmt!r}")
+    elif fmt in WEB_FORMATS:
+        from curaline.web.extract import parse_config
+
+        for fld, message in parse_config(extract)[1]:
+            c.add(fld, message)
 
     if c.problems:
         raise ManifestError(c.problems)
@@ -426,6 +446,7 @@ def parse_manifest(path: Path) -> SourceManifest:
         labels=labels,
         target_source=target_source,
         alpha_floor=alpha_floor,
+        extract=dict(extract) if isinstance(extract, dict) else None,
     )
 
 
