@@ -19,6 +19,10 @@ EXPECTED_QUARANTINE = {
     "empty_text": "empty_text",
     "wrong_type": "wrong_type",
     "oversize": "oversize_record",
+    "http_status": "http_status",  # web-archive's broken WARC records
+    "not_html": "not_html",
+    "truncated_record": "truncated_record",
+    "malformed_record": "malformed_record",
 }
 
 
@@ -287,9 +291,31 @@ def test_the_gate_blocks_a_commercial_release_of_everything(demo) -> None:
     assert not (project.data_dir / "releases" / "everything").exists()
 
 
+def test_reserved_pages_never_reach_a_release_and_the_summary_counts_them(demo) -> None:
+    from click.testing import CliRunner
+
+    from curaline.cli import main
+    from curaline.release.versions import versions
+
+    project, truth = demo
+    reserved = {r["doc_id"] for r in truth["tdm_reserved"]}
+    assert len(reserved) >= 8
+    for name in ("commercial", "research-all"):  # web-archive honours opt-outs: research drops them too
+        [v1] = versions(project, name)
+        released = {d for (d,) in sql(project, "SELECT doc_id FROM read_parquet('$DATA/releases/" + name + "/**/*.parquet')")}
+        assert released and not released & reserved
+        tdm = v1["tdm_reservations"]
+        assert tdm["found"] == tdm["removed"] == tdm["by_source"]["web-archive"]["removed"] > 0
+        res = CliRunner().invoke(main, ["report", "eu-ai-act", name, "--json", "--project", str(project.root)])
+        assert res.exit_code == 0, res.output
+        section = json.loads(res.output)["sections"]["3.1"]["fields"]["reservations"]
+        assert section["removed"] == tdm["removed"] and section["by_source"][0]["source"] == "web-archive"
+        assert section["by_source"][0]["top_hosts"][0]["host"].endswith(".example")
+
+
 #: The demo's sources by the EU AI Act template's categories (their manifests' `obtained`).
 DEMO_CATEGORIES = {"2.1": {"encyclopedia", "forum", "preferences"}, "2.2.1": {"partner-qa"}, "2.2.2": set(),
-                   "2.3": {"web-crawl"}, "2.4": set(), "2.5": {"synthetic-instruct"}, "2.6": set()}  # fmt: skip
+                   "2.3": {"web-crawl", "web-archive"}, "2.4": set(), "2.5": {"synthetic-instruct"}, "2.6": set()}  # fmt: skip
 
 
 def _categories(summary: dict) -> dict[str, set[str]]:
@@ -308,7 +334,7 @@ def test_the_eu_ai_act_summary_lists_exactly_the_demo_sources_in_their_categorie
 
     project, _ = demo
     runner = CliRunner()
-    commercial = {"encyclopedia", "preferences", "web-crawl"}  # docs-text is selected but keeps no record
+    commercial = {"encyclopedia", "preferences", "web-crawl", "web-archive"}  # docs-text keeps no record
     for name, expected in (("research-all", DEMO_CATEGORIES),
                            ("commercial", {k: v & commercial for k, v in DEMO_CATEGORIES.items()})):  # fmt: skip
         res = runner.invoke(main, ["report", "eu-ai-act", name, "--json", "--project", str(project.root)])
