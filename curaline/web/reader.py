@@ -173,16 +173,16 @@ def _response(record: Any, rel: str, row: int, config: ExtractConfig) -> Iterato
     if status != 200:
         yield _item(rel, row, None, reason="http_status", detail=f"HTTP {status} for {url}")
         return
-    body = record.raw_stream.read(MAX_PAYLOAD + 1)
-    if len(body) > MAX_PAYLOAD:
-        yield _item(rel, row, None, reason="oversize_record", detail=f"payload of {url} exceeds {MAX_PAYLOAD} bytes")
-        return
-    if mime and mime not in HTML_TYPES:
+    if mime and mime not in HTML_TYPES:  # decided before reading: an image's bytes are never held
         yield _item(rel, row, None, reason="not_html", detail=f"{mime} at {url}")
         return
     truncated = warc.get_header("WARC-Truncated")
     if truncated:
         yield _item(rel, row, None, reason="truncated_record", detail=f"WARC-Truncated: {truncated} ({url})")
+        return
+    body = record.raw_stream.read(MAX_PAYLOAD + 1)
+    if len(body) > MAX_PAYLOAD:
+        yield _item(rel, row, None, reason="oversize_record", detail=f"payload of {url} exceeds {MAX_PAYLOAD} bytes")
         return
     if (http.get_header("Transfer-Encoding") or "").strip().lower() == "chunked":
         dechunked, why = _dechunk(body)
