@@ -13,17 +13,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from assets.common import (
-    ANNOTATION,
-    OWNER,
     column_schema,
     counts_table,
     dvc_track,
     schema_check_result,
     source_partitions,
+    stage_asset_args,
+    stage_spec_args,
 )
 from curaline.annotation import agreement as agr
 from curaline.annotation.judgements import COLUMNS, by_task
-from curaline.annotation.labels import LABEL_SCHEMA, LabelConfig, TaskLabels, adjudicate
+from curaline.annotation.labels import LABEL_SCHEMA, TaskLabels, adjudicate
 from curaline.annotation.review import ReviewConfig, review_queue
 from curaline.reports.plots import bar_png, histogram_png, png_markdown
 from curaline.schemas import AdjudicatedLabel, ReviewItem, validate_file
@@ -89,19 +89,14 @@ def floor_report(results: list[agr.TaskAgreement]) -> str:
 
 
 @dg.asset(
-    name="annotation_agreement",
-    deps=[INPUT_STAGE],
-    partitions_def=source_partitions,
-    group_name=ANNOTATION,
-    owners=[OWNER],
+    **stage_asset_args("annotation_agreement"),
     kinds={"python", "parquet"},
-    code_version="1",
     description=(
         "Inter-annotator agreement of every task of an annotation source: Krippendorff's alpha for "
         "the manifest's label type (nominal, ordinal, interval; missing judgements allowed), Fleiss' "
         "kappa, Cohen's kappa per annotator pair, the label coincidence (confusion) matrix, and per "
         "annotator: agreement with the others, kappa against the others' majority, accuracy on gold "
-        "items, flagged when below the floor (curaline.yaml stages.agreement). One row per task in "
+        "items, flagged when below the floor (curaline.yaml stages.annotation_agreement). One row per task in "
         "data/annotation_agreement/, one per (task, annotator) in data/annotator_agreement/. "
         "Other kinds of source: nothing to measure."
     ),
@@ -119,7 +114,7 @@ def annotation_agreement(context: dg.AssetExecutionContext, project: ProjectReso
         yield dg.AssetCheckResult(check_name="alpha_floor", passed=True, metadata={"note": note})
         return
     proj = project.project
-    config = proj.config.stage_config("agreement", agr.AgreementConfig)
+    config = proj.config.for_stage("annotation_agreement")
     tasks_path, annotators_path = proj.stage_path(AGREEMENT.path[-1], manifest.id), proj.stage_path(ANNOTATOR_STAGE, manifest.id)
     with lineage.materialization(context) as run:
         results = [agr.measure(j, manifest.alpha_floor, config) for j in _judgements(project, manifest)]
@@ -191,15 +186,13 @@ def annotation_agreement(context: dg.AssetExecutionContext, project: ProjectReso
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(LABELS, group_name=ANNOTATION, owners=[OWNER], kinds={"python", "parquet"}, code_version="1",
-                     deps=[AGREEMENT],
+        dg.AssetSpec(**stage_spec_args("adjudicated_labels"), kinds={"python", "parquet"},
                      description=("One label per item of every task of an annotation source, by majority vote and by "
                                   "Dawid-Skene EM (annotator confusion matrices; gold items clamped), with the "
                                   "confidence (vote share / posterior) and the judgement count; interval tasks get "
                                   "the item mean. target_doc_id joins a label to the record it describes. "
                                   "data/adjudicated_labels/<source>.parquet, one row per (task, item, method).")),
-        dg.AssetSpec(REVIEW, group_name=ANNOTATION, owners=[OWNER], kinds={"python", "parquet"}, code_version="1",
-                     deps=[AGREEMENT],
+        dg.AssetSpec(**stage_spec_args("review_queue"), kinds={"python", "parquet"},
                      description=("Items whose label is uncertain (low posterior, split vote, or the two methods "
                                   "disagree), ordered by the expected value of one more judgement: the expected "
                                   "rise in P(label correct) under the Dawid-Skene model with an average annotator "
@@ -223,8 +216,8 @@ def adjudicated_labels(context: dg.AssetExecutionContext, project: ProjectResour
             yield dg.AssetCheckResult(check_name=check, asset_key=key, passed=True, metadata={"note": note})
         return
     proj = project.project
-    label_config = proj.config.stage_config("labels", LabelConfig)
-    review_config = proj.config.stage_config("review", ReviewConfig)
+    label_config = proj.config.for_stage("adjudicated_labels")
+    review_config = proj.config.for_stage("review_queue")
     labels_path, queue_path = proj.stage_path(LABELS.path[-1], manifest.id), proj.stage_path(REVIEW.path[-1], manifest.id)
     with lineage.materialization(context, inputs=[proj.stage_path(INPUT_STAGE, manifest.id)]) as run:
         tasks: list[TaskLabels] = [adjudicate(manifest.id, j, label_config) for j in _judgements(project, manifest)]

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import dagster as dg
 import pandera.polars as pa
 
+from curaline import stages
 from curaline.reports.plots import bar_png, png_markdown
 from curaline.schemas import ValidationReport, column_docs
 
@@ -17,14 +18,26 @@ release_partitions = dg.DynamicPartitionsDefinition(name="releases")
 
 OWNER = "team:data-curation"
 
-#: Asset groups, one per curation stage family, in flow order.
-SOURCING = "sourcing"
-CLEANING = "cleaning"
-DEDUP = "dedup"
-RELEASE = "release"
-ANNOTATION = "annotation"
-PREFERENCE = "preference"
-COMPLIANCE = "compliance"
+#: Asset groups, one per curation stage family (the registry names each stage's).
+SOURCING, CLEANING, DEDUP, RELEASE = stages.SOURCING, stages.CLEANING, stages.DEDUP, stages.RELEASE
+ANNOTATION, PREFERENCE, COMPLIANCE = stages.ANNOTATION, stages.PREFERENCE, stages.COMPLIANCE
+#: a scope's dynamic partitions
+PARTITIONS: dict[str, dg.DynamicPartitionsDefinition | None] = {
+    "catalog": None, "source": source_partitions, "global": None, "release": release_partitions}  # fmt: skip
+
+
+def stage_asset_args(name: str) -> dict:
+    """`dg.asset` arguments a stage's registry row fixes: its key, deps, group, partitions, code version."""
+    row = stages.stage(name)
+    return {"name": name, "deps": list(row.upstream), "group_name": row.group, "owners": [OWNER],
+            "partitions_def": PARTITIONS[row.scope], "code_version": row.code_version}  # fmt: skip
+
+
+def stage_spec_args(name: str) -> dict:
+    """The same for a `dg.AssetSpec` of a multi-asset (partitions go on the multi-asset)."""
+    row = stages.stage(name)
+    return {"key": name, "deps": list(row.upstream), "group_name": row.group, "owners": [OWNER],
+            "code_version": row.code_version}  # fmt: skip
 
 
 def column_schema(model: type[pa.DataFrameModel] | pa.DataFrameSchema) -> dg.TableSchema:
@@ -94,17 +107,6 @@ def commit_release_outputs(project, name: str, paths: list[str], what: str) -> N
     versioning.push(project, paths)
 
 
-def per_source_version(project, stage: str, source_ids=None) -> dg.DataVersion:
+def per_source_version(project, stage: str) -> dg.DataVersion:
     """A global stage's data version: the DVC hash of its output folder (tracked here)."""
     return dg.DataVersion(dvc_track(project, stage)[f"data/{stage}"])
-
-
-def per_source_schema_check(project, stage: str, kinds: Mapping[str, str], check_name: str, key: dg.AssetKey):
-    """Validate every per-source file of a global stage; report the first failing one."""
-    from curaline.schemas import stage_schema, validate_file
-
-    reports = [validate_file(project.stage_path(stage, s), stage_schema(kind)) for s, kind in sorted(kinds.items())]
-    failing = [r for r in reports if not r.passed]
-    if not reports:
-        return dg.AssetCheckResult(check_name=check_name, asset_key=key, passed=True, metadata={"files": 0})
-    return schema_check_result(failing[0] if failing else reports[0], check_name, key)

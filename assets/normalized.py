@@ -5,9 +5,6 @@ from curaline.kernels import normalize
 
 normalized = record_stage_asset(
     name="normalized",
-    upstream="raw_records",
-    kernel=normalize.normalize_text,
-    make_config=lambda manifest, project: project.config.stage_config("normalize", normalize.NormalizeConfig),
     signal_columns=normalize.SIGNAL_COLUMNS,
     signal_column="normalize_changes",
     histogram=Histogram("changes per record (bitmask: 1 mojibake, 2 NFC, 4 control, 8 whitespace)", "bitmask"),
@@ -16,5 +13,4 @@ normalized = record_stage_asset(
         "characters removed, whitespace normalized; records left empty are dropped. Every change "
         "is a `modify` ledger row naming what changed."
     ),
-    code_version="1",
 )

@@ -14,16 +14,8 @@ import dagster as dg
 import numpy as np
 import pyarrow as pa
 
-from assets.common import (
-    CLEANING,
-    OWNER,
-    column_schema,
-    counts_markdown,
-    counts_table,
-    dvc_track,
-    schema_check_result,
-    source_partitions,
-)
+from assets.common import column_schema, counts_markdown, counts_table, dvc_track, schema_check_result, stage_asset_args
+from curaline import stages
 from curaline.ledger import write_ledger
 from curaline.project import Project
 from curaline.records import NON_TEXT_KINDS
@@ -43,29 +35,32 @@ class Histogram:
     threshold: Callable[[Any], float | None] = lambda config: None
 
 
+def _settings(name: str) -> Callable[[SourceManifest, Project], Any]:
+    return lambda manifest, project: project.config.for_stage(name)
+
+
 def record_stage_asset(
     *,
     name: str,
-    upstream: str,
-    kernel: Kernel,
-    make_config: Callable[[SourceManifest, Project], Any],
     signal_columns: Mapping[str, pa.DataType] | Callable[[str], Mapping[str, pa.DataType]],
     signal_column: str,
     histogram: Histogram,
     description: str,
-    code_version: str,
-    group: str = CLEANING,
+    make_config: Callable[[SourceManifest, Project], Any] | None = None,
 ) -> dg.AssetsDefinition:
+    """The asset of per-source stage `name`: its upstream, kernel, group and code version come
+    from its row in curaline.stages; its settings from `stages.<name>` unless make_config is given."""
     key = dg.AssetKey(name)
+    row = stages.stage(name)
+    if row.scope != "source" or len(row.upstream) != 1 or row.kernel is None:
+        raise ValueError(f"stage {name}: a record stage is per source, reads one upstream and names its kernel")
+    upstream = row.upstream[0]
+    kernel: Kernel = stages.kernel_function(name)
+    make_config = make_config or _settings(name)
 
     @dg.asset(
-        name=name,
-        deps=[upstream],
-        partitions_def=source_partitions,
-        group_name=group,
-        owners=[OWNER],
+        **stage_asset_args(name),
         kinds={"python", "parquet"},
-        code_version=code_version,
         description=description,
         check_specs=[
             dg.AssetCheckSpec(f"{name}_schema", asset=key, blocking=True,

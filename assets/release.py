@@ -18,6 +18,7 @@ from assets.common import (
     release_partitions,
     schema_check_result,
 )
+from curaline import stages
 from curaline.drift import DriftConfig, compare, previous_manifest
 from curaline.ledger import write_ledger
 from curaline.release.build import RELEASE_STAGE, build_release, gate_report, release_dir
@@ -50,7 +51,7 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> dg.TableMetadata
     group_name=RELEASE,
     owners=[OWNER],
     kinds={"python", "parquet", "dvc"},
-    code_version="1",
+    code_version=stages.code_version("release"),
     description=(
         "One versioned release per spec in `releases/<name>.yaml`: the curated records of the spec's "
         "sources, filtered by its languages and quality profile, gated by licence for its use, mixed to "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.common import COMPLIANCE, OWNER, commit_release_outputs, dvc_track, release_partitions
+from assets.common import commit_release_outputs, dvc_track, stage_asset_args
 from curaline.reports import art10 as art10_report
 from curaline.reports import card as card_report
 from curaline.reports import eu_ai_act as eu_report
@@ -21,8 +21,6 @@ from curaline.reports.plots import bar_png, png_markdown
 from curaline.reports.release_data import ReleaseData, load_release, share, unknown_fields
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
-
-CODE_VERSION = "1"
 
 
 def reports_dir(project, name: str) -> Path:
@@ -95,8 +93,7 @@ def _materialize(
 def _report_asset(name: str, check: str, *, check_description: str, description: str):
     """What every compliance document shares: per release, after it, with one WARN check."""
     return dg.asset(
-        name=name, partitions_def=release_partitions, deps=["release"], group_name=COMPLIANCE, owners=[OWNER],
-        kinds={"python", "markdown", "json"}, code_version=CODE_VERSION, description=description,
+        **stage_asset_args(name), kinds={"python", "markdown", "json"}, description=description,
         check_specs=[dg.AssetCheckSpec(check, asset=name, blocking=False,
                                        description=f"{check_description} (non-blocking: a failure lists what to declare)")],
     )  # fmt: skip

@@ -18,10 +18,9 @@ import click
 
 from curaline.clitools import UserError, json_option, project_option, table
 from curaline.project import PROJECT_ENV, Project
+from curaline.stages import JOBS, SCOPES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
 
 
 class LazyGroup(click.Group):
@@ -155,28 +154,31 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo) 
     quiet = {"loggers": {"console": {"config": {"log_level": os.environ.get("CURALINE_LOG_LEVEL", "WARNING")}}}}
     ok = True
     with DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("catalog_job").execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
-        ok &= result.success
-        partitions = definitions.source_partitions.name
-        known = set(instance.get_dynamic_partitions(partitions))
-        new = [m.id for m in manifests if m.id not in known]
-        if new:
-            instance.add_dynamic_partitions(partitions, new)
-        job = defs.resolve_job_def("per_source_job")
-        for m in manifests:
-            res = job.execute_in_process(instance=instance, run_config=quiet, partition_key=m.id, raise_on_error=False)
-            echo(f"  {m.id:<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
-            ok &= res.success
-        if any(j.name == "global_job" for j in definitions.JOBS):
-            res = defs.resolve_job_def("global_job").execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
-            echo(f"  {'global stages':<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
-            ok &= res.success
-        ok &= _run_releases(project, specs, defs, definitions, instance, quiet, echo)
+        for scope in SCOPES:  # the registry's order: catalog, per source, global, per release
+            job = defs.resolve_job_def(JOBS[scope])
+            if scope == "catalog":
+                ok &= job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False).success
+            elif scope == "source":
+                partitions = definitions.source_partitions.name
+                known = set(instance.get_dynamic_partitions(partitions))
+                new = [m.id for m in manifests if m.id not in known]
+                if new:
+                    instance.add_dynamic_partitions(partitions, new)
+                for m in manifests:
+                    res = job.execute_in_process(instance=instance, run_config=quiet, partition_key=m.id, raise_on_error=False)
+                    echo(f"  {m.id:<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
+                    ok &= res.success
+            elif scope == "global":
+                res = job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
+                echo(f"  {'global stages':<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
+                ok &= res.success
+            else:
+                ok &= _run_releases(specs, job, definitions, instance, quiet, echo)
     return ok
 
 
-def _run_releases(project: Project, specs: list[Any], defs: Any, definitions: Any, instance: Any,
-                  run_config: dict[str, Any], echo: Callable[[str], None]) -> bool:  # fmt: skip
+def _run_releases(specs: list[Any], job: Any, definitions: Any, instance: Any, run_config: dict[str, Any],
+                  echo: Callable[[str], None]) -> bool:  # fmt: skip
     """One release_job run per spec; a blocked release fails the command, not the others."""
     if not specs:
         return True
@@ -185,7 +187,6 @@ def _run_releases(project: Project, specs: list[Any], defs: Any, definitions: An
     new = [s.name for s in specs if s.name not in known]
     if new:
         instance.add_dynamic_partitions(partitions, new)
-    job = defs.resolve_job_def("release_job")
     ok = True
     for spec in specs:
         res = job.execute_in_process(instance=instance, run_config=run_config, partition_key=spec.name,
@@ -212,8 +213,8 @@ def ingest_summary(project: Project) -> list[dict[str, Any]]:
     """Per source: records read, quarantined by reason, dropped per stage, kept at the end."""
     import duckdb
 
-    from curaline.pipeline import GLOBAL_STAGES, PER_SOURCE_STAGES
     from curaline.sources import load_manifests
+    from curaline.stages import GLOBAL_STAGES, PER_SOURCE_STAGES
 
     manifests, _ = load_manifests(project.sources_dir, strict=False)
     con = duckdb.connect()

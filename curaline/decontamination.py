@@ -10,16 +10,17 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curaline import stages
 from curaline.kernels.decontam import DecontamConfig, EvalIndex, decontaminate
 from curaline.project import Project
 from curaline.records import NON_TEXT_KINDS
 from curaline.sources import SourceManifest
 from curaline.store import write_parquet
 
-INPUT_STAGE = "deduplicated"
+OUTPUT_STAGE = "decontaminated"
+INPUT_STAGE = stages.records_input(OUTPUT_STAGE)
 #: evaluation items are read after normalization (so mojibake or spacing do not hide a copy)
 EVAL_STAGE = "normalized"
-OUTPUT_STAGE = "decontaminated"
 
 
 @dataclass

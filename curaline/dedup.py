@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curaline import stages
 from curaline.kernels.dedup import (
     DedupConfig,
     Similarity,
@@ -38,10 +39,10 @@ from curaline.records import NON_TEXT_KINDS, TEXT_COLUMNS
 from curaline.sources import SourceManifest
 from curaline.store import AtomicParquetWriter, write_parquet
 
-#: the stage whose output dedup reads: the last per-source stage
-INPUT_STAGE = "toxicity_screened"
-SIGNATURE_STAGE = "minhash_bands"
 OUTPUT_STAGE = "deduplicated"
+#: the stage whose output dedup reads: the last per-source stage (the registry's upstream)
+INPUT_STAGE = stages.records_input(OUTPUT_STAGE)
+SIGNATURE_STAGE = "minhash_bands"
 
 
 def dedup_text(table: pa.Table, kind: str) -> pa.Array:

@@ -1,8 +1,9 @@
-"""`curaline dvc sync`: dvc.yaml from the asset graph (each stage runs `curaline materialize`,
+"""`curaline dvc sync`: dvc.yaml from the stage registry (each stage runs `curaline materialize`,
 which lives with the other pipeline commands in curaline/cli.py).
 
-This module never imports Dagster: the asset graph comes from `definitions` and is read
-duck-typed; the versioning itself is curaline.versioning and curaline.stage_outputs.
+This module never imports Dagster or the Dagster side (definitions, assets): the graph is
+curaline.stages, which tests/test_stages.py holds equal to the Definitions; the versioning
+itself is curaline.versioning and curaline.stage_outputs.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import click
 
 from curaline.clitools import UserError, json_option, project_option
 from curaline.project import Project
-from curaline.stage_outputs import AssetNode, project_inputs, stage_specs
+from curaline.stage_outputs import AssetNode, project_inputs, registry_nodes, stage_specs
 from curaline.versioning import StageSpec, ensure_repo, stage_name, sync, sync_difference, track
 
 
 def asset_nodes(assets_defs: Iterable[Any]) -> list[AssetNode]:
-    """The steps of Dagster AssetsDefinitions (duck-typed: no Dagster import here)."""
+    """The steps of Dagster AssetsDefinitions (duck-typed: no Dagster import here); the
+    registry test compares them with `registry_nodes()`."""
     nodes = []
     for assets_def in assets_defs:
         if not getattr(assets_def, "is_executable", False) or not hasattr(assets_def, "node_def"):
@@ -36,16 +38,9 @@ def asset_nodes(assets_defs: Iterable[Any]) -> list[AssetNode]:
     return nodes
 
 
-def _definitions_module(project: Project) -> Any:
-    from curaline.cli import _load_definitions
-
-    return _load_definitions(project)
-
-
 def project_stage_specs(project: Project) -> list[StageSpec]:
-    """The dvc.yaml stages of this project: the asset graph of definitions.py over its sources."""
-    definitions = _definitions_module(project)
-    return stage_specs(asset_nodes(definitions.build_definitions(project).assets), project_inputs(project))
+    """The dvc.yaml stages of this project: the stage registry over its sources and releases."""
+    return stage_specs(registry_nodes(), project_inputs(project))
 
 
 def sync_project(project: Project) -> bool:
@@ -65,7 +60,7 @@ def track_asset(project: Project, stage: str, partition: str | None = None) -> d
 
 @click.group("dvc")
 def dvc() -> None:
-    """Version the project's data with DVC (dvc.yaml is generated from the asset graph)."""
+    """Version the project's data with DVC (dvc.yaml is generated from the stage registry)."""
 
 
 @dvc.command("sync")
@@ -73,7 +68,7 @@ def dvc() -> None:
 @project_option
 @json_option
 def dvc_sync(check: bool, project_dir: Path | None, as_json: bool) -> None:
-    """Regenerate dvc.yaml from the Dagster asset definitions and the project's sources/releases."""
+    """Regenerate dvc.yaml from the stage registry and the project's sources/releases."""
     project = Project.at(project_dir)
     if not project.root.is_dir():
         raise UserError(f"no project folder {project.root}")

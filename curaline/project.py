@@ -109,7 +109,7 @@ def _provider(path: Path, raw: object) -> ProviderConfig:
 class ProjectConfig:
     name: str = "curaline"
     ingest: IngestConfig = field(default_factory=IngestConfig)
-    #: per-stage settings, e.g. {"quality": {"min_doc_words": 50}}: the keyword arguments
+    #: per-stage settings, e.g. {"quality_filtered": {"min_doc_words": 50}}: the keyword arguments
     #: of that stage kernel's config dataclass (checked when the stage builds its config)
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: class of each custom LicenseRef-* id (commercial | share-alike | non-commercial |
@@ -120,6 +120,12 @@ class ProjectConfig:
     generator_terms: dict[str, str] = field(default_factory=dict)
     #: the provider and model facts the EU AI Act summary and the dataset card cite
     provider: ProviderConfig = field(default_factory=ProviderConfig)
+
+    def for_stage(self, stage: str, **overrides: Any) -> Any:
+        """The settings of a stage of curaline.stages: its config class from `stages.<stage>`."""
+        from curaline.stages import config_class
+
+        return self.stage_config(stage, config_class(stage), **overrides)
 
     def stage_config(self, stage: str, config_cls: type[Any], **overrides: Any) -> Any:
         """The kernel config of a stage: dataclass defaults < curaline.yaml < overrides."""
@@ -153,6 +159,11 @@ def _load_config(path: Path) -> ProjectConfig:
     stages = data.get("stages") or {}
     if not isinstance(stages, dict) or not all(isinstance(v, dict) for v in stages.values()):
         raise ValueError(f"{path}: stages: must map a stage name to its settings")
+    from curaline.stages import renamed_config_problems
+
+    renamed = renamed_config_problems(sorted(map(str, stages)))
+    if renamed:
+        raise ValueError(f"{path}: " + "; ".join(renamed))
     classes = data.get("license_classes") or {}
     if not isinstance(classes, dict):
         raise ValueError(f"{path}: license_classes: must map a LicenseRef-* id to its class")

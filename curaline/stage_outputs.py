@@ -1,9 +1,9 @@
-"""Where every asset writes, and what else it reads: the table behind the generated dvc.yaml.
+"""The generated dvc.yaml: the stage registry (curaline.stages) as DVC stages.
 
-The Dagster asset graph says which assets exist, how they are partitioned and what
-they depend on; this table adds what Dagster does not know: each asset's output paths
-and its inputs that are not assets (manifests, a source's files, release specs, keys
-of curaline.yaml). `stage_specs` joins the two into DVC stages:
+Each registry row says which asset it is, how it is partitioned, what it depends on,
+what it writes and which inputs that are not assets it reads (manifests, a source's
+files, release specs, keys of curaline.yaml). `registry_nodes` groups the rows into
+Dagster steps (a multi-asset is one step), `stage_specs` turns those into DVC stages:
 
 - an asset partitioned by source becomes a `foreach` stage over the project's sources,
   one partitioned by release a `foreach` over `releases/*.yaml`, any other a plain stage;
@@ -17,7 +17,8 @@ file suffix is a folder (one DVC out, its hash covers every file in it). An asse
 writes only for some kinds of source (annotation, preference) says so in `kinds`: its
 stage iterates over those sources only, and so do deps on its outputs.
 
-To add an asset: one `ASSET_OUTPUTS` entry per asset key it materializes.
+To add an asset: one row in curaline.stages.STAGES (tests/test_stages.py checks the rows
+against the Dagster Definitions, so the two cannot drift apart).
 """
 
 from __future__ import annotations
@@ -30,15 +31,16 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from curaline import stages
 from curaline.project import CONFIG_FILE
 from curaline.versioning import StageSpec, VersioningError
 
 if TYPE_CHECKING:
     from curaline.project import Project
 
-SOURCE = "{source}"
-RELEASE = "{release}"
-SOURCE_DATA = "{source_data}"
+SOURCE = stages.SOURCE
+RELEASE = stages.RELEASE_NAME
+SOURCE_DATA = stages.SOURCE_DATA
 #: Dagster dynamic partitions -> the placeholder a foreach stage over it iterates
 AXES = {"sources": SOURCE, "releases": RELEASE}
 
@@ -49,62 +51,20 @@ class AssetOutputs:
     outs: tuple[str, ...]
     #: inputs that are not Dagster assets
     extra_deps: tuple[str, ...] = ()
-    #: curaline.yaml keys the asset reads (dotted: "stages.quality"); DVC params
+    #: curaline.yaml keys the asset reads (dotted: "stages.quality_filtered"); DVC params
     config: tuple[str, ...] = ()
     #: the source kinds it writes {source} files for (None: every source)
     kinds: tuple[str, ...] | None = None
 
 
-def per_source(stage: str) -> str:
-    """One parquet file per source: Project.stage_path(stage, source)."""
-    return f"data/{stage}/{SOURCE}.parquet"
+def stage_outputs(row: stages.Stage) -> AssetOutputs:
+    """A registry row as the generator sees it."""
+    config = tuple(f"stages.{k}" for k in row.config_keys) + row.params
+    return AssetOutputs(row.outputs, extra_deps=row.extra_deps, config=config, kinds=row.kinds)
 
 
-def whole(stage: str) -> str:
-    """One parquet file for the project: Project.stage_path(stage)."""
-    return f"data/{stage}.parquet"
-
-
-def folder(stage: str) -> str:
-    """A global stage's folder of per-source files (only training sources, say): one DVC out."""
-    return f"data/{stage}"
-
-
-ASSET_OUTPUTS: dict[str, AssetOutputs] = {
-    "source_catalog": AssetOutputs((whole("source_catalog"),), extra_deps=("sources",)),
-    "raw_records": AssetOutputs((per_source("raw_records"),), extra_deps=("sources/{source}.yaml", SOURCE_DATA),
-                                config=("ingest",)),  # fmt: skip
-    "quarantined_records": AssetOutputs((per_source("quarantined_records"),)),
-    "normalized": AssetOutputs((per_source("normalized"),), config=("stages.normalize",)),
-    "language_checked": AssetOutputs((per_source("language_checked"),), config=("stages.language",)),
-    "quality_filtered": AssetOutputs((per_source("quality_filtered"),), config=("stages.quality",)),
-    "pii_redacted": AssetOutputs((per_source("pii_redacted"),), config=("stages.pii",)),
-    "toxicity_screened": AssetOutputs((per_source("toxicity_screened"),), config=("stages.toxicity",)),
-    "minhash_bands": AssetOutputs((per_source("minhash_bands"),), config=("stages.minhash", "stages.dedup")),
-    "deduplicated": AssetOutputs((folder("deduplicated"),), config=("stages.minhash", "stages.dedup")),
-    "decontaminated": AssetOutputs((folder("decontaminated"),), config=("stages.decontaminate",)),
-    # the release contract: data/releases/<name>/ holds the current build of release <name>
-    # it reads toxicity_screened when its spec skips dedup, and the manifests' declarations
-    "release": AssetOutputs(("data/releases/{release}",),
-                            extra_deps=("releases/{release}.yaml", "sources", per_source("toxicity_screened")),
-                            config=("license_classes",)),  # fmt: skip
-    # preference pairs also read the judgements before dedup merged them (toxicity_screened)
-    "preference_pairs": AssetOutputs((folder("preference_pairs"),), extra_deps=(per_source("toxicity_screened"),),
-                                     config=("stages.preference_pairs", "stages.quality"), kinds=("preference",)),
-    "preference_exports": AssetOutputs(("data/exports/{release}",)),
-    # compliance documents of a release: beside, never inside, its DVC-tracked folder (the content hash)
-    "eu_ai_act_summary": AssetOutputs(("data/reports/{release}/eu-ai-act.md", "data/reports/{release}/eu-ai-act.json"),
-                                      config=("provider",)),  # fmt: skip
-    "art10_record": AssetOutputs(("data/reports/{release}/art10.md", "data/reports/{release}/art10.json"),
-                                 config=("stages",)),  # fmt: skip
-    "dataset_card": AssetOutputs(("data/reports/{release}/card.md", "data/reports/{release}/croissant.json"),
-                                 config=("provider",)),  # fmt: skip
-    "annotation_agreement": AssetOutputs((per_source("annotation_agreement"), per_source("annotator_agreement")),
-                                         config=("stages.agreement",), kinds=("annotation",)),
-    "adjudicated_labels": AssetOutputs((per_source("adjudicated_labels"),), extra_deps=(per_source("raw_records"),),
-                                       config=("stages.labels",), kinds=("annotation",)),  # the judgements
-    "review_queue": AssetOutputs((per_source("review_queue"),), config=("stages.review",), kinds=("annotation",)),
-}
+#: asset key -> what it writes and reads besides assets: derived from curaline.stages.STAGES
+ASSET_OUTPUTS: dict[str, AssetOutputs] = {row.name: stage_outputs(row) for row in stages.STAGES}
 
 
 @dataclass(frozen=True)
@@ -125,6 +85,19 @@ class ProjectInputs:
     releases: tuple[str, ...] = ()
     kinds: Mapping[str, str] = field(default_factory=dict)  # source id -> its kind
     config_keys: frozenset[str] = frozenset()  # dotted keys present in curaline.yaml
+
+
+def registry_nodes(rows: Sequence[stages.Stage] = stages.STAGES) -> list[AssetNode]:
+    """The Dagster steps of the stage registry, in its order (the assets of one op together)."""
+    steps: dict[str, list[stages.Stage]] = {}
+    for row in rows:
+        steps.setdefault(row.step, []).append(row)
+    nodes = []
+    for step, members in steps.items():
+        keys = tuple(sorted(m.name for m in members))
+        upstream = {u for m in members for u in m.upstream} - set(keys)
+        nodes.append(AssetNode(stage=step, keys=keys, upstream=tuple(sorted(upstream)), partitioning=members[0].partitions))
+    return nodes
 
 
 def project_inputs(project: Project) -> ProjectInputs:
@@ -177,7 +150,7 @@ def stage_specs(
     missing = sorted(k for n in nodes for k in n.keys if k not in table)
     if missing:
         raise VersioningError(f"no output paths for asset(s) {', '.join(missing)}: "
-                              "add them to curaline.stage_outputs.ASSET_OUTPUTS")  # fmt: skip
+                              "add them to curaline.stages.STAGES")  # fmt: skip
     specs = []
     for node in _upstream_first(nodes):
         if node.partitioning is not None and node.partitioning not in AXES:
@@ -191,7 +164,7 @@ def stage_specs(
         missing_up = [k for k in node.upstream if k not in table]
         if missing_up:
             raise VersioningError(f"asset {node.stage} depends on {', '.join(missing_up)}, which has no entry in "
-                                  "curaline.stage_outputs.ASSET_OUTPUTS")  # fmt: skip
+                                  "curaline.stages.STAGES")  # fmt: skip
         # (template, the entry whose kinds bound its {source} expansion)
         deps = [(t, table[k]) for k in node.upstream for t in table[k].outs]
         deps += [(t, e) for e in entries for t in e.extra_deps]

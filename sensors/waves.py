@@ -14,7 +14,10 @@ from typing import Any
 
 import dagster as dg
 
-PHASES = ("sources", "global", "releases", "done")
+from curaline.stages import SCOPES
+
+#: a wave's phases: the registry's scopes after the catalog, in run order (names kept in cursors)
+PHASES = (*({"source": "sources", "global": "global", "release": "releases"}[s] for s in SCOPES if s != "catalog"), "done")
 _FINISHED_BAD = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 #: minimum seconds between two ticks of each sensor (30 in production; tests shorten it)
 INTERVAL_ENV = "CURALINE_SENSOR_INTERVAL"

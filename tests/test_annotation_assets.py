@@ -49,7 +49,7 @@ def make_project(root: Path) -> Project:
     }  # fmt: skip
     for sid, spec in specs.items():
         (root / "sources" / f"{sid}.yaml").write_text(yaml.safe_dump({"id": sid, **BASE, **spec}))
-    (root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"quality": {
+    (root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"quality_filtered": {
         "gopher_quality": False, "gopher_repetition": False, "c4": False, "fineweb": False}}}))  # fmt: skip
     return Project.at(root)
 

@@ -166,7 +166,7 @@ def test_rendering_a_small_graph() -> None:
 @pytest.mark.parametrize(
     ("nodes", "table", "message"),
     [
-        ([AssetNode("x", ("x",), ())], TABLE, r"no output paths for asset\(s\) x: add them to .*ASSET_OUTPUTS"),
+        ([AssetNode("x", ("x",), ())], TABLE, r"no output paths for asset\(s\) x: add them to curaline.stages.STAGES"),
         ([AssetNode("clean", ("clean",), (), "days")], TABLE, r"clean is partitioned by 'days': dvc.yaml knows"),
         ([AssetNode("merged", ("merged",), (), "sources")], TABLE, r"each of its outs needs \{source\}"),
         ([AssetNode("merged", ("merged",), ("ghost",))], TABLE, r"merged depends on ghost, which has no entry"),

@@ -63,7 +63,7 @@ def test_new_source_only_adds_its_own_signatures(tmp_path: Path, monkeypatch: py
     root = tmp_path / "inc"
     write_source(root, "a", base[:20], priority=2)
     write_source(root, "b", [edited(d, rng, 0.03) for d in base[:5]] + base[20:], priority=1)
-    (root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"quality": {
+    (root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"quality_filtered": {
         "gopher_quality": False, "gopher_repetition": False, "c4": False, "fineweb": False}}}))  # fmt: skip
     monkeypatch.setenv("DAGSTER_HOME", str(root / ".dagster"))
     project = Project.at(root)

@@ -32,8 +32,8 @@ def test_no_pii_value_survives_a_run(tmp_path: Path, shared_data: Path, monkeypa
     }))  # fmt: skip
     # one-sentence records: the web-page quality rules would drop them all before PII
     (root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {
-        "pii": {"keep_reserved_examples": False},
-        "quality": {"gopher_quality": False, "gopher_repetition": False, "c4": False, "fineweb": False},
+        "pii_redacted": {"keep_reserved_examples": False},
+        "quality_filtered": {"gopher_quality": False, "gopher_repetition": False, "c4": False, "fineweb": False},
     }}))  # fmt: skip
     monkeypatch.setenv("DAGSTER_HOME", str(root / ".dagster"))
     project = Project.at(root)

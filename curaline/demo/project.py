@@ -57,7 +57,7 @@ DEMO_CONFIG = """\
 # curaline project settings for the generated demo (see the curaline README)
 name: curaline-demo
 stages:
-  pii:
+  pii_redacted:
     keep_reserved_examples: false
 # what the partner's data agreement allows: research use, no commercial models
 license_classes:

@@ -23,6 +23,9 @@ import pyarrow.compute as pc
 from curaline.kernels.base import KernelResult, make_events
 from curaline.records import TEXT_COLUMNS
 
+#: the ledger reason of every record this kernel drops
+REASON = "contaminated_eval_ngram"
+
 SIGNAL_COLUMNS: dict[str, pa.DataType] = {
     "contaminated_by": pa.string(),  # doc_id of the first evaluation item matched
     "contamination_ngrams": pa.int32(),  # how many of the record's n-grams hit an eval item
@@ -162,7 +165,7 @@ def decontaminate(
     doc_ids = table["doc_id"].take(pa.array(idx)).to_pylist()
     details = [f"eval_item={index.item_ids[first[i]]} eval_source={index.item_sources[first[i]]}" for i in idx]
     events = make_events(
-        doc_ids, "drop", "contaminated_eval_ngram", value=hits[idx].astype(float), threshold=float(config.min_matches),
+        doc_ids, "drop", REASON, value=hits[idx].astype(float), threshold=float(config.min_matches),
         detail=details,
     )  # fmt: skip
     return KernelResult(table=out, keep=~contaminated, events=events)

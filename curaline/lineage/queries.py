@@ -375,7 +375,7 @@ def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key:
     for row in ledger_rows:
         if row["current"]:
             when[row["stage"]] = max(when.get(row["stage"], 0), entries[row["_file"]].stat.mtime_ns)
-    from curaline.pipeline import FLOW_ORDER
+    from curaline.stages import FLOW_ORDER
 
     def flow(stage: str) -> tuple[int, int, str]:  # known stages in flow order, others by time
         return (FLOW_ORDER.index(stage) if stage in FLOW_ORDER else len(FLOW_ORDER), when[stage], stage)

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curaline import stages
 from curaline.dedup import INPUT_STAGE as DEDUP_INPUT_STAGE
 from curaline.kernels.base import EVENT_SCHEMA, KernelResult, empty_events, make_events
 from curaline.kernels.minhash import string_hashes
@@ -42,7 +43,7 @@ from curaline.stage import BATCH_ROWS, run_record_stage
 
 STAGE = "preference_pairs"
 #: the validated pairs come from here: deduplicated and decontaminated records
-INPUT_STAGE = "decontaminated"
+INPUT_STAGE = stages.records_input(STAGE)
 #: every judgement, before dedup merged repeated and reversed ones (see the module docstring)
 JUDGEMENT_STAGE = DEDUP_INPUT_STAGE
 

@@ -41,11 +41,11 @@ from curaline.licenses import (
     classify,
     generator_terms,
 )
-from curaline.pipeline import PER_SOURCE_STAGES
 from curaline.project import Project
 from curaline.records import TEXT_COLUMNS
 from curaline.release.spec import SPLITS, ReleaseSpec
 from curaline.sources import SourceManifest
+from curaline.stages import PER_SOURCE_STAGES
 from curaline.store import AtomicParquetWriter, file_digest
 
 MAX_REPEAT = 4

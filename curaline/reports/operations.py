@@ -14,34 +14,16 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
+from curaline import stages
 from curaline.reports.release_data import NOT_KNOWN, ReleaseData
 
-#: stage -> [(curaline.yaml stages key, "module:ConfigClass")]: where its parameters live
+#: stage -> [(curaline.yaml stages key, "module:ConfigClass")]: where its parameters live (the registry's)
 STAGE_CONFIGS: dict[str, list[tuple[str, str]]] = {
-    "normalized": [("normalize", "curaline.kernels.normalize:NormalizeConfig")],
-    "language_checked": [("language", "curaline.kernels.langid:LangIdConfig")],
-    "quality_filtered": [("quality", "curaline.kernels.quality:QualityConfig")],
-    "pii_redacted": [("pii", "curaline.kernels.pii:PiiConfig")],
-    "toxicity_screened": [("toxicity", "curaline.kernels.toxicity:ToxicityConfig")],
-    "deduplicated": [("minhash", "curaline.kernels.minhash:MinHashConfig"), ("dedup", "curaline.kernels.dedup:DedupConfig")],
-    "decontaminated": [("decontaminate", "curaline.kernels.decontam:DecontamConfig")],
-    "preference_pairs": [("preference_pairs", "curaline.preference.validate:PreferenceConfig")],
-}
-#: What a stage is for, in the words of the EU AI Act template's section 3 and Art. 10(2)(c).
-PURPOSE: dict[str, str] = {
-    "raw_records": "collection: read the source files; malformed input quarantined with its reason",
-    "normalized": "cleaning: text normalization (mojibake, Unicode NFC, control characters, whitespace)",
-    "language_checked": "selection: language identification; languages a source does not declare are removed",
-    "quality_filtered": "cleaning: heuristic quality rules (Gopher, C4, FineWeb; SFT and preference checks)",
-    "pii_redacted": "personal data: e-mails, phone numbers, IPs, card numbers, IBANs, SSNs and secrets redacted",
-    "toxicity_screened": "harmful content: per-category toxicity classifier (lexicon with context rules); "
-                         "severe records removed",
-    "deduplicated": "cleaning: exact and near (MinHash LSH) deduplication across sources",
-    "decontaminated": "evaluation integrity: records sharing long n-grams with evaluation sets removed",
-    "preference_pairs": "cleaning: preference-pair checks (truncated or identical answers, contradicting "
-                        "judgements of the same pair)",
-    "release": "selection: release language and quality filters, licence gate, mix (up/down-sampling), splits",
+    s.name: [(k, path) for k in s.config_keys if (path := stages.config_class_path(k))]
+    for s in stages.STAGES if s.records and s.config_keys
 }  # fmt: skip
+#: What a stage is for, in the words of the EU AI Act template's section 3 and Art. 10(2)(c).
+PURPOSE: dict[str, str] = {s.name: s.purpose for s in stages.STAGES if s.purpose}
 #: Stages that remove or flag harmful or unlawful content (the template's section 3.2).
 CONTENT_SAFETY_STAGES = ("toxicity_screened", "pii_redacted")
 
@@ -75,6 +57,8 @@ def _jsonable(value: Any) -> Any:
 def stage_parameters(stage: str, settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The effective parameters of a stage: its kernel config's defaults < curaline.yaml."""
     out: dict[str, Any] = {}
+    # settings committed before the keys were renamed to their stages' names read as the new keys
+    settings = {stages.RENAMED_CONFIG_KEYS.get(k, k): v for k, v in settings.items()}
     for key, target in STAGE_CONFIGS.get(stage, []):
         module, _, name = target.partition(":")
         config_cls = getattr(importlib.import_module(module), name)
@@ -84,7 +68,7 @@ def stage_parameters(stage: str, settings: dict[str, dict[str, Any]]) -> dict[st
         values.update({k: v for k, v in given.items() if k not in known})  # shown as written, never dropped
         prefix = f"{key}." if len(STAGE_CONFIGS[stage]) > 1 else ""
         out.update({f"{prefix}{k}": _jsonable(v) for k, v in values.items()})
-    if stage == "language_checked" and not settings.get("language", {}).get("keep_languages"):
+    if stage == "language_checked" and not settings.get("language_checked", {}).get("keep_languages"):
         out["keep_languages"] = "each source's declared languages"
     return out
 

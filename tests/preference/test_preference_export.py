@@ -189,7 +189,7 @@ def test_prompt_messages() -> None:
 
 
 def test_preference_exports_asset_materializes_with_its_check(project: Project) -> None:
-    from assets.preference import preference_exports
+    from assets.preference_exports import preference_exports
     from resources.lineage import LineageResource
     from resources.project import ProjectResource
 

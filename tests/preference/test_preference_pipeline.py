@@ -91,14 +91,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     for sid, spec in specs.items():
         (root / "sources" / f"{sid}.yaml").write_text(yaml.safe_dump({"id": sid, **base, **spec}))
     # redact even documentation addresses (example.org), so the PII pair below is redacted
-    (root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"pii": {"keep_reserved_examples": False}}}))
+    (root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"pii_redacted": {"keep_reserved_examples": False}}}))
     monkeypatch.setenv("DAGSTER_HOME", str(root / ".dagster"))
     return Project.at(root)
 
 
 def test_preference_pairs_through_the_real_stages(project: Project) -> None:
     import definitions
-    from assets.preference import preference_pairs
+    from assets.preference_pairs import preference_pairs
     from resources.lineage import LineageResource
     from resources.project import ProjectResource
 
@@ -169,11 +169,12 @@ def test_preference_pairs_through_the_real_stages(project: Project) -> None:
 def test_preference_assets_wire_into_the_definitions(tmp_path: Path) -> None:
     """What definitions.py gets: no key clash, the right upstreams, the house metadata."""
     import definitions
-    from assets.preference import PREFERENCE_ASSETS
+    from assets.preference_exports import preference_exports
+    from assets.preference_pairs import preference_pairs
 
     base = definitions.build_definitions(make_project(tmp_path / "wired"))
     known = {k.to_user_string() for k in base.resolve_asset_graph().get_all_asset_keys()}
-    defs = base if "preference_pairs" in known else dg.Definitions.merge(base, dg.Definitions(assets=PREFERENCE_ASSETS))
+    defs = base if "preference_pairs" in known else dg.Definitions.merge(base, dg.Definitions(assets=[preference_pairs, preference_exports]))
     graph = defs.resolve_asset_graph()
     pairs, exports = graph.get(dg.AssetKey("preference_pairs")), graph.get(dg.AssetKey("preference_exports"))
     assert {k.to_user_string() for k in pairs.parent_keys} == {"decontaminated"}
@@ -186,7 +187,7 @@ def test_preference_assets_wire_into_the_definitions(tmp_path: Path) -> None:
 
 
 def test_no_preference_sources_is_an_empty_success(tmp_path: Path) -> None:
-    from assets.preference import preference_pairs
+    from assets.preference_pairs import preference_pairs
     from resources.lineage import LineageResource
     from resources.project import ProjectResource
 

@@ -203,7 +203,7 @@ def test_art10_record_has_operations_distributions_and_gaps(built: Path) -> None
     ops = {o["stage"]: o for o in p["c"]["operations"]}
     assert list(ops) == data.manifest["pipeline"]["stages"]
     assert ops["quality_filtered"]["parameters"]["min_doc_words"] == 50
-    assert ops["deduplicated"]["parameters"]["dedup.threshold"] == 0.7
+    assert ops["deduplicated"]["parameters"]["deduplicated.threshold"] == 0.7
     removed = {r: sum(s["removed"].get(r, 0) for s in data.sources) for r in ops["release"]["removed"]}
     assert ops["release"]["removed"] == removed and sum(removed.values()) > 0  # the mix downsampled
     assert p["f"]["languages"]["en"]["token_share"] == 1.0

@@ -5,9 +5,6 @@ from curaline.kernels import pii
 
 pii_redacted = record_stage_asset(
     name="pii_redacted",
-    upstream="quality_filtered",
-    kernel=pii.redact_pii,
-    make_config=lambda manifest, project: project.config.stage_config("pii", pii.PiiConfig),
     signal_columns=pii.SIGNAL_COLUMNS,
     signal_column="pii_total",
     histogram=Histogram("PII spans redacted per record", "spans"),
@@ -17,5 +14,4 @@ pii_redacted = record_stage_asset(
         "`<EMAIL>`, `<PHONE>`, ... Counts per type are kept in `pii_counts`; the ledger and metadata "
         "carry counts only, never the PII itself. Nothing is dropped here."
     ),
-    code_version="1",
 )

@@ -5,9 +5,6 @@ from curaline.kernels import quality
 
 quality_filtered = record_stage_asset(
     name="quality_filtered",
-    upstream="language_checked",
-    kernel=quality.score_quality,
-    make_config=lambda manifest, project: project.config.stage_config("quality", quality.QualityConfig),
     signal_columns=lambda kind: quality.SIGNALS_BY_KIND[kind],
     signal_column="q_word_count",
     histogram=Histogram("words per document", "words", log_x=True, threshold=lambda c: c.min_doc_words),
@@ -18,5 +15,4 @@ quality_filtered = record_stage_asset(
         "Every signal is kept as a `q_*` column so thresholds can change without recomputing; each "
         "drop names its first failing rule, the measured value and the threshold."
     ),
-    code_version="1",
 )

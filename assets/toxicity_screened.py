@@ -5,9 +5,6 @@ from curaline.kernels import toxicity
 
 toxicity_screened = record_stage_asset(
     name="toxicity_screened",
-    upstream="pii_redacted",
-    kernel=toxicity.score_toxicity,
-    make_config=lambda manifest, project: project.config.stage_config("toxicity", toxicity.ToxicityConfig),
     signal_columns=toxicity.SIGNAL_COLUMNS,
     signal_column="toxicity",
     histogram=Histogram("toxicity score (max over categories)", "score", threshold=lambda c: c.drop_severity),
@@ -18,5 +15,4 @@ toxicity_screened = record_stage_asset(
         "project's drop severity are dropped with reason toxicity_<category>; lower ones are "
         "tagged in `toxicity_tags`. Preference `rejected` answers are not scored by default."
     ),
-    code_version="1",
 )

@@ -5,7 +5,7 @@ from collections import Counter
 
 import dagster as dg
 
-from assets.common import OWNER, SOURCING, column_schema, counts_table, dvc_track, schema_check_result
+from assets.common import column_schema, counts_table, dvc_track, schema_check_result, stage_asset_args
 from curaline.schemas import SourceCatalogRow, validate_file
 from curaline.sources import catalog_table, load_manifests
 from curaline.store import write_parquet
@@ -16,10 +16,8 @@ CATALOG_KEY = dg.AssetKey("source_catalog")
 
 
 @dg.asset(
-    group_name=SOURCING,
-    owners=[OWNER],
+    **stage_asset_args("source_catalog"),
     kinds={"python", "parquet"},
-    code_version="1",
     description=(
         "Every source manifest in sources/, validated: licence (SPDX), how the data was "
         "obtained, crawl or synthetic details, legal basis, owner. Invalid manifests are "

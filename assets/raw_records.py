@@ -8,14 +8,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from assets.common import (
-    OWNER,
-    SOURCING,
     column_schema,
     counts_markdown,
     counts_table,
     dvc_track,
     schema_check_result,
     source_partitions,
+    stage_spec_args,
 )
 from curaline.fingerprint import source_fingerprint
 from curaline.ingest import ingest_source
@@ -46,12 +45,10 @@ def _preview(path) -> str:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(RAW, group_name=SOURCING, owners=[OWNER], kinds={"python", "parquet"}, code_version="1",
-                     deps=["source_catalog"],
+        dg.AssetSpec(**stage_spec_args("raw_records"), kinds={"python", "parquet"},
                      description=("The source's records as read from its files, with stable doc_id, "
                                   "source_id, licence and content_hash; streamed in bounded Arrow batches.")),
-        dg.AssetSpec(QUARANTINE, group_name=SOURCING, owners=[OWNER], kinds={"python", "parquet"}, code_version="1",
-                     deps=["source_catalog"],
+        dg.AssetSpec(**stage_spec_args("quarantined_records"), kinds={"python", "parquet"},
                      description=("Input that could not become a record (malformed JSON, bad bytes, missing or "
                                   "empty fields, over-size...), with file, line and reason: nothing is lost.")),
     ],

@@ -7,13 +7,11 @@ from curaline.kernels import langid
 def _config(manifest, project):
     # the source's declared languages are its keep-list; the project config may set one for all
     declared = {"keep_languages": tuple(manifest.languages)} if manifest.languages else {}
-    return project.config.stage_config("language", langid.LangIdConfig, **declared)
+    return project.config.for_stage("language_checked", **declared)
 
 
 language_checked = record_stage_asset(
     name="language_checked",
-    upstream="normalized",
-    kernel=langid.detect_language,
     make_config=_config,
     signal_columns=langid.SIGNAL_COLUMNS,
     signal_column="lang_score",
@@ -23,5 +21,4 @@ language_checked = record_stage_asset(
         "in the package). Records in languages outside the source's declared `languages` (or "
         "the project's keep-list) are dropped, and so are uncertain ones when a keep-list is set."
     ),
-    code_version="1",
 )

@@ -1,0 +1,54 @@
+"""deduplicated (global): exact and near duplicates removed across every source."""
+
+from collections import Counter
+
+from assets.common import counts_markdown, counts_table
+from assets.global_stage import GlobalOutcome, global_stage_asset
+from curaline.dedup import deduplicate
+from curaline.reports.plots import histogram_png, png_markdown
+
+
+def dedup_configs(project):
+    """(MinHashConfig, DedupConfig): minhash_bands and deduplicated read both."""
+    return project.config.for_stage("minhash_bands"), project.config.for_stage("deduplicated")
+
+
+def _deduplicate(context, project, manifests) -> GlobalOutcome:
+    minhash, dedup = dedup_configs(project)
+    stats, events = deduplicate(project, manifests, minhash, dedup)
+    pairs = Counter({f"{a} → {b}": n for (a, b), n in stats.source_pairs.items()})
+    plot = png_markdown(histogram_png(stats.jaccards, title="Jaccard of removed near duplicates to the kept doc",
+                                      xlabel="Jaccard (word 5-grams)", threshold=dedup.threshold), "jaccard")  # fmt: skip
+    return GlobalOutcome(
+        by_source=stats.by_source,
+        events=events,
+        dropped_by_source={s: dict(c) for s, c in stats.removed_by.items()},
+        balanced=stats.exact_removed + stats.near_removed == stats.rows_in - stats.kept,
+        sections=[
+            f"{stats.exact_removed} exact and {stats.near_removed} near duplicates "
+            f"({stats.candidate_pairs} candidate pairs, {stats.clusters} clusters). Config: `{dedup}`",
+            counts_markdown("Dropped by source pair (dropped → kept)", dict(pairs), key="sources"),
+            "**Biggest clusters**\n\n| kept doc | dropped |\n|---|---:|\n"
+            + "\n".join(f"| `{d}` | {n} |" for d, n in stats.biggest),
+            plot,
+        ],
+        metadata={
+            "exact_dropped": stats.exact_removed, "near_dropped": stats.near_removed,
+            "clusters": stats.clusters, "candidate_pairs": stats.candidate_pairs,
+            "dropped_by_source_pair": counts_table(dict(pairs), key="sources"),
+        },
+    )  # fmt: skip
+
+
+deduplicated = global_stage_asset(
+    name="deduplicated",
+    body=_deduplicate,
+    kinds=frozenset({"python", "duckdb", "parquet"}),
+    description=(
+        "Training records of every source with exact duplicates (normalized content hash) and "
+        "near duplicates (MinHash LSH, candidates verified by true Jaccard to the kept document) "
+        "removed. Which copy is kept: higher source priority, then the more permissive licence, "
+        "then the earliest collection, then doc_id. Each removal is a `merge-into` ledger row "
+        "naming the kept document and the Jaccard to it."
+    ),
+)
