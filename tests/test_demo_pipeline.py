@@ -192,7 +192,7 @@ def test_every_openlineage_event_of_the_run_validates_against_the_spec(demo, sha
     validator = EventValidator(shared_dir / "openlineage-spec" / "spec")
     lines = (project.lineage_dir / "events" / "openlineage.jsonl").read_text().splitlines()
     events = [json.loads(line) for line in lines]
-    # one START and one COMPLETE per materialization: the catalog, 7 per-source stages x 8 sources
+    # one START and one COMPLETE per materialization: the catalog, 7 per-source stages x 9 sources
     # (the annotation steps emit nothing for other kinds), 3 global stages, and per release spec
     # the release, its exports and its three compliance documents
     starts = [e for e in events if e["eventType"] == "START"]
