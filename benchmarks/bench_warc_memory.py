@@ -47,7 +47,7 @@ def generate(path: Path, target: int, seed: int = 1) -> dict[str, int]:
                 rec = Record(f"https://site{n % 300}.example/old{n}", date,
                              http_response(301, [("Location", "/new"), ("Content-Type", "text/html")], b""))
                 counts["redirects"] += 1
-            elif n == 5000:  # one page over the 16 MiB payload cap
+            elif n == 5001:  # one page over the 16 MiB payload cap
                 rec = Record("https://huge.example/", date, http_response(
                     200, [("Content-Type", "text/html")], b"<html><body>" + b"<p>x</p>" * (3 * 1024 * 1024)))
                 counts["oversize"] += 1
