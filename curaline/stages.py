@@ -141,6 +141,7 @@ STAGES: tuple[Stage, ...] = (
           purpose="cleaning: text normalization (mojibake, Unicode NFC, control characters, whitespace)"),
     Stage("language_checked", "source", CLEANING, ("normalized",), (_per_source("language_checked"),),
           kernel="curaline.kernels.langid:detect_language", config="curaline.kernels.langid:LangIdConfig",
+          code=("curaline.kernels.langid_wide", "curaline.kernels.langcodes", "curaline.kernels.scripts"),
           pii=True, records=True,
           purpose="selection: language identification; languages a source does not declare are removed"),
     Stage("quality_filtered", "source", CLEANING, ("language_checked",), (_per_source("quality_filtered"),),

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from curaline.kernels.langcodes import canonical
 from curaline.licenses import USES
 from curaline.sources import ManifestError, Problem, SourceManifest
 
@@ -118,6 +119,8 @@ def load_spec(path: Path, manifests: list[SourceManifest] | None = None) -> Rele
                                 or not all(isinstance(x, str) and x for x in languages)):  # fmt: skip
         bad("languages", "must be a non-empty list of language codes, e.g. [en, de]")
         languages = []
+    # the language stage writes canonical codes: a spec's eng, nob or fil must match en, no, tl
+    languages = [canonical(x) for x in languages or []]
     quality, profile = _quality(data.get("quality"), bad) if "quality" in data else ({}, None)
     for key in ("dedup", "decontaminate"):
         if key in data and not isinstance(data[key], bool):
