@@ -56,6 +56,9 @@ class CuralineSourceDeclarationDatasetFacet(DatasetFacet):
     collected: str | None = attr.field(default=None)
     """Example: 2024-05-01"""
     priority: int | None = attr.field(default=None)
+    extraction: dict[str, Any] | None = attr.field(default=None)
+    """Web sources: how the text was extracted. Example: {"extractor": "cascade", "min_markers": 3,
+    "versions": {"resiliparse": "2.0.1", "trafilatura": "2.3.1"}}"""
 
     @staticmethod
     def _get_schema() -> str:
@@ -99,6 +102,7 @@ class CuralineSourceDeclarationDatasetFacet(DatasetFacet):
             owner=d.get("owner"),
             collected=d.get("collected"),
             priority=d.get("priority"),
+            extraction=d.get("extract"),
             producer=producer,
         )
 

@@ -228,3 +228,19 @@ def test_web_manifest_problems_are_refused(tmp_path: Path, extra: dict, field: s
 def test_extract_is_refused_outside_web_formats(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="extract: is only for the web formats"):
         manifest(tmp_path, "x.jsonl", fmt="jsonl", extract={"extractor": "trafilatura"})
+
+
+def test_extraction_settings_reach_the_openlineage_declaration_facet(tmp_path: Path, shared_dir: Path) -> None:
+    from openlineage.client.serde import Serde
+
+    from curaline.lineage.custom_facets import CuralineSourceDeclarationDatasetFacet
+    from curaline.lineage.validate import EventValidator
+
+    m = manifest(tmp_path, "crawl.warc.gz", extract={"extractor": "cascade", "min_markers": 5})
+    facet = Serde.to_dict(CuralineSourceDeclarationDatasetFacet.from_declaration(
+        m.declaration(), producer="https://example.org/curaline"))  # fmt: skip
+    assert facet["extraction"]["extractor"] == "cascade" and facet["extraction"]["min_markers"] == 5
+    assert set(facet["extraction"]["versions"]) == {"resiliparse", "trafilatura"}
+    validator = EventValidator(shared_dir / "openlineage-spec" / "spec")
+    assert validator.validate_facet("curaline_sourceDeclaration", facet) == []
+    assert validator.validate_facet("curaline_sourceDeclaration", {**facet, "extraction": {"min_markers": 5}})
