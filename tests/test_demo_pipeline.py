@@ -192,11 +192,11 @@ def test_every_openlineage_event_of_the_run_validates_against_the_spec(demo, sha
     validator = EventValidator(shared_dir / "openlineage-spec" / "spec")
     lines = (project.lineage_dir / "events" / "openlineage.jsonl").read_text().splitlines()
     events = [json.loads(line) for line in lines]
-    # one START and one COMPLETE per materialization: the catalog, 7 per-source stages x 9 sources
+    # one START and one COMPLETE per materialization: the catalog, 8 per-source stages x 9 sources
     # (the annotation steps emit nothing for other kinds), 3 global stages, and per release spec
     # the release, its exports and its three compliance documents
     starts = [e for e in events if e["eventType"] == "START"]
-    assert len(starts) == len(events) // 2 == 1 + 7 * 9 + 3 + 2 * (2 + 3), sorted(e["job"]["name"] for e in starts)
+    assert len(starts) == len(events) // 2 == 1 + 8 * 9 + 3 + 2 * (2 + 3), sorted(e["job"]["name"] for e in starts)
     assert {e["eventType"] for e in events} == {"START", "COMPLETE"}
     assert {"release", "preference_pairs", "decontaminated", "source_catalog"} <= {e["job"]["name"] for e in starts}
     problems = [(e["job"]["name"], err) for e in events for err in validator.validate(e)]

@@ -21,7 +21,7 @@ from curaline.demo.sources import OWNER, Shared
 from curaline.web.warcfile import Record, http_response
 
 SID = "web-archive"
-PERIOD = (dt.date(2024, 3, 4), dt.date(2024, 3, 29))
+PERIOD = (dt.date(2024, 2, 5), dt.date(2024, 2, 27))
 CRAWLER = "curaline-demo-archiver/1.0"
 #: The reservation signals, in turn: (HTTP headers, <head> markup, the evidence curaline records)
 RESERVATIONS = [
@@ -126,7 +126,7 @@ def web_archive(rng: random.Random, scale: float, shared: Shared) -> SourcePlan:
         "domain": "web",
         "languages": ["en"],
         "owner": OWNER,
-        "collected": dt.date(2024, 4, 2),
+        "collected": dt.date(2024, 3, 1),
         "priority": 0,
     }
     half = len(rows) // 2

@@ -100,7 +100,7 @@ def write_source(plan: SourcePlan, folder: Path) -> None:
         elif fmt == "warc":  # record 0 is the warcinfo; each record its own gzip member
             from curaline.web.warcfile import warcinfo
 
-            head = warcinfo("curaline-demo-archiver/1.0", "2024-03-04T00:00:00Z").to_bytes()
+            head = warcinfo("curaline-demo-archiver/1.0", "2024-02-05T00:00:00Z").to_bytes()
             for i, row in enumerate(rows, start=1):
                 row.file, row.index = name, i
             data = b"".join(_gzip(b) for b in [head, *(row.raw_bytes() for row in rows)])
