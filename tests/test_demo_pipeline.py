@@ -350,7 +350,8 @@ def test_the_eu_ai_act_summary_lists_exactly_the_demo_sources_in_their_categorie
         if name == "research-all":
             assert s["1.3"]["latest_collection"] == "03/2024"  # synthetic-instruct, collected 2024-03-05
             assert [d["generator"] for d in s["2.5"]["datasets"]] == ["gpt-4o-mini-2024-07-18"]
-            assert s["2.3"]["crawlers"][0]["crawler"] == "curaline-demo-crawler/1.0"
+            crawlers = {c["source"]: c["crawler"] for c in s["2.3"]["crawlers"]}
+            assert crawlers == {"web-crawl": "curaline-demo-crawler/1.0", "web-archive": "curaline-demo-archiver/1.0"}
         # the asset wrote the same document the command prints, beside the release folder (not in it)
         md = runner.invoke(main, ["report", "eu-ai-act", name, "--project", str(project.root)]).output
         assert (project.data_dir / "reports" / name / "eu-ai-act.md").read_text() == md
