@@ -21,6 +21,7 @@ from curaline.project import Project
 from curaline.records import NON_TEXT_KINDS
 from curaline.reports.plots import histogram_png, png_markdown
 from curaline.schemas import stage_schema, validate_file
+from curaline.settings import settings_markdown
 from curaline.sources import SourceManifest
 from curaline.stage import Kernel, run_record_stage, stage_signals
 from resources.lineage import LineageResource
@@ -111,7 +112,7 @@ def record_stage_asset(
             f"### `{name}` of `{source_id}`\n\n{stats.rows_in} in, **{stats.kept} kept**, "
             f"**{stats.dropped_total} dropped**, {stats.records_changed} changed.\n\n"
             + (f"Records of kind `{manifest.kind}` are not text: they pass through unchanged."
-               if manifest.kind in NON_TEXT_KINDS else f"Config: `{config}`")
+               if manifest.kind in NON_TEXT_KINDS else settings_markdown(config))
         )
         report = "\n\n".join([summary, counts_markdown("Dropped by reason", dict(stats.dropped)),
                               counts_markdown("Changed by reason", dict(stats.changed)), plot])  # fmt: skip

@@ -12,7 +12,7 @@ toxicity_screened = record_stage_asset(
         "Records scored for insult, identity hate, sexual content, violence, self-harm and "
         "profanity with obfuscation handling and context rules (medical, educational, quoted or "
         "reported use is damped, so 'breast cancer screening' stays). Records at or above the "
-        "project's drop severity are dropped with reason toxicity_<category>; lower ones are "
+        "project's drop severity are dropped with reason `toxicity_<category>`; lower ones are "
         "tagged in `toxicity_tags`. Preference `rejected` answers are not scored by default."
     ),
 )
