@@ -48,6 +48,7 @@ def record_stage_asset(
     histogram: Histogram,
     description: str,
     make_config: Callable[[SourceManifest, Project], Any] | None = None,
+    model_inputs: Callable[[Any, Any, str], list[Any]] | None = None,
 ) -> dg.AssetsDefinition:
     """The asset of per-source stage `name`: its upstream, kernel, group and code version come
     from its row in curaline.stages; its settings from `stages.<name>` unless make_config is given."""
@@ -74,7 +75,7 @@ def record_stage_asset(
         source_id = context.partition_key
         proj = project.project
         manifest = project.manifest(source_id)
-        config = make_config(manifest, proj)
+        config = make_config(manifest, proj.for_source(manifest))  # the source's own stage settings win
         declared = {} if manifest.kind in NON_TEXT_KINDS else signal_columns  # a kind's signals may not exist
         signals = stage_signals(manifest.kind, declared(manifest.kind) if callable(declared) else declared)
         out_path = proj.stage_path(name, source_id)
@@ -82,6 +83,10 @@ def record_stage_asset(
         with lineage.materialization(context) as run:  # START now; COMPLETE, or FAIL on error
             if hasattr(config, "lineage_tags"):  # models and their versions (language stage)
                 run.tags(config.lineage_tags())
+            inner = getattr(run, "run", None)  # None when lineage is off
+            if model_inputs is not None and inner is not None:  # a learned model is an input too
+                for dataset in model_inputs(inner.emitter, config, manifest.kind):
+                    inner.input(dataset)
             stats, events = run_record_stage(
                 kernel, kind=manifest.kind, config=config,
                 input_path=proj.stage_path(upstream, source_id), output_path=out_path,

@@ -59,6 +59,8 @@ class CuralineSourceDeclarationDatasetFacet(DatasetFacet):
     extraction: dict[str, Any] | None = attr.field(default=None)
     """Web sources: how the text was extracted. Example: {"extractor": "cascade", "min_markers": 3,
     "versions": {"resiliparse": "2.0.1", "trafilatura": "2.3.1"}}"""
+    stageSettings: dict[str, Any] | None = attr.field(default=None)  # noqa: N815
+    """The source's own stage settings. Example: {"profile": "code", "stages": {"quality": {"c4": false}}}"""
 
     @staticmethod
     def _get_schema() -> str:
@@ -103,6 +105,9 @@ class CuralineSourceDeclarationDatasetFacet(DatasetFacet):
             collected=d.get("collected"),
             priority=d.get("priority"),
             extraction=d.get("extract"),
+            stageSettings={"profile": d.get("profile"), "stages": d.get("stages") or {}}
+            if d.get("profile") or d.get("stages")
+            else None,
             producer=producer,
         )
 
