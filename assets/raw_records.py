@@ -20,7 +20,7 @@ from curaline.fingerprint import source_fingerprint
 from curaline.ingest import ingest_source
 from curaline.ledger import write_ledger
 from curaline.reports.plots import bar_png, histogram_png, png_markdown
-from curaline.schemas import RECORD_MODELS, QuarantineRow, RecordBase, validate_file
+from curaline.schemas import QuarantineRow, RecordBase, record_model, validate_file
 from curaline.takedown import project_matcher
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
@@ -68,7 +68,7 @@ def raw_records(context: dg.AssetExecutionContext, project: ProjectResource, lin
     manifest = project.manifest(source_id)
     records_path = proj.stage_path("raw_records", source_id)
     quarantine_path = proj.stage_path("quarantined_records", source_id)
-    model: type[RecordBase] = RECORD_MODELS[manifest.kind]
+    model: type[RecordBase] = record_model(manifest.kind, manifest.format)
     # taken before reading: a file changed during the ingest reads as changed on the sensor's next tick
     fingerprint, _ = source_fingerprint(manifest, {})
     with lineage.materialization(context) as run:  # START now; COMPLETE, or FAIL on error
@@ -117,6 +117,7 @@ def raw_records(context: dg.AssetExecutionContext, project: ProjectResource, lin
             f"{stats.files} file(s), {stats.read} records read: **{stats.ingested} ingested**, "
             f"**{stats.quarantined_total} quarantined**, **{stats.taken_down} taken down** (takedown requests), "
             f"{stats.blank_lines} blank lines skipped."
+            + (f" WARC records that hold no page, skipped: {dict(stats.skipped)}." if stats.skipped else "")
             + (f" {stats.trees} message trees, {stats.trees_without_pairs} without a ranked pair."
                if manifest.format == "oasst" else ""),
             counts_markdown("Quarantined by reason", dict(stats.quarantined)),

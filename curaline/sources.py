@@ -22,9 +22,11 @@ from curaline.records import KINDS, LABEL_TYPES, canonical_label
 if TYPE_CHECKING:
     import pyarrow as pa
 
-FORMATS = ("jsonl", "jsonl.gz", "json", "parquet", "csv", "text", "oasst", "label-studio")
+FORMATS = ("jsonl", "jsonl.gz", "json", "parquet", "csv", "text", "oasst", "label-studio", "warc", "html")
+#: Web formats (curaline.web): pages with HTTP metadata, text = extracted main content.
+WEB_FORMATS = ("warc", "html")
 #: Formats with a fixed layout (no `fields` mapping), and the one kind each yields.
-FIXED_LAYOUT: dict[str, str] = {"oasst": "preference", "label-studio": "annotation"}
+FIXED_LAYOUT: dict[str, str] = {"oasst": "preference", "label-studio": "annotation", "warc": "document", "html": "document"}
 OBTAINED = ("public-dataset", "licensed", "private", "web-crawl", "user-data", "synthetic")
 PERSONAL_DATA = ("expected", "none", "unknown")
 TDM_OPT_OUT = ("honoured", "ignored", "not-applicable")
@@ -49,7 +51,7 @@ ALLOWED_KEYS = (
     "id", "description", "location", "format", "kind", "fields", "license", "license_url",
     "obtained", "synthetic", "crawl", "legal_basis", "personal_data", "domain", "languages",
     "owner", "collected", "priority", "label_type", "labels", "target_source", "alpha_floor",
-    "profile", "stages", "label_studio",
+    "profile", "stages", "label_studio", "extract",
 )  # fmt: skip
 #: Keys only an annotation source may set.
 ANNOTATION_KEYS = ("label_type", "labels", "target_source", "alpha_floor")
@@ -130,6 +132,8 @@ class SourceManifest:
         from curaline.stage_settings import source_stage_settings
 
         return source_stage_settings(self.profile, self.stages)
+    #: web formats: main-content extraction settings (curaline.web.extract.ExtractConfig fields)
+    extract: dict[str, Any] | None = None
 
     @property
     def root(self) -> Path:
@@ -160,12 +164,20 @@ class SourceManifest:
             return sorted(q for q in p.rglob("*") if q.is_file() or (q.is_symlink() and not q.exists()))
         return [p]
 
+    def extract_config(self) -> Any:
+        """The web formats' extraction settings (curaline.web.extract.ExtractConfig)."""
+        from curaline.web.extract import ExtractConfig
+
+        return ExtractConfig(**(self.extract or {}))
+
     def declaration(self) -> dict[str, Any]:
         """The manifest as plain data: what lineage facets and reports cite."""
         annotation = {
             "label_type": self.label_type, "labels": list(self.labels), "target_source": self.target_source,
             "alpha_floor": self.alpha_floor,
         } if self.kind == "annotation" else {}  # fmt: skip
+        if self.format in WEB_FORMATS:  # how the text was made: extractor, settings, library versions
+            annotation["extract"] = self.extract_config().params()
         return {
             "id": self.id,
             "description": self.description,
@@ -462,6 +474,14 @@ def parse_manifest(path: Path, *, roots: Iterable[Path] | None = None) -> Source
     if kind == "annotation" and fmt == "text":
         c.add("format", "an annotation source needs a record format (jsonl, jsonl.gz, json, parquet, csv)")
     label_type, labels, target_source, alpha_floor = _check_annotation(c, data, kind, sid)
+    extract = data.get("extract")
+    if extract is not None and fmt not in WEB_FORMATS:
+        c.add("extract", f"is only for the web formats ({', '.join(WEB_FORMATS)}), not {fmt!r}")
+    elif fmt in WEB_FORMATS:
+        from curaline.web.extract import parse_config
+
+        for fld, message in parse_config(extract)[1]:
+            c.add(fld, message)
     profile, stages = _check_stages(c, data)
     from curaline.annotation.label_studio import manifest_problems
 
@@ -497,6 +517,7 @@ def parse_manifest(path: Path, *, roots: Iterable[Path] | None = None) -> Source
         alpha_floor=alpha_floor,
         label_studio=dict(data["label_studio"]) if fmt == "label-studio" else None,
         ingest_roots=allowed,
+        extract=dict(extract) if isinstance(extract, dict) else None,
         profile=profile,
         stages=stages,
     )

@@ -130,7 +130,12 @@ STAGES: tuple[Stage, ...] = (
     Stage("quarantined_records", "source", SOURCING, ("source_catalog",), (_per_source("quarantined_records"),),
           kernel="curaline.ingest:ingest_source", code=("curaline.oasst",), pii=True, op="raw_records",
           module="raw_records"),
-    Stage("normalized", "source", CLEANING, ("raw_records",), (_per_source("normalized"),),
+    Stage("url_filtered", "source", CLEANING, ("raw_records",), (_per_source("url_filtered"),),
+          kernel="curaline.web.urlfilter:filter_urls", config="curaline.web.urlfilter:UrlFilterConfig",
+          pii=True, records=True,
+          purpose="selection: URL filters (domain, URL and pattern blocklists the project provides, UT1 "
+                  "categories); an allow-list overrides"),
+    Stage("normalized", "source", CLEANING, ("url_filtered",), (_per_source("normalized"),),
           kernel="curaline.kernels.normalize:normalize_text", config="curaline.kernels.normalize:NormalizeConfig",
           pii=True, records=True,
           purpose="cleaning: text normalization (mojibake, Unicode NFC, control characters, whitespace)"),

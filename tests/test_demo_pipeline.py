@@ -23,6 +23,10 @@ EXPECTED_QUARANTINE = {
     "empty_text": "empty_text",
     "wrong_type": "wrong_type",
     "oversize": "oversize_record",
+    "http_status": "http_status",  # web-archive's broken WARC records
+    "not_html": "not_html",
+    "truncated_record": "truncated_record",
+    "malformed_record": "malformed_record",
 }
 
 
@@ -213,12 +217,12 @@ def test_every_openlineage_event_of_the_run_validates_against_the_spec(demo, sha
     validator = EventValidator(shared_dir / "openlineage-spec" / "spec")
     lines = (project.lineage_dir / "events" / "openlineage.jsonl").read_text().splitlines()
     events = [json.loads(line) for line in lines]
-    # one START and one COMPLETE per materialization: the catalog, 7 per-source stages x 8 sources
+    # one START and one COMPLETE per materialization: the catalog, 8 per-source stages x 9 sources
     # (the annotation steps emit nothing for other kinds), 3 global stages, and per release spec
     # its semantic dedup (an empty list when the spec leaves it off), the release, its exports
     # and its three compliance documents
     starts = [e for e in events if e["eventType"] == "START"]
-    assert len(starts) == len(events) // 2 == 1 + 7 * 8 + 3 + 2 * (3 + 3), sorted(e["job"]["name"] for e in starts)
+    assert len(starts) == len(events) // 2 == 1 + 8 * 9 + 3 + 2 * (3 + 3), sorted(e["job"]["name"] for e in starts)
     assert {e["eventType"] for e in events} == {"START", "COMPLETE"}
     assert {"release", "preference_pairs", "decontaminated", "source_catalog"} <= {e["job"]["name"] for e in starts}
     problems = [(e["job"]["name"], err) for e in events for err in validator.validate(e)]
@@ -313,9 +317,31 @@ def test_the_gate_blocks_a_commercial_release_of_everything(demo) -> None:
     assert not (project.data_dir / "releases" / "everything").exists()
 
 
+def test_reserved_pages_never_reach_a_release_and_the_summary_counts_them(demo) -> None:
+    from click.testing import CliRunner
+
+    from curaline.cli import main
+    from curaline.release.versions import versions
+
+    project, truth = demo
+    reserved = {r["doc_id"] for r in truth["tdm_reserved"]}
+    assert len(reserved) >= 8
+    for name in ("commercial", "research-all"):  # web-archive honours opt-outs: research drops them too
+        [v1] = versions(project, name)
+        released = {d for (d,) in sql(project, "SELECT doc_id FROM read_parquet('$DATA/releases/" + name + "/**/*.parquet')")}
+        assert released and not released & reserved
+        tdm = v1["tdm_reservations"]
+        assert tdm["found"] == tdm["removed"] == tdm["by_source"]["web-archive"]["removed"] > 0
+        res = CliRunner().invoke(main, ["report", "eu-ai-act", name, "--json", "--project", str(project.root)])
+        assert res.exit_code == 0, res.output
+        section = json.loads(res.output)["sections"]["3.1"]["fields"]["reservations"]
+        assert section["removed"] == tdm["removed"] and section["by_source"][0]["source"] == "web-archive"
+        assert section["by_source"][0]["top_hosts"][0]["host"].endswith(".example")
+
+
 #: The demo's sources by the EU AI Act template's categories (their manifests' `obtained`).
 DEMO_CATEGORIES = {"2.1": {"docs-text", "encyclopedia", "forum", "preferences"}, "2.2.1": {"partner-qa"}, "2.2.2": set(),
-                   "2.3": {"web-crawl"}, "2.4": set(), "2.5": {"synthetic-instruct"}, "2.6": set()}  # fmt: skip
+                   "2.3": {"web-crawl", "web-archive"}, "2.4": set(), "2.5": {"synthetic-instruct"}, "2.6": set()}  # fmt: skip
 
 
 def _categories(summary: dict) -> dict[str, set[str]]:
@@ -334,7 +360,7 @@ def test_the_eu_ai_act_summary_lists_exactly_the_demo_sources_in_their_categorie
 
     project, _ = demo
     runner = CliRunner()
-    commercial = {"docs-text", "encyclopedia", "preferences", "web-crawl"}  # docs-text keeps its docs (profile code)
+    commercial = {"docs-text", "encyclopedia", "preferences", "web-crawl", "web-archive"}  # docs-text keeps its docs (profile code)
     for name, expected in (("research-all", DEMO_CATEGORIES),
                            ("commercial", {k: v & commercial for k, v in DEMO_CATEGORIES.items()})):  # fmt: skip
         res = runner.invoke(main, ["report", "eu-ai-act", name, "--json", "--project", str(project.root)])
@@ -350,7 +376,8 @@ def test_the_eu_ai_act_summary_lists_exactly_the_demo_sources_in_their_categorie
         if name == "research-all":
             assert s["1.3"]["latest_collection"] == "03/2024"  # synthetic-instruct, collected 2024-03-05
             assert [d["generator"] for d in s["2.5"]["datasets"]] == ["gpt-4o-mini-2024-07-18"]
-            assert s["2.3"]["crawlers"][0]["crawler"] == "curaline-demo-crawler/1.0"
+            crawlers = {c["source"]: c["crawler"] for c in s["2.3"]["crawlers"]}
+            assert crawlers == {"web-crawl": "curaline-demo-crawler/1.0", "web-archive": "curaline-demo-archiver/1.0"}
         # the asset wrote the same document the command prints, beside the release folder (not in it)
         md = runner.invoke(main, ["report", "eu-ai-act", name, "--project", str(project.root)]).output
         assert (project.data_dir / "reports" / name / "eu-ai-act.md").read_text() == md

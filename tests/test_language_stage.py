@@ -41,7 +41,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_data: Path) 
 
 
 def _materialize_language_stage(project: Project) -> dict:
-    """catalog, then raw -> normalized -> language_checked of `multi` only, as `curaline run` runs them."""
+    """catalog, then raw -> url_filtered -> normalized -> language_checked of `multi` only, as `curaline run` runs them."""
     import dagster as dg
 
     from curaline.cli import _load_definitions, _prepare_dagster_home
@@ -54,7 +54,8 @@ def _materialize_language_stage(project: Project) -> dict:
     with dg.DagsterInstance.get() as instance:
         assert defs.resolve_job_def("catalog_job").execute_in_process(instance=instance).success
         instance.add_dynamic_partitions(definitions.source_partitions.name, ["multi"])
-        keys = [dg.AssetKey(k) for k in ("raw_records", "quarantined_records", "normalized", "language_checked")]
+        keys = [dg.AssetKey(k) for k in ("raw_records", "quarantined_records", "url_filtered", "normalized",
+                                         "language_checked")]  # fmt: skip
         res = defs.resolve_job_def("per_source_job").execute_in_process(
             instance=instance, partition_key="multi", asset_selection=keys)
         assert res.success

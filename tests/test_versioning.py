@@ -303,7 +303,7 @@ def test_track_after_a_change_updates_the_lock_and_the_dagster_data_version(proj
         assert event is not None and event.asset_materialization is not None
         assert event.asset_materialization.partition == "chat"
         assert (event.asset_materialization.tags or {})["dagster/data_version"] == new["data/raw_records/chat.parquet"]
-        status = _dvc(project.root, "status", "normalized@chat")
+        status = _dvc(project.root, "status", "url_filtered@chat")  # raw_records' direct downstream
         assert "modified:           data/raw_records/chat.parquet" in status.stdout  # DVC sees downstream stale too
     finally:  # the module's other tests share this project: the same bytes again, the same hashes
         corpus.write_bytes(original)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from curaline.reports.eu_ai_act import blocked_markdown
+from curaline.reports.eu_ai_act import blocked_markdown, reservations, reservations_md
 from curaline.reports.operations import operations, parameters_text, source_parameters_text
 from curaline.reports.release_data import NOT_KNOWN, ReleaseData, collected, known, md_table, pct, share
 
@@ -74,7 +74,8 @@ def art10_record(data: ReleaseData) -> dict[str, Any]:
                                                        "toxicity_screened", "release")],
               "mix": {g: {k: e.get(k) for k in ("target_weight", "actual_weight", "sampling_rate", "available_tokens")}
                       for g, e in sorted(((m.get("mix") or {}).get("groups") or {}).items())},
-              "drift_check": "each new version is compared with the previous one (release_drift asset check)"})  # fmt: skip
+              "drift_check": "each new version is compared with the previous one (release_drift asset check)",
+              "tdm_reservations": reservations(m)})  # fmt: skip
     put("h", {"gaps": _gaps(data, total, ops)})
     return {**head, "points": points}
 
@@ -205,6 +206,7 @@ def art10_markdown(record: dict[str, Any], data: ReleaseData) -> str:
         md_table(["stage", "measure", "records removed"],
                  [[x["stage"], x["measure"], x["records_removed"]] for x in p["g"]["measures"]]),
         f"Mix rule: {a['mix_rule']}. Drift: {p['g']['drift_check']}.",
+        reservations_md(p["g"]["tdm_reservations"]),
         t["h"],
         "\n".join(f"- {g}" for g in p["h"]["gaps"]),
     ]  # fmt: skip

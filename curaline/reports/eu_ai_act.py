@@ -209,7 +209,27 @@ def _tdm(data: ReleaseData, used: list[dict[str, Any]], signatory: bool | None) 
         rows.append({"source": s["id"], "obtained": s.get("obtained"), "measure": measure,
                      "legal_basis": d.get("legal_basis") or NOT_KNOWN,
                      **({"own_crawler": known(crawl.get("own_crawler"))} if s.get("obtained") == "web-crawl" else {})})  # fmt: skip
-    return {"code_of_practice_signatory": known(signatory), "measures": rows}
+    return {"code_of_practice_signatory": known(signatory), "measures": rows,
+            "reservations": reservations(data.manifest)}  # fmt: skip
+
+
+#: Hosts listed per source in the reservation table (the busiest first).
+TOP_HOSTS = 10
+
+
+def reservations(manifest: dict[str, Any]) -> dict[str, Any] | str:
+    """Pages carrying a TDM reservation (TDMRep, noai) found among the release's candidates and
+    removed by its gate, per source and top host: the release manifest's record of the drops it
+    wrote to the ledger (reason tdm_reserved). NOT_KNOWN for versions built before it was kept."""
+    found = manifest.get("tdm_reservations")
+    if found is None:
+        return NOT_KNOWN
+    rows = []
+    for sid, entry in sorted(found.get("by_source", {}).items()):
+        hosts = sorted(entry["hosts"].items(), key=lambda kv: (-kv[1]["found"], kv[0]))
+        rows.append({"source": sid, "found": entry["found"], "removed": entry["removed"],
+                     "top_hosts": [{"host": h, **v} for h, v in hosts[:TOP_HOSTS]]})  # fmt: skip
+    return {"found": found.get("found", 0), "removed": found.get("removed", 0), "by_source": rows}
 
 
 def _safety_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -218,6 +238,19 @@ def _safety_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- Markdown -------------------------------------------------------------------------------
+
+
+def reservations_md(res: dict[str, Any] | str) -> str:
+    if not isinstance(res, dict):
+        return f"**Pages with a rights reservation (TDMRep, noai):** {res}."
+    head = (f"**Pages with a rights reservation (TDMRep `tdm-reservation`, `noai`/`noimageai`):** {res['found']} "
+            f"found among the candidates, {res['removed']} removed.")  # fmt: skip
+    if not res["by_source"]:
+        return head
+    return head + "\n\n" + md_table(
+        ["source", "found", "removed", "top hosts (found/removed)"],
+        [[r["source"], r["found"], r["removed"], ", ".join(f"{h['host']} ({h['found']}/{h['removed']})" for h in r["top_hosts"])]
+         for r in res["by_source"]])  # fmt: skip
 
 
 def blocked_markdown(title: str, summary: dict[str, Any], data: ReleaseData) -> str:
@@ -285,6 +318,7 @@ def eu_ai_act_markdown(summary: dict[str, Any], data: ReleaseData) -> str:
         t["3.1"], f"**Signatory of the GPAI Code of Practice:** {s['3.1']['code_of_practice_signatory']}.",
         md_table(["source", "obtained", "measure", "legal basis"],
                  [[r["source"], r["obtained"], r["measure"], r["legal_basis"]] for r in s["3.1"]["measures"]]),
+        reservations_md(s["3.1"]["reservations"]),
         t["3.2"],
         md_table(["stage", "measure", "parameters", "records removed", "records changed"],
                  [[r["stage"], r["measure"], ", ".join(f"{k}={v}" for k, v in r["parameters"].items()) or "–",
