@@ -714,8 +714,22 @@ def source_data_paths(project: Project) -> tuple[list[str], dict[str, str]]:
             inside.add(dep)
     # a folder and a file inside it: track the folder once
     kept = [p for p in sorted(inside) if not any(p.startswith(f"{q}/") for q in inside if q != p)]
+    kept = [f for p in kept for f in _trackable(project.root, p)]
     tracked = set(_git(project.root, "ls-files", "--", *kept, check=False).stdout.split()) if kept else set()
     return [p for p in kept if p not in tracked and not any(t.startswith(f"{p}/") for t in tracked)], outside
+
+
+def _trackable(root: Path, rel: str) -> list[str]:
+    """`rel`, or, for a folder holding a dangling symlink (which `dvc add` refuses, and ingest
+    quarantines as unreadable), the files in it that can be read: one bad entry must not
+    leave the good files of a source untracked."""
+    path = root / rel
+    if not path.is_dir():
+        return [rel]
+    entries = sorted(path.rglob("*"))
+    if not any(e.is_symlink() and not e.exists() for e in entries):
+        return [rel]
+    return [e.relative_to(root).as_posix() for e in entries if e.is_file()]
 
 
 SOURCES_LOCK = "lineage/sources.lock"
