@@ -214,11 +214,11 @@ def test_instruction_columns_nulls_signals_and_events() -> None:
     assert result.events.schema == EVENT_SCHEMA
     assert result.events.to_pylist() == [
         {"doc_id": "i0", "action": "redact", "reason": "pii_redacted", "value": 2.0,
-         "threshold": None, "detail": "email=2"},
+         "threshold": None, "detail": "email=2", "related_doc_id": None},
         {"doc_id": "i1", "action": "redact", "reason": "pii_redacted", "value": 1.0,
-         "threshold": None, "detail": "ip_address=1"},
+         "threshold": None, "detail": "ip_address=1", "related_doc_id": None},
         {"doc_id": "i2", "action": "redact", "reason": "pii_redacted", "value": 1.0,
-         "threshold": None, "detail": "phone=1"},
+         "threshold": None, "detail": "phone=1", "related_doc_id": None},
     ]  # fmt: skip
 
 
