@@ -75,6 +75,7 @@ EXAMPLES: dict[str, list[str]] = {
     "dvc sync": ["curaline dvc sync --check --project curaline-demo"],
     "annotate push": ["LABEL_STUDIO_TOKEN=... curaline annotate push --task ratings --limit 200 --project my-project"],
     "annotate pull": ["LABEL_STUDIO_TOKEN=... curaline annotate pull --source ratings-ls --project my-project"],
+    "quality train": ["curaline quality train --positive wiki --negative crawl --out models/quality.npz --project my-project"],
 }  # fmt: skip
 
 

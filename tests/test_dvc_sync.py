@@ -97,7 +97,7 @@ def test_the_demo_project_syncs_and_checks(demo: Project) -> None:
         assert stale.exit_code == 1
         assert stale.stderr.count("\n") == 1
         assert ("is out of date: missing stages art10_record@extra, dataset_card@extra, eu_ai_act_summary@extra, "
-                "preference_exports@extra and 1 more; run `curaline dvc sync") in stale.stderr
+                "preference_exports@extra and 2 more; run `curaline dvc sync") in stale.stderr
         as_json = runner.invoke(main, ["dvc", "sync", "--check", "--json", "--project", str(demo.root)])
         assert as_json.exit_code == 1 and json.loads(as_json.output)["in_sync"] is False
     finally:
