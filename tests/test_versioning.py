@@ -212,7 +212,7 @@ def test_dvc_repro_in_a_fresh_clone_reproduces_the_bytes(project: Project, commi
     materialize` process (~6 s of imports and a Dagster run); the whole per-source chain of one
     source reproduces the same way, in ~35 s, too slow for this suite."""
     clone = _clone(committed, tmp_path / "project")
-    script = f"{BIN / 'dvc'} pull --quiet source_catalog corpus/notes.jsonl.dvc && {BIN / 'dvc'} repro normalized@notes"
+    script = f"{BIN / 'dvc'} pull --quiet source_catalog corpus/notes.jsonl.dvc lineage/ledger.dvc lineage/events.dvc && {BIN / 'dvc'} repro normalized@notes"
     proc = subprocess.run(["bash", "-c", script], cwd=clone.root, env=_env(), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=300)  # fmt: skip
     output = proc.stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import uuid
 from pathlib import Path
 
@@ -157,6 +158,8 @@ def test_paywalls_and_own_crawler_are_checked_in_the_manifest(built: Project) ->
 
 
 def test_a_url_takedown_on_url_less_data_warns_at_once(built: Project, tmp_path: Path) -> None:
+    # on a copy: the shared project's raw records must stay whole for the other tests, in any order
+    built = Project.at(Path(shutil.copytree(built.root, tmp_path / "copy", symlinks=True)))
     raw = built.stage_path("raw_records", "crawl")
     raw.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table({"doc_id": CRAWL_IDS, "url": pa.nulls(N, pa.string())}), raw)
