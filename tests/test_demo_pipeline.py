@@ -484,8 +484,9 @@ def test_dvc_repro_of_a_release_in_a_fresh_clone_gives_the_released_bytes(demo, 
     assert ops == operations(project.root) and ops["normalized"]["changed"] != "not known" and ops["deduplicated"]["removed"]
 
 
+@pytest.mark.last_in_module  # it changes the project every other test here reads (tests/conftest.py)
 def test_a_changed_source_gives_new_versions_and_v1_stays_restorable(demo, tmp_path: Path) -> None:
-    """Runs last in this module: it changes the project."""
+    """Runs last in this module, whatever the test order: it changes the project."""
     import gzip
 
     from click.testing import CliRunner
