@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +45,6 @@ REMOVAL_ACTIONS = ("drop", "merge-into", "takedown")
 SUMMARY_KEY = "curaline.ledger.summary"
 #: Rows per row group: a doc_id lookup in a sorted file reads one group of this size.
 ROW_GROUP_ROWS = 8_192
-
-
-_last_sequence = 0
-
-
-def next_sequence() -> int:
-    """When a ledger file was written, as the file itself records it (ns since the epoch, strictly
-    increasing within a process): which run of a stage is the latest never depends on mtimes."""
-    global _last_sequence
-    _last_sequence = max(time.time_ns(), _last_sequence + 1)
-    return _last_sequence
 
 
 def ledger_dir(project: Project) -> Path:
@@ -131,7 +119,7 @@ def write_ledger(project: Project, events: pa.Table, *, stage: str, partition: s
     table = to_ledger(events, stage=stage, partition=partition, run_id=run_id, at=at)
     table = table.take(pc.sort_indices(table, sort_keys=[("doc_id", "ascending")]))
     summary = {"stage": stage, "partition": partition or GLOBAL_PARTITION, "run_id": run_id,
-               "sequence": next_sequence(), "recorded_at": at.isoformat(), **summarize(table)}  # fmt: skip
+               "recorded_at": at.isoformat(), **summarize(table)}  # fmt: skip
     schema = LEDGER_SCHEMA.with_metadata({SUMMARY_KEY: json.dumps(summary, sort_keys=True)})
     with AtomicParquetWriter(path, schema, row_group_size=ROW_GROUP_ROWS) as writer:
         writer.write(table.replace_schema_metadata(schema.metadata))
