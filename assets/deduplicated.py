@@ -23,9 +23,10 @@ def _deduplicate(context, project, manifests) -> GlobalOutcome:
         by_source=stats.by_source,
         events=events,
         dropped_by_source={s: dict(c) for s, c in stats.removed_by.items()},
-        balanced=stats.exact_removed + stats.near_removed == stats.rows_in - stats.kept,
+        balanced=stats.exact_removed + stats.near_removed + stats.takedown_removed == stats.rows_in - stats.kept,
         sections=[
-            f"{stats.exact_removed} exact and {stats.near_removed} near duplicates "
+            f"{stats.exact_removed} exact and {stats.near_removed} near duplicates, "
+            f"{stats.takedown_removed} near copies of taken-down records "
             f"({stats.candidate_pairs} candidate pairs, {stats.clusters} clusters). Config: `{dedup}`",
             counts_markdown("Dropped by source pair (dropped → kept)", dict(pairs), key="sources"),
             "**Biggest clusters**\n\n| kept doc | dropped |\n|---|---:|\n"
@@ -34,6 +35,7 @@ def _deduplicate(context, project, manifests) -> GlobalOutcome:
         ],
         metadata={
             "exact_dropped": stats.exact_removed, "near_dropped": stats.near_removed,
+            "takedown_near_copies_dropped": stats.takedown_removed,
             "clusters": stats.clusters, "candidate_pairs": stats.candidate_pairs,
             "dropped_by_source_pair": counts_table(dict(pairs), key="sources"),
         },

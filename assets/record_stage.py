@@ -39,10 +39,10 @@ from curaline.lineage.index import record_ledger_file
 from curaline.progress import Progress
 from curaline.records import NON_TEXT_KINDS
 from curaline.reports.plots import bar_png, histogram_png, png_markdown
-from curaline.schemas import RECORD_MODELS, QuarantineRow, stage_schema
+from curaline.schemas import QuarantineRow, record_model, stage_schema
 from curaline.settings import settings_markdown
 from curaline.shards.chain import WORKER_MODULES, record_chain
-from curaline.shards.phase import source_tasks
+from curaline.shards.phase import prepare_source, source_tasks
 from curaline.shards.runner import QUARANTINE, RAW, run_phase
 from curaline.shards.summary import IngestSummary, StageSummary, check_unique_doc_ids, summarize_ingest, summarize_stage
 from curaline.takedown import load_requests
@@ -116,6 +116,7 @@ def source_records_asset(chain: Sequence[RecordStage], descriptions: Mapping[str
             requests, _ = load_requests(proj, strict=True)
         except ValueError as exc:
             raise dg.Failure(f"cannot apply takedown requests: {exc}") from exc
+        prepare_source(proj, manifest)  # a label-studio source: its judgements pulled first
         chain_run = record_chain(manifest, proj)
         tasks = source_tasks(proj, manifest, context.run_id, chain_run, takedown_requests=requests)
         config = engine_config(proj)
@@ -148,7 +149,7 @@ def _ingest_results(context: dg.AssetExecutionContext, lineage: LineageResource,
     source_id = manifest.id
     raw_key, q_key = dg.AssetKey(RAW), dg.AssetKey(QUARANTINE)
     records_path, quarantine_path = proj.stage_path(RAW, source_id), proj.stage_path(QUARANTINE, source_id)
-    model = RECORD_MODELS[manifest.kind]
+    model = record_model(manifest.kind, manifest.format)
     raw_version = _version(proj, hashes, RAW, source_id)
     quarantine_version = _version(proj, hashes, QUARANTINE, source_id)
     raw_report = check_unique_doc_ids(records_path, stats.raw_validation)
@@ -187,6 +188,7 @@ def _ingest_results(context: dg.AssetExecutionContext, lineage: LineageResource,
         f"{stats.files} file(s) in {shards} shard(s), {stats.read} records read: **{stats.ingested} ingested**, "
         f"**{stats.quarantined_total} quarantined**, **{stats.taken_down} taken down** (takedown requests), "
         f"{stats.blank_lines} blank lines skipped."
+        + (f" WARC records that hold no page, skipped: {dict(stats.skipped)}." if stats.skipped else "")
         + (f" {stats.trees} message trees, {stats.trees_without_pairs} without a ranked pair."
            if manifest.format == "oasst" else ""),
         counts_markdown("Quarantined by reason", dict(stats.quarantined)),

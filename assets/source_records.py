@@ -1,7 +1,7 @@
 """source_records: a source ingested and cleaned, shard by shard, in one step.
 
 The assets it materializes are the registry's sharded stages (`raw_records`,
-`quarantined_records`, `normalized`, `language_checked`, `quality_filtered`,
+`quarantined_records`, `url_filtered`, `normalized`, `language_checked`, `quality_filtered`,
 `pii_redacted`, `toxicity_screened`); their kernels and settings come from
 `curaline.stages`, their execution from `curaline.shards`. A new per-record stage is a
 kernel, a registry row (op `source_records`) and one entry below.
@@ -18,6 +18,11 @@ DESCRIPTIONS = {
 }  # fmt: skip
 
 CHAIN = (
+    RecordStage("url_filtered", "Records whose URL is on a domain, URL-prefix or pattern blocklist the project provides "
+                "(plain lists or the UT1 blacklist layout, `stages.url_filtered` in curaline.yaml) are dropped; the "
+                "reason names the list (`url_blocklist:<list>`), the detail the entry. An allow-list overrides. "
+                "Records without a URL pass.",
+                Histogram("blocklists matching each record's URL", "lists")),
     RecordStage("normalized", "Records with repaired text: mojibake fixed (ftfy's encoding fixers only), NFC, control "
                 "characters removed, whitespace normalized; records left empty are dropped. Every change is a "
                 "`modify` ledger row naming what changed.",

@@ -226,6 +226,13 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], workers: int
         if held:
             echo(f"  release(s) held back until they are fixed (they would lose those sources): {', '.join(held)}")
         specs = [s for s in specs if s.name not in held]
+
+    from curaline.versioning import unpulled_lineage
+
+    missing = unpulled_lineage(project)
+    if missing:  # a clone before `dvc pull`: its run would version new lineage over the pulled history
+        raise UserError(f"the project's lineage is not pulled ({', '.join(missing)}): run `dvc pull` "
+                        f"in {project.root} first")  # fmt: skip
     _prepare_dagster_home(project)
     definitions = _load_definitions(project)
     from dagster import DagsterInstance
@@ -269,6 +276,13 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], workers: int
                 ok &= res.success
             else:
                 ok &= _run_releases(specs, job, definitions, instance, quiet, echo, tags)
+    from curaline.versioning import VersioningError, commit_compliance_state
+
+    try:
+        commit_compliance_state(project, "lineage of a curaline run")  # takedowns, ledger, events travel
+    except VersioningError as exc:  # the run's outputs stand, but a clone would not have its lineage: say so
+        echo(f"  compliance state NOT versioned: {exc}")
+        ok = False
     return ok and not problems
 
 
@@ -459,14 +473,23 @@ def _next_steps(project: Project) -> None:
 
 
 @main.command("run")
+@click.option("--accept-changed-sources", is_flag=True,
+              help="read sources outside the project whose bytes differ from lineage/sources.lock")
 @project_option
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="worker processes for the shards (default: engine.workers of curaline.yaml, else every core)")
 @click.option("--wait", is_flag=True, help="if another run holds the project, wait for it instead of refusing")
-def run_cmd(project_dir: Path | None, workers: int | None, wait: bool) -> None:
+def run_cmd(accept_changed_sources: bool, project_dir: Path | None, workers: int | None, wait: bool) -> None:
     """Materialize every asset for the project's sources (the job the UI runs)."""
     project = Project.at(project_dir)
     click.echo(f"curaline run: project {project.root}")
+    from curaline.versioning import SOURCES_LOCK, changed_outside_sources
+
+    changed = changed_outside_sources(project)
+    if changed and not accept_changed_sources:  # a rebuild reads the bytes the lock names, or says why not
+        lines = "\n".join(f"  {sid}: md5 {old} in {SOURCES_LOCK}, now {new}" for sid, (old, new) in sorted(changed.items()))
+        raise UserError(f"source files outside the project changed since they were pinned:\n{lines}\n"
+                        "rerun with --accept-changed-sources to read them (the lock is then updated)")  # fmt: skip
     ok = run_pipeline(project, workers=workers, wait=wait)
     _print_summary(project)
     if not ok:
@@ -517,6 +540,12 @@ def materialize_cmd(asset: str, partition: str | None, project_dir: Path | None)
 
 def materialize_asset(project: Project, asset: str, partition: str | None = None) -> bool:
     """Run one asset's step (both keys of a multi-asset) for one partition; True on success."""
+    from curaline.versioning import unpulled_lineage
+
+    missing = unpulled_lineage(project)
+    if missing:  # a clone before `dvc pull`: its run would version new lineage over the pulled history
+        raise UserError(f"the project's lineage is not pulled ({', '.join(missing)}): run `dvc pull` "
+                        f"in {project.root} first")  # fmt: skip
     _prepare_dagster_home(project)
     definitions = _load_definitions(project)
     import dagster as dg
@@ -550,6 +579,7 @@ from curaline.lineage.cli import lineage  # noqa: E402  (the group is defined wi
 main.add_command(lineage)
 
 main.add_lazy("init", "curaline.init_cli:init")
+main.add_lazy("annotate", "curaline.annotate_cli:annotate")
 main.add_lazy("release", "curaline.release.cli:release")
 main.add_lazy("report", "curaline.reports.cli:report")
 

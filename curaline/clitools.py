@@ -73,6 +73,9 @@ EXAMPLES: dict[str, list[str]] = {
     "report art10": ["curaline report art10 research-all@v1 --format json --project curaline-demo"],
     "report card": ["curaline report card research-all --format croissant -o croissant.json --project curaline-demo"],
     "dvc sync": ["curaline dvc sync --check --project curaline-demo"],
+    "annotate push": ["LABEL_STUDIO_TOKEN=... curaline annotate push --task ratings --limit 200 --project my-project"],
+    "annotate pull": ["LABEL_STUDIO_TOKEN=... curaline annotate pull --source ratings-ls --project my-project"],
+    "quality train": ["curaline quality train --positive wiki --negative crawl --out models/quality.npz --project my-project"],
 }  # fmt: skip
 
 

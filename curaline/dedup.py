@@ -81,6 +81,8 @@ class DedupStats:
     kept: int = 0
     exact_removed: int = 0
     near_removed: int = 0
+    #: near copies of taken-down records (curaline.takedown.near_copy_events)
+    takedown_removed: int = 0
     clusters: int = 0
     candidate_pairs: int = 0
     by_source: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> (in, kept)
@@ -165,6 +167,17 @@ def deduplicate(
                                      exact["duplicate_of"].combine_chunks()]),
     })  # fmt: skip
     removed = pa.array(list(removed_into), pa.string())
+    # a takedown covers the work: near copies (in any run's clusters) of taken-down records go too
+    from curaline.takedown import NEAR_REASON, near_copy_events
+
+    present = pc.filter(meta["doc_id"], pc.invert(pc.is_in(meta["doc_id"], value_set=removed)))
+    copies = near_copy_events(project, present.combine_chunks() if isinstance(present, pa.ChunkedArray) else present)
+    if copies.num_rows:
+        events = pa.concat_tables([events, copies])
+        removed = pa.concat_arrays([removed, copies["doc_id"].combine_chunks()])
+        stats.takedown_removed = copies.num_rows
+        for doc in copies["doc_id"].to_pylist():
+            stats.removed_by.setdefault(source_of[doc], Counter())[NEAR_REASON] += 1
     for m in training:
         t = pq.read_table(project.stage_path(INPUT_STAGE, m.id))
         keep = pc.invert(pc.is_in(t["doc_id"], value_set=removed))

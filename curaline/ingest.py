@@ -27,7 +27,8 @@ import pyarrow.parquet as pq
 from curaline.project import IngestConfig
 from curaline.records import EXTRA_COLUMNS, TEXT_COLUMNS, canonical_label, make_doc_id, own_key, position_key
 from curaline.safe_paths import source_file_problem
-from curaline.sources import FieldRef, SourceManifest
+from curaline.sources import WEB_FORMATS, FieldRef, SourceManifest
+from curaline.web.reader import WEB_COLUMNS, WEB_QUARANTINE_REASONS
 
 QUARANTINE_REASONS = (
     "malformed_json",  # a line or file that is not valid JSON
@@ -43,6 +44,7 @@ QUARANTINE_REASONS = (
     "label_not_in_set",  # an annotation's label (or gold) is not one of the manifest's labels
     "non_numeric_label",  # an interval annotation's label (or gold) is not a number
     "duplicate_judgement",  # the same annotator judged the same item of the same task twice
+    *WEB_QUARANTINE_REASONS,  # warc/html sources: not_html, http_status, truncated_record, malformed_record
 )
 
 #: The reasons only annotation sources give (tests/test_annotation_ingest.py covers them).
@@ -83,10 +85,12 @@ def _number(value: Any) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
-def record_schema(kind: str) -> pa.Schema:
-    """The columns of ingested records of a kind."""
+def record_schema(kind: str, fmt: str | None = None) -> pa.Schema:
+    """The columns of ingested records of a kind (web formats add their HTTP and rights columns)."""
     text_fields = [pa.field(c, pa.string()) for c in TEXT_COLUMNS[kind]]
     text_fields += [pa.field(c, pa.type_for_alias(t)) for c, t in EXTRA_COLUMNS[kind]]
+    if fmt in WEB_FORMATS:
+        text_fields += [pa.field(c, t) for c, t in WEB_COLUMNS]
     return pa.schema(
         [
             pa.field("doc_id", pa.string(), nullable=False),
@@ -135,6 +139,8 @@ class IngestStats:
     #: oasst: message trees read, and those that imply no pair (no two ranked replies)
     trees: int = 0
     trees_without_pairs: int = 0
+    #: web formats: WARC records that never hold a page (request, warcinfo, revisit...), by type
+    skipped: Counter[str] = field(default_factory=Counter)
     #: records removed by takedown requests (curaline.takedown) before they were written
     taken_down: int = 0
     takedown_events: pa.Table | None = None
@@ -191,7 +197,7 @@ class SourceReader:
     def __init__(self, manifest: SourceManifest, config: IngestConfig | None = None):
         self.m = manifest
         self.config = config or IngestConfig()
-        self.schema = record_schema(manifest.kind)
+        self.schema = record_schema(manifest.kind, manifest.format)
         self.text_columns = TEXT_COLUMNS[manifest.kind]
         self.stats = IngestStats()
         self._seen_ids: set[str] = set()
@@ -200,6 +206,11 @@ class SourceReader:
             self._refs.setdefault("text", "text")
         if manifest.format == "oasst":  # pairs made by _oasst carry curaline's own names
             self._refs = {name: name for name in ("id", "prompt", "chosen", "rejected", "margin", "group")}
+        if manifest.format == "label-studio":  # the pull's mirror file carries curaline's own names
+            self._refs = {name: name for name in ("id", "item_id", "annotator_id", "label", "task", "annotated_at")}
+        self._web = manifest.format in WEB_FORMATS  # ids are positions: a URL may be fetched twice
+        if self._web:
+            self._refs = {"text": "text", "url": "url"}
         self._extra = EXTRA_COLUMNS[manifest.kind]
         self._label_index = {label: i for i, label in enumerate(manifest.labels)}
         self._seen_judgements: dict[tuple[str, str, str], str] = {}
@@ -209,7 +220,7 @@ class SourceReader:
     def _items(self, path: Path, rel: str) -> Iterator[_Item]:
         fmt = self.m.format
         try:
-            if fmt in ("jsonl", "jsonl.gz"):
+            if fmt in ("jsonl", "jsonl.gz", "label-studio"):
                 yield from self._jsonl(path, rel)
             elif fmt == "json":
                 yield from self._json(path, rel)
@@ -221,6 +232,12 @@ class SourceReader:
                 from curaline.oasst import oasst_pairs
 
                 yield from (_Item(**item) for item in oasst_pairs(path, rel, self.stats))
+            elif self._web:
+                from curaline.web.reader import html_items, warc_items
+
+                config = self.m.extract_config()
+                web = warc_items(path, rel, config, self.stats.skipped) if fmt == "warc" else html_items(path, rel, config)
+                yield from (_Item(**item) for item in web)
             else:
                 yield from self._text(path, rel)
         except (OSError, EOFError, zlib.error, pa.ArrowException) as exc:
@@ -556,6 +573,9 @@ class SourceReader:
             rows[c].append(mapped[c])
         for c, _ in self._extra:
             rows[c].append(mapped.get(c))
+        if self._web:
+            for c, _ in WEB_COLUMNS:
+                rows[c].append(item.obj.get(c))
         self.stats.ingested += 1
 
     def _quarantine(self, qrows: dict[str, list[Any]], item: _Item, fld: str | None = None) -> None:
@@ -604,6 +624,10 @@ def ingest_source(
     from curaline.kernels.base import EVENT_SCHEMA
     from curaline.store import AtomicParquetWriter
 
+    if manifest.format == "label-studio":  # the judgements live in Label Studio: refresh the mirror first
+        from curaline.annotation.label_studio import pull_for_ingest
+
+        pull_for_ingest(manifest)
     reader = SourceReader(manifest, config)
     events: list[pa.Table] = [EVENT_SCHEMA.empty_table()]
     with (

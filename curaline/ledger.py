@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curaline.kernels.base import ACTIONS, EVENT_SCHEMA
+from curaline.lineage.views import LEDGER_STAMP, ledger_file_name
 from curaline.project import Project
 from curaline.store import AtomicParquetWriter
 
@@ -47,24 +47,21 @@ SUMMARY_KEY = "curaline.ledger.summary"
 ROW_GROUP_ROWS = 8_192
 
 
-_last_sequence = 0
-
-
-def next_sequence() -> int:
-    """When a ledger file was written, as the file itself records it (ns since the epoch, strictly
-    increasing within a process): which run of a stage is the latest never depends on mtimes."""
-    global _last_sequence
-    _last_sequence = max(time.time_ns(), _last_sequence + 1)
-    return _last_sequence
-
-
 def ledger_dir(project: Project) -> Path:
     return project.lineage_dir / "ledger"
 
 
-def ledger_path(project: Project, stage: str, partition: str | None, run_id: str) -> Path:
+def ledger_path(project: Project, stage: str, partition: str | None, run_id: str, at: dt.datetime | None = None) -> Path:
+    """``<recorded at>-run=<run id>.parquet``: the name says when, so order never needs an mtime."""
     part = partition or GLOBAL_PARTITION
-    return ledger_dir(project) / f"stage={stage}" / f"partition={part}" / f"run={run_id}.parquet"
+    return ledger_dir(project) / f"stage={stage}" / f"partition={part}" / ledger_file_name(run_id, at or dt.datetime.now(dt.UTC))
+
+
+def run_ledger_file(project: Project, stage: str, partition: str | None, run_id: str) -> Path | None:
+    """The ledger file one run wrote for (stage, partition), if any (its name carries its time)."""
+    folder = ledger_path(project, stage, partition, run_id).parent
+    found = [p for p in folder.glob(f"*run={run_id}.parquet") if p.name.split("run=", 1)[1] == f"{run_id}.parquet"]
+    return max(found, key=lambda p: p.name) if found else None
 
 
 def to_ledger(events: pa.Table, *, stage: str, partition: str | None, run_id: str, at: dt.datetime | None = None) -> pa.Table:
@@ -108,22 +105,40 @@ def summarize(table: pa.Table) -> dict[str, Any]:
     return {"rows": table.num_rows, "sources": sources, "reasons": reasons}
 
 
-def ledger_table(events: pa.Table, *, stage: str, partition: str | None, run_id: str, **extra: Any) -> pa.Table:
-    """The rows of one ledger file: sorted by doc_id (stably); `summarize`'s counts, the write
-    sequence (which file of a stage is the latest, see `curaline.lineage.views`) and extra in the footer."""
-    table = to_ledger(events, stage=stage, partition=partition, run_id=run_id)
+def ledger_table(events: pa.Table, *, stage: str, partition: str | None, run_id: str,
+                 at: dt.datetime | None = None, **extra: Any) -> pa.Table:  # fmt: skip
+    """The rows of one ledger file, stamped `at`: sorted by doc_id (stably); `summarize`'s counts,
+    the recorded time (what orders the files, see `curaline.lineage.views`) and extra in the footer."""
+    at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    table = to_ledger(events, stage=stage, partition=partition, run_id=run_id, at=at)
     table = table.take(pc.sort_indices(table, sort_keys=[("doc_id", "ascending")]))
     summary = {"stage": stage, "partition": partition or GLOBAL_PARTITION, "run_id": run_id,
-               "sequence": next_sequence(), **extra, **summarize(table)}  # fmt: skip
+               "recorded_at": at.isoformat(), **extra, **summarize(table)}  # fmt: skip
     return table.replace_schema_metadata({SUMMARY_KEY: json.dumps(summary, sort_keys=True)})
 
 
-def shard_ledger_path(project: Project, stage: str, partition: str, run_id: str, shard: int, shards: int) -> Path:
-    """One shard's ledger file: beside the partition's whole-run files, named by run and shard."""
-    return ledger_path(project, stage, partition, run_id).with_name(f"run={run_id}.shard={shard:05d}-of-{shards:05d}.parquet")
+def shard_ledger_slot(project: Project, stage: str, partition: str, run_id: str, shard: int, shards: int) -> Path:
+    """Where one shard of a run writes its ledger file, before the time is known:
+    ``run=<run id>.shard=NNNNN-of-MMMMM.parquet`` beside the partition's other files; the worker
+    names the file `shard_ledger_file(slot, at)` when it commits."""
+    folder = ledger_dir(project) / f"stage={stage}" / f"partition={partition}"
+    return folder / f"run={run_id}.shard={shard:05d}-of-{shards:05d}.parquet"
 
 
-def write_ledger(project: Project, events: pa.Table, *, stage: str, partition: str | None, run_id: str) -> Path:
+def shard_ledger_file(slot: Path, at: dt.datetime) -> Path:
+    """``<recorded at>-run=<run id>.shard=NNNNN-of-MMMMM.parquet``: ordered by time like every ledger file."""
+    return slot.with_name(f"{at.astimezone(dt.UTC).strftime(LEDGER_STAMP)}-{slot.name}")
+
+
+def shard_ledger_path(project: Project, stage: str, partition: str, run_id: str, shard: int, shards: int,
+                      at: dt.datetime | None = None) -> Path:  # fmt: skip
+    """One shard's ledger file: beside the partition's whole-run files, named by time, run and shard."""
+    slot = shard_ledger_slot(project, stage, partition, run_id, shard, shards)
+    return shard_ledger_file(slot, at or dt.datetime.now(dt.UTC))
+
+
+def write_ledger(project: Project, events: pa.Table, *, stage: str, partition: str | None, run_id: str,
+                 at: dt.datetime | None = None) -> Path:  # fmt: skip
     """Append one run's ledger rows (possibly none: an empty file still records the run).
 
     Rows are sorted by doc_id (stably: a record's events keep their order) in small row
@@ -131,10 +146,14 @@ def write_ledger(project: Project, events: pa.Table, *, stage: str, partition: s
     then added to the lineage index (`curaline.lineage.index`), so the first `lineage
     trace` after a run does not have to index it.
     """
-    path = ledger_path(project, stage, partition, run_id)
-    table = ledger_table(events, stage=stage, partition=partition, run_id=run_id)
+    at = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    path = ledger_path(project, stage, partition, run_id, at)
+    table = ledger_table(events, stage=stage, partition=partition, run_id=run_id, at=at)
     with AtomicParquetWriter(path, table.schema, row_group_size=ROW_GROUP_ROWS) as writer:
         writer.write(table)
+    for other in path.parent.glob(f"*run={run_id}.parquet"):  # a retried step replaces its run's file
+        if other != path and other.name.split("run=", 1)[1] == f"{run_id}.parquet":
+            other.unlink(missing_ok=True)
     # keep `lineage trace`'s index current (a cache: a busy or broken index never fails the run)
     from curaline.lineage.index import record_ledger_file
 

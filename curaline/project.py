@@ -136,6 +136,8 @@ class ProjectConfig:
     #: push the stage outputs that hold PII verbatim (curaline.pii_stages) to a DVC remote
     #: that is not a local folder; off: they stay on this machine
     pii_to_remote: bool = False
+    #: `annotation.label_studio` (curaline.annotation.label_studio.parse_annotation_config)
+    annotation: dict[str, Any] = field(default_factory=dict)
 
     def for_stage(self, stage: str, **overrides: Any) -> Any:
         """The settings of a stage of curaline.stages: its config class from `stages.<stage>`."""
@@ -201,8 +203,11 @@ def _load_config(path: Path) -> ProjectConfig:
     pii_to_remote = data.get("pii_to_remote", False)
     if not isinstance(pii_to_remote, bool):
         raise ValueError(f"{path}: pii_to_remote: must be true or false, got {pii_to_remote!r}")
+    from curaline.annotation.label_studio import parse_annotation_config
+
+    annotation = parse_annotation_config(data["annotation"]) if data.get("annotation") is not None else {}
     return ProjectConfig(name=str(data.get("name", "curaline")), ingest=IngestConfig(**ingest), stages=stages,
-                         pii_to_remote=pii_to_remote,
+                         pii_to_remote=pii_to_remote, annotation=annotation,
                          license_classes={str(k): str(v) for k, v in classes.items()},
                          generator_terms={str(k): str(v) for k, v in terms.items()},
                          provider=_provider(path, data.get("provider")),

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curaline.clitools import UserError, json_option, project_option
+from curaline.clitools import Group, UserError, json_option, project_option
 
 #: The text a record of each kind contributes to training: everything written by people.
 TRAIN_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -108,7 +108,7 @@ def dvc_add(project: Any, path: Path) -> str:
     return str(yaml.safe_load(dvcfile.read_text(encoding="utf-8"))["outs"][0]["md5"])
 
 
-@click.group()
+@click.group("quality", cls=Group)
 def quality() -> None:
     """The learned quality classifier: train one from the project's sources."""
 

@@ -17,7 +17,7 @@ import pyarrow as pa_types
 import pyarrow.parquet as pq
 
 from curaline.ingest import QUARANTINE_REASONS
-from curaline.sources import FORMATS, OBTAINED
+from curaline.sources import FORMATS, OBTAINED, WEB_FORMATS
 
 DOC_ID_PATTERN = r"^[A-Za-z0-9._-]+:[0-9a-f]{16}$"
 
@@ -79,6 +79,20 @@ class AnnotationRecord(RecordBase):
     annotated_at: str | None = pa.Field(nullable=True, description="when, as given by the source")
 
 
+class WebDocumentRecord(DocumentRecord):
+    """A page from a WARC file or an HTML folder: text = its main content (curaline.web)."""
+
+    fetched_at: str | None = pa.Field(nullable=True, description="WARC-Date: when the page was fetched")
+    http_status: int | None = pa.Field(nullable=True, description="HTTP status (200 for every kept page)")
+    content_type: str | None = pa.Field(nullable=True, description="media type of the payload")
+    charset: str | None = pa.Field(nullable=True, description="the encoding the page was decoded with")
+    warc_offset: int | None = pa.Field(nullable=True, ge=0, description="where the record starts in its WARC file")
+    tdm_reserved: bool = pa.Field(description="a text-and-data-mining reservation was found (TDMRep, noai)")
+    tdm_evidence: str | None = pa.Field(nullable=True, description="which reservation signals, where")
+    tdm_policy: str | None = pa.Field(nullable=True, description="the TDMRep policy URL, when given")
+    extractor: str = pa.Field(isin=["trafilatura", "resiliparse"], description="the extractor that made the text")
+
+
 RECORD_MODELS: dict[str, type[RecordBase]] = {
     "document": DocumentRecord,
     "instruction": InstructionRecord,
@@ -86,6 +100,13 @@ RECORD_MODELS: dict[str, type[RecordBase]] = {
     "evaluation": EvaluationRecord,
     "annotation": AnnotationRecord,
 }
+
+
+
+def record_model(kind: str, fmt: str | None = None) -> type[RecordBase]:
+    """The raw records' model of a source: its kind's, or the web page model for warc/html."""
+    return WebDocumentRecord if fmt in WEB_FORMATS and kind == "document" else RECORD_MODELS[kind]
+
 
 LABEL_METHODS = ("majority", "dawid-skene", "mean")
 

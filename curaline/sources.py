@@ -22,9 +22,11 @@ from curaline.records import KINDS, LABEL_TYPES, canonical_label
 if TYPE_CHECKING:
     import pyarrow as pa
 
-FORMATS = ("jsonl", "jsonl.gz", "json", "parquet", "csv", "text", "oasst")
+FORMATS = ("jsonl", "jsonl.gz", "json", "parquet", "csv", "text", "oasst", "label-studio", "warc", "html")
+#: Web formats (curaline.web): pages with HTTP metadata, text = extracted main content.
+WEB_FORMATS = ("warc", "html")
 #: Formats with a fixed layout (no `fields` mapping), and the one kind each yields.
-FIXED_LAYOUT: dict[str, str] = {"oasst": "preference"}
+FIXED_LAYOUT: dict[str, str] = {"oasst": "preference", "label-studio": "annotation", "warc": "document", "html": "document"}
 OBTAINED = ("public-dataset", "licensed", "private", "web-crawl", "user-data", "synthetic")
 PERSONAL_DATA = ("expected", "none", "unknown")
 TDM_OPT_OUT = ("honoured", "ignored", "not-applicable")
@@ -49,7 +51,7 @@ ALLOWED_KEYS = (
     "id", "description", "location", "format", "kind", "fields", "license", "license_url",
     "obtained", "synthetic", "crawl", "legal_basis", "personal_data", "domain", "languages",
     "owner", "collected", "priority", "label_type", "labels", "target_source", "alpha_floor",
-    "profile", "stages",
+    "profile", "stages", "label_studio", "extract",
 )  # fmt: skip
 #: Keys only an annotation source may set.
 ANNOTATION_KEYS = ("label_type", "labels", "target_source", "alpha_floor")
@@ -60,6 +62,9 @@ SYNTHETIC_KEYS = ("generator", "terms_url")
 CRAWL_KEYS = (
     "crawler", "user_agent", "respects_robots_txt", "tdm_opt_out", "period_start", "period_end",
 )  # fmt: skip
+#: Crawl facts a manifest may declare (the EU summary asks for them); "not known" when left out:
+#: `paywalls` (how content behind paywalls was treated), `own_crawler` (true: the provider's own)
+CRAWL_OPTIONAL_KEYS = ("paywalls", "own_crawler")
 
 #: A field mapping value: a source column name, a column index (headerless CSV), or a
 #: list of either whose values are joined with a newline.
@@ -113,6 +118,8 @@ class SourceManifest:
     labels: tuple[str, ...] = ()
     target_source: str | None = None
     alpha_floor: float = DEFAULT_ALPHA_FLOOR
+    #: format label-studio: {project: id, annotator_key_env: NAME} (curaline.annotation.label_studio)
+    label_studio: dict[str, Any] | None = None
     #: the folders its files may resolve into (see curaline.safe_paths); empty = not checked
     ingest_roots: tuple[Path, ...] = field(default=(), compare=False, repr=False)
     #: per-source stage settings (curaline.stage_settings): a named profile, and `stages:`
@@ -125,6 +132,8 @@ class SourceManifest:
         from curaline.stage_settings import source_stage_settings
 
         return source_stage_settings(self.profile, self.stages)
+    #: web formats: main-content extraction settings (curaline.web.extract.ExtractConfig fields)
+    extract: dict[str, Any] | None = None
 
     @property
     def root(self) -> Path:
@@ -155,12 +164,20 @@ class SourceManifest:
             return sorted(q for q in p.rglob("*") if q.is_file() or (q.is_symlink() and not q.exists()))
         return [p]
 
+    def extract_config(self) -> Any:
+        """The web formats' extraction settings (curaline.web.extract.ExtractConfig)."""
+        from curaline.web.extract import ExtractConfig
+
+        return ExtractConfig(**(self.extract or {}))
+
     def declaration(self) -> dict[str, Any]:
         """The manifest as plain data: what lineage facets and reports cite."""
         annotation = {
             "label_type": self.label_type, "labels": list(self.labels), "target_source": self.target_source,
             "alpha_floor": self.alpha_floor,
         } if self.kind == "annotation" else {}  # fmt: skip
+        if self.format in WEB_FORMATS:  # how the text was made: extractor, settings, library versions
+            annotation["extract"] = self.extract_config().params()
         return {
             "id": self.id,
             "description": self.description,
@@ -417,8 +434,12 @@ def parse_manifest(path: Path, *, roots: Iterable[Path] | None = None) -> Source
             crawl = None
         else:
             for key in crawl:
-                if key not in CRAWL_KEYS:
-                    c.add(f"crawl.{key}", f"unknown key; allowed: {', '.join(CRAWL_KEYS)}")
+                if key not in CRAWL_KEYS + CRAWL_OPTIONAL_KEYS:
+                    c.add(f"crawl.{key}", f"unknown key; allowed: {', '.join(CRAWL_KEYS + CRAWL_OPTIONAL_KEYS)}")
+            if crawl.get("paywalls") is not None and (not isinstance(crawl["paywalls"], str) or not crawl["paywalls"].strip()):
+                c.add("crawl.paywalls", "must say how paywalled content was treated, e.g. 'not crawled'")
+            if crawl.get("own_crawler") is not None and not isinstance(crawl["own_crawler"], bool):
+                c.add("crawl.own_crawler", "must be true or false")
             for key in CRAWL_KEYS:
                 if crawl.get(key) is None:
                     c.add(f"crawl.{key}", "is required for a web crawl")
@@ -453,7 +474,19 @@ def parse_manifest(path: Path, *, roots: Iterable[Path] | None = None) -> Source
     if kind == "annotation" and fmt == "text":
         c.add("format", "an annotation source needs a record format (jsonl, jsonl.gz, json, parquet, csv)")
     label_type, labels, target_source, alpha_floor = _check_annotation(c, data, kind, sid)
+    extract = data.get("extract")
+    if extract is not None and fmt not in WEB_FORMATS:
+        c.add("extract", f"is only for the web formats ({', '.join(WEB_FORMATS)}), not {fmt!r}")
+    elif fmt in WEB_FORMATS:
+        from curaline.web.extract import parse_config
+
+        for fld, message in parse_config(extract)[1]:
+            c.add(fld, message)
     profile, stages = _check_stages(c, data)
+    from curaline.annotation.label_studio import manifest_problems
+
+    for fld, message in manifest_problems(data.get("label_studio"), fmt):
+        c.add(fld, message)
 
     if c.problems:
         raise ManifestError(c.problems)
@@ -482,7 +515,9 @@ def parse_manifest(path: Path, *, roots: Iterable[Path] | None = None) -> Source
         labels=labels,
         target_source=target_source,
         alpha_floor=alpha_floor,
+        label_studio=dict(data["label_studio"]) if fmt == "label-studio" else None,
         ingest_roots=allowed,
+        extract=dict(extract) if isinstance(extract, dict) else None,
         profile=profile,
         stages=stages,
     )

@@ -139,7 +139,12 @@ STAGES: tuple[Stage, ...] = (
     Stage("quarantined_records", "source", SOURCING, ("source_catalog",), (_sharded("quarantined_records"),),
           kernel="curaline.ingest:ingest_source", code=("curaline.oasst",), pii=True, op=SOURCE_RECORDS,
           module=SOURCE_RECORDS),
-    Stage("normalized", "source", CLEANING, ("raw_records",), (_sharded("normalized"),),
+    Stage("url_filtered", "source", CLEANING, ("raw_records",), (_sharded("url_filtered"),),
+          kernel="curaline.web.urlfilter:filter_urls", config="curaline.web.urlfilter:UrlFilterConfig",
+          pii=True, records=True, op=SOURCE_RECORDS, module=SOURCE_RECORDS,
+          purpose="selection: URL filters (domain, URL and pattern blocklists the project provides, UT1 "
+                  "categories); an allow-list overrides"),
+    Stage("normalized", "source", CLEANING, ("url_filtered",), (_sharded("normalized"),),
           kernel="curaline.kernels.normalize:normalize_text", config="curaline.kernels.normalize:NormalizeConfig",
           pii=True, records=True,
           op=SOURCE_RECORDS, module=SOURCE_RECORDS,

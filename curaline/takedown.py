@@ -2,9 +2,11 @@
 
 A request (who, when, why, and which records: a whole source, a list of doc ids, or
 a URL pattern) is one JSON file under ``lineage/takedowns/``, written atomically and
-never rewritten, so the file is the audit record. Ingest applies *every* request ever
-made (`matcher`), so a taken-down record never re-enters any later run, whether or not
-the sensor is running. Status is computed, never stored:
+never rewritten, so the file is the audit record; it is committed to the project's git
+at once, so every clone holds it. Ingest applies *every* request ever made (`matcher`),
+so a taken-down record never re-enters any later run, here or in a clone, whether or not
+the sensor is running; the dedup stage removes the near copies of what requests named
+(`near_copy_events`). Status is computed, never stored:
 
 - ``pending``:  no ingest run has applied it yet;
 - ``applied``:  the ledger holds its ``takedown`` rows (or every affected source has
@@ -40,6 +42,11 @@ from curaline.project import Project
 KINDS = ("source", "doc_ids", "url_pattern")
 ACTION = "takedown"
 REASON = "takedown_request"
+#: A record removed because its content is a near copy of a taken-down one (detail:
+#: ``<request id>;near_copy_of=<doc id>``, value: the similarity, threshold: dedup's)
+NEAR_REASON = "takedown_near_copy"
+#: The stage whose ledger holds the near-duplicate relations (every run's, kept append-only)
+DEDUP_STAGE = "deduplicated"
 #: The ingest stage that applies requests (its ledger files prove a source was re-ingested).
 RAW_STAGE = "raw_records"
 STATUSES = ("pending", "applied", "complete", "no-match")
@@ -110,11 +117,16 @@ class RequestStatus:
     affected: Affected
     #: affected releases still waiting for a version without the records: {release: version at request}
     releases_pending: dict[str, int]
+    #: where the ledger shows the records removed: {stage: {source: records}}
+    removed_where: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: the near copies removed with them: [{doc_id, near_copy_of, similarity, stage}]
+    near_copies: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {**self.request.to_json(), "status": self.status, "records_taken_down": self.records_taken_down,
                 "affected_sources": self.affected.sources, "affected_releases": self.affected.releases,
-                "releases_pending": self.releases_pending}  # fmt: skip
+                "releases_pending": self.releases_pending, "removed_where": self.removed_where,
+                "near_copies": self.near_copies}  # fmt: skip
 
 
 def _iso(t: dt.datetime) -> str:
@@ -234,6 +246,10 @@ def record_request(project: Project, request: TakedownRequest) -> Path:
         raise TakedownError(f"{target}: a request with this id already exists") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
+    # versioned with the project at once: a clone (and every run there) applies it too
+    from curaline.versioning import commit_compliance_state
+
+    commit_compliance_state(project, f"takedown request {request.id}: {request.selector()}", data=False)
     return target
 
 
@@ -399,10 +415,7 @@ def _release_file(project: Project, release: str, version: int) -> Path:
     return project.lineage_dir / "releases" / f"release={release}" / f"v{version}.parquet"
 
 
-def _ledger_hits(project: Project) -> pa.Table:
-    """Distinct (request id, doc id) of every takedown row in the whole ledger history, as Arrow."""
-    import duckdb
-
+def _takedown_files(project: Project) -> list[str]:
     from curaline.ledger import SUMMARY_KEY, ledger_dir
 
     files = []
@@ -410,11 +423,76 @@ def _ledger_hits(project: Project) -> pa.Table:
         summary = (pq.read_schema(path).metadata or {}).get(SUMMARY_KEY.encode())
         if summary is None or ACTION in json.loads(summary).get("reasons", {}):
             files.append(str(path))  # the footer says this run took something down (or cannot say)
+    return files
+
+
+def _ledger_hits(project: Project) -> pa.Table:
+    """Distinct (request id, doc id, stage, reason, near copy of, similarity) of every takedown
+    row in the whole ledger history, as Arrow; ``detail`` is the request id alone."""
+    import duckdb
+
+    files = _takedown_files(project)
     if not files:
-        return pa.table({"detail": pa.array([], pa.string()), "doc_id": pa.array([], pa.string())})
+        return pa.table({c: pa.array([], t) for c, t in (("detail", pa.string()), ("doc_id", pa.string()),
+                         ("stage", pa.string()), ("reason", pa.string()), ("near_copy_of", pa.string()),
+                         ("similarity", pa.float64()))})  # fmt: skip
     with duckdb.connect() as con:
-        return con.sql("SELECT DISTINCT detail, doc_id FROM read_parquet($files, hive_partitioning = false) "
-                       "WHERE action = $action", params={"files": files, "action": ACTION}).to_arrow_table()  # fmt: skip
+        return con.sql("""
+            SELECT split_part(detail, ';', 1) AS detail, doc_id, any_value(stage) AS stage, any_value(reason) AS reason,
+                   max(nullif(regexp_extract(detail, 'near_copy_of=([^;]+)', 1), '')) AS near_copy_of,
+                   max(value) AS similarity
+            FROM read_parquet($files, hive_partitioning = false) WHERE action = $action
+            GROUP BY 1, 2 ORDER BY 1, 2""", params={"files": files, "action": ACTION}).to_arrow_table()  # fmt: skip
+
+
+def near_copy_events(project: Project, present: pa.Array, *, threshold: float | None = None) -> pa.Table:
+    """Takedown rows (EVENT_SCHEMA) for the records in `present` that are near copies of a
+    record a request took down: a rights holder's request covers the work, not one copy.
+
+    The near-duplicate relations are the dedup stage's, from every run in its ledger
+    history (``merge-into`` rows: a record merged into a taken-down one, or a taken-down
+    one merged into it), so a copy found while the original was still in the corpus stays
+    known after the original is gone. Only records a request named are followed, not the
+    copies of copies. One row per copy: the request, the original and the similarity.
+    """
+    import duckdb
+
+    from curaline.ledger import ledger_dir
+
+    empty = EVENT_SCHEMA.empty_table()
+    folder = ledger_dir(project) / f"stage={DEDUP_STAGE}"
+    dedup_files = sorted(str(p) for p in folder.glob("partition=*/*.parquet")) if folder.is_dir() else []
+    taken = _ledger_hits(project)
+    taken = taken.filter(pc.equal(taken["reason"], REASON))
+    if not dedup_files or not taken.num_rows or not len(present):
+        return empty
+    with duckdb.connect() as con:
+        con.register("taken", taken.select(["detail", "doc_id"]))
+        con.register("present", pa.table({"doc_id": present}))
+        rows = con.sql("""
+            WITH merges AS (  -- the kept doc: the related_doc_id column, or `into=` in files from before it
+                SELECT doc_id AS a, value AS sim, threshold,
+                       coalesce(related_doc_id, nullif(regexp_extract(detail, 'into=([^;]+)', 1), '')) AS b
+                FROM read_parquet($files, hive_partitioning = false, union_by_name = true)
+                WHERE action = 'merge-into'),
+            edges AS (SELECT a, b, sim, threshold FROM merges WHERE b IS NOT NULL),
+            pairs AS (  -- (copy, original): either direction of a merge
+                SELECT a AS copy, b AS original, sim, threshold FROM edges
+                UNION ALL SELECT b, a, sim, threshold FROM edges)
+            SELECT p.copy AS doc_id, arg_max(t.detail || ';near_copy_of=' || p.original, p.sim) AS detail,
+                   arg_max(p.original, p.sim) AS related_doc_id,
+                   max(p.sim) AS value, any_value(p.threshold) AS threshold
+            FROM pairs p JOIN taken t ON t.doc_id = p.original
+            WHERE p.copy IN (SELECT doc_id FROM present) AND p.copy NOT IN (SELECT doc_id FROM taken)
+            GROUP BY p.copy ORDER BY p.copy""", params={"files": dedup_files}).to_arrow_table()  # fmt: skip
+    n = rows.num_rows
+    if not n:
+        return empty
+    limit = pa.array([threshold] * n, pa.float64()) if threshold is not None else rows["threshold"].cast(pa.float64())
+    return pa.table({"doc_id": rows["doc_id"].cast(pa.string()), "action": pa.repeat(pa.scalar(ACTION), n),
+                     "reason": pa.repeat(pa.scalar(NEAR_REASON), n), "value": rows["value"].cast(pa.float64()),
+                     "threshold": limit, "detail": rows["detail"].cast(pa.string()),
+                     "related_doc_id": rows["related_doc_id"].cast(pa.string())}, schema=EVENT_SCHEMA)  # fmt: skip
 
 
 def _matches_nothing(project: Project, request: TakedownRequest, sources: set[str]) -> bool:
@@ -429,10 +507,23 @@ def _matches_nothing(project: Project, request: TakedownRequest, sources: set[st
 
 def _raw_runs_since(project: Project, source: str, since: dt.datetime) -> bool:
     from curaline.ledger import ledger_dir
+    from curaline.lineage.views import ledger_file_time
 
     folder = ledger_dir(project) / f"stage={RAW_STAGE}" / f"partition={source}"
-    stamp = since.timestamp()
-    return folder.is_dir() and any(p.stat().st_mtime >= stamp for p in folder.glob("*.parquet"))
+    # the time each ledger file records, never its mtime (a copy or a clone resets those)
+    return folder.is_dir() and any((t := ledger_file_time(p)) is not None and t >= since for p in folder.glob("*.parquet"))
+
+
+def sources_with_urls(project: Project) -> list[str]:
+    """Sources whose current raw records carry at least one URL: all a URL pattern can ever match."""
+    out = []
+    for path in sorted((project.data_dir / RAW_STAGE).glob("*.parquet")):
+        pf = pq.ParquetFile(path)
+        if "url" in pf.schema_arrow.names and any(
+            b.column(0).null_count < b.num_rows for b in pf.iter_batches(columns=["url"], batch_size=65_536)
+        ):
+            out.append(path.stem)
+    return out
 
 
 def _url_sources(project: Project, pattern: str) -> list[str]:
@@ -479,7 +570,15 @@ def statuses(project: Project, requests: Sequence[TakedownRequest]) -> list[Requ
     cache: dict[Path, pa.Table] = {}  # release_records files read once for all requests
     out = []
     for r in requests:
-        taken = hits.filter(pc.equal(hits["detail"], r.id))["doc_id"].combine_chunks()
+        mine = hits.filter(pc.equal(hits["detail"], r.id))
+        taken = mine["doc_id"].combine_chunks()
+        where: dict[str, dict[str, int]] = {}
+        for row in mine.select(["doc_id", "stage"]).to_pylist():
+            by_source = where.setdefault(str(row["stage"]), {})
+            source = str(row["doc_id"]).split(":", 1)[0]
+            by_source[source] = by_source.get(source, 0) + 1
+        near = [{"doc_id": h["doc_id"], "near_copy_of": h["near_copy_of"], "similarity": h["similarity"],
+                 "stage": h["stage"]} for h in mine.to_pylist() if h["reason"] == NEAR_REASON]  # fmt: skip
         docs = pc.unique(pa.concat_arrays([taken, pa.array(r.doc_ids, pa.string())]))
         sources = set(pc.unique(pc.list_element(pc.split_pattern(taken, ":", max_splits=1), 0)).to_pylist())
         if r.source is not None:
@@ -505,7 +604,8 @@ def statuses(project: Project, requests: Sequence[TakedownRequest]) -> list[Requ
         if status == "pending" and not len(taken) and not affected_releases and _matches_nothing(project, r, sources):
             status = "no-match"
         out.append(RequestStatus(request=r, status=status, records_taken_down=len(taken),
-                                 affected=Affected(sorted(sources), affected_releases), releases_pending=pending))  # fmt: skip
+                                 affected=Affected(sorted(sources), affected_releases), releases_pending=pending,
+                                 removed_where=dict(sorted(where.items())), near_copies=near))  # fmt: skip
     return out
 
 
@@ -545,7 +645,7 @@ def takedown_trace(project: Project, doc_id: str) -> list[dict[str, Any]]:
     ids: list[str] = []
     if any(root.glob("stage=*/partition=*/*.parquet")):
         with duckdb.connect() as con:
-            rows = con.sql("SELECT DISTINCT detail FROM read_parquet($glob, hive_partitioning = false) "
+            rows = con.sql("SELECT DISTINCT split_part(detail, ';', 1) FROM read_parquet($glob, hive_partitioning = false) "
                            "WHERE doc_id = $doc AND action = $action ORDER BY 1",
                            params={"glob": str(root / "stage=*" / "partition=*" / "*.parquet"), "doc": doc_id,
                                    "action": ACTION}).fetchall()  # fmt: skip

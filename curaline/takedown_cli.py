@@ -66,10 +66,19 @@ def takedown(source: str | None, doc_ids_file: Path | None, url_pattern: str | N
         erased = erase_records(project, request).to_json()
     hit = affected(project, request)
     unknown = sorted(set(hit.sources) - set(_known(project))) if request.kind == "doc_ids" else []
+    no_urls = None
+    if request.kind == "url_pattern" and (project.data_dir / "raw_records").is_dir():
+        from curaline.takedown import sources_with_urls
+
+        if not sources_with_urls(project):  # it can match nothing: say so now, not by staying pending
+            no_urls = ("no ingested record has a URL (no source maps a url field), so this pattern matches "
+                       "nothing; take down by --source or --doc-ids instead")  # fmt: skip
+            click.echo(f"warning: {no_urls}", err=True)
     if as_json:
         click.echo(json.dumps({**request.to_json(), "file": str(path), "affected_sources": hit.sources,
                                "affected_releases": hit.releases, "sources_without_manifest": unknown,
-                               **({"erased": erased} if erased is not None else {})}, indent=2))  # fmt: skip
+                               **({"erased": erased} if erased is not None else {}),
+                               **({"warning": no_urls} if no_urls else {})}, indent=2))  # fmt: skip
         return
     bindir = Path(sys.executable).parent
     sources = ", ".join(hit.sources) or ("found at the next ingest" if request.kind == "url_pattern" else "none")
@@ -123,6 +132,12 @@ def takedown_status(request_id: str | None, project_dir: Path | None, as_json: b
                            for n in s.affected.releases),
                  s.request.requested_by] for s in result]  # fmt: skip
         click.echo(table(["request", "status", "selector", "taken down", "sources", "releases", "by"], rows))
+        for s in result:  # what was removed, and where: per stage and source, and each near copy
+            for stage, by_source in s.removed_where.items():
+                click.echo(f"  {s.request.id}: {stage}: " + ", ".join(f"{src} {n}" for src, n in by_source.items()))
+            for c in s.near_copies:
+                click.echo(f"  {s.request.id}: near copy {c['doc_id']} of {c['near_copy_of']} "
+                           f"(similarity {c['similarity']:.2f}) removed at {c['stage']}")  # fmt: skip
         for p in problems:
             click.echo(f"unreadable request: {p}", err=True)
     if problems:

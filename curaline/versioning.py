@@ -39,8 +39,15 @@ DVC_YAML = "dvc.yaml"
 DVC_LOCK = "dvc.lock"
 DEFAULT_REMOTE = "local"
 DEFAULT_STORE = ".dvc-store"
-#: what the project's .gitignore must hold: the default remote and the Dagster run state
-GITIGNORED = ("/.dvc-store/", "/.dagster/")
+#: what the project's .gitignore must hold: the default remote, the Dagster run state, and the
+#: lineage store's machine-local caches (rebuilt from the versioned lineage on demand)
+GITIGNORED = ("/.dvc-store/", "/.dagster/", "/lineage/index/", "/lineage/versions/", "/lineage/outbox/")
+#: The compliance state in git: small, append-only files a reviewer reads in a diff
+LINEAGE_GIT = ("lineage/takedowns/*.json", "lineage/releases/release=*/v*.json", "lineage/sources.lock")
+#: ... and in DVC: folders that grow with every run (one `.dvc` file each), and each release
+#: version's record list (one `.dvc` file per version, append-only like the versions)
+LINEAGE_DVC_DIRS = ("lineage/ledger", "lineage/events", "lineage/release_signals")
+LINEAGE_DVC_FILES = ("lineage/releases/release=*/v*.parquet",)
 GIT_IDENTITY = ("-c", "user.name=curaline", "-c", "user.email=curaline@localhost")
 HEADER = (
     "# Generated from the Dagster asset definitions by `curaline dvc sync`; do not edit by hand.\n"
@@ -323,8 +330,10 @@ def ensure_repo(project: Project) -> None:
             with config.edit("repo") as conf:
                 if fresh:
                     conf["core"]["analytics"] = False  # offline machines: DVC never phones home
-                if no_remote:
-                    conf.setdefault("remote", {})[DEFAULT_REMOTE] = {"url": str(root / DEFAULT_STORE)}
+                if no_remote:  # saved relative to .dvc/: a copy of the project pushes to its own store
+                    from dvc.config_schema import RelPath
+
+                    conf.setdefault("remote", {})[DEFAULT_REMOTE] = {"url": RelPath(str(root / DEFAULT_STORE))}
                     conf["core"]["remote"] = DEFAULT_REMOTE
         _ensure_gitignore(root)
         mark.parent.mkdir(parents=True, exist_ok=True)
@@ -399,7 +408,11 @@ def track(
     root = project.root
     if os.environ.get("DVC_STAGE"):
         stages = _read_stages(root / DVC_YAML)
-        return {out: dvc_hash(root / out) for name in names for out in _outs(stages, name, root)}
+        outs = [out for name in names for out in _outs(stages, name, root)]
+        for out in outs:  # DVC deleted the outputs before the run: a folder with nothing to hold is still one
+            if not Path(out).suffix and not (root / out).exists():
+                (root / out).mkdir(parents=True)
+        return {out: dvc_hash(root / out) for out in outs}
     with project_lock(project):
         stages = _read_stages(root / DVC_YAML)
         if resync is not None and any(n not in stages for n in names):
@@ -658,6 +671,149 @@ def _fetch_verified(remotes: Sequence[Any], target: Path, md5: str, rel: str) ->
     where = ", ".join(tried) if tried else "no remote is configured"
     raise RestoreError(f"{rel}: object md5 {md5} is neither in the DVC cache nor in the remote ({where}); "
                        "was it pushed (`dvc push`)?")  # fmt: skip
+
+
+# ---- the compliance state -------------------------------------------------------------------
+
+
+def compliance_paths(project: Project) -> tuple[list[str], list[str]]:
+    """(files for git, paths for DVC) of the lineage store as it is now, relative to the root."""
+    root = project.root
+
+    def found(patterns: Iterable[str]) -> list[str]:
+        return sorted({p.relative_to(root).as_posix() for pat in patterns for p in root.glob(pat) if p.is_file()})
+
+    dirs = [d for d in LINEAGE_DVC_DIRS if (root / d).is_dir() and any((root / d).rglob("*"))]
+    return found(LINEAGE_GIT), dirs + found(LINEAGE_DVC_FILES)
+
+
+def unpulled_lineage(project: Project) -> list[str]:
+    """Lineage paths the project's `.dvc` files track but the working tree lacks (a clone before
+    `dvc pull`): committing new lineage over them would drop their history from HEAD."""
+    root = project.root
+    pats = [f"{d}.dvc" for d in LINEAGE_DVC_DIRS] + [f"{p}.dvc" for p in LINEAGE_DVC_FILES]
+    return sorted({p.relative_to(root).as_posix()[: -len(".dvc")] for pat in pats for p in root.glob(pat)
+                   if not p.with_suffix("").exists()})  # fmt: skip
+
+
+#: Where source files inside the project may not be DVC-tracked as sources: curaline's own folders
+_NOT_SOURCE_DATA = ("data", "lineage", "sources", "releases", ".dvc", ".dagster", ".git", DEFAULT_STORE)
+
+
+def source_data_paths(project: Project) -> tuple[list[str], dict[str, str]]:
+    """(files or folders inside the project that the manifests name, to DVC-track; source id ->
+    absolute location outside it, to pin by content hash in `lineage/sources.lock`)."""
+    from curaline.stage_outputs import project_inputs
+
+    inside: set[str] = set()
+    outside: dict[str, str] = {}
+    for sid, dep in project_inputs(project).sources.items():
+        if Path(dep).is_absolute():
+            outside[sid] = dep
+        elif dep not in ("", ".") and Path(dep).parts[0] not in _NOT_SOURCE_DATA and (project.root / dep).exists():
+            inside.add(dep)
+    # a folder and a file inside it: track the folder once
+    kept = [p for p in sorted(inside) if not any(p.startswith(f"{q}/") for q in inside if q != p)]
+    kept = [f for p in kept for f in _trackable(project.root, p)]
+    tracked = set(_git(project.root, "ls-files", "--", *kept, check=False).stdout.split()) if kept else set()
+    return [p for p in kept if p not in tracked and not any(t.startswith(f"{p}/") for t in tracked)], outside
+
+
+def _trackable(root: Path, rel: str) -> list[str]:
+    """`rel`, or, for a folder holding a dangling symlink (which `dvc add` refuses, and ingest
+    quarantines as unreadable), the files in it that can be read: one bad entry must not
+    leave the good files of a source untracked."""
+    path = root / rel
+    if not path.is_dir():
+        return [rel]
+    entries = sorted(path.rglob("*"))
+    if not any(e.is_symlink() and not e.exists() for e in entries):
+        return [rel]
+    return [e.relative_to(root).as_posix() for e in entries if e.is_file()]
+
+
+SOURCES_LOCK = "lineage/sources.lock"
+
+
+def pin_outside_sources(project: Project, outside: Mapping[str, str]) -> dict[str, Any]:
+    """Record the content hash of each source read from outside the project (a JSON lock file
+    in git), so a colleague knows exactly which bytes were read; returns the lock."""
+    lock = {sid: {"path": path, "md5": dvc_hash(Path(path))} for sid, path in sorted(outside.items())
+            if Path(path).exists()}  # fmt: skip
+    path = project.root / SOURCES_LOCK
+    text = json.dumps({"format": 1, "sources": lock}, indent=2, sort_keys=True) + "\n"
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, text)
+    return lock
+
+
+def changed_outside_sources(project: Project) -> dict[str, tuple[str, str]]:
+    """Sources outside the project whose bytes differ from the lock: id -> (locked md5, now)."""
+    path = project.root / SOURCES_LOCK
+    if not path.is_file():
+        return {}
+    locked = (json.loads(path.read_text(encoding="utf-8")) or {}).get("sources") or {}
+    _, outside = source_data_paths(project)
+    out = {}
+    for sid, entry in locked.items():
+        where = outside.get(sid, entry.get("path"))
+        now = dvc_hash(Path(where)) if where and Path(where).exists() else "missing"
+        if now != entry.get("md5"):
+            out[sid] = (str(entry.get("md5")), now)
+    return out
+
+
+def commit_compliance_state(project: Project, message: str, *, data: bool = True, push_data: bool = True) -> str | None:
+    """Version the lineage store with the project: what a clone needs to answer every audit question.
+
+    Takedown requests and release manifests are committed to git as they are (small,
+    append-only); with `data`, the ledger, the events and each version's record list are
+    `dvc add`-ed first (their `.dvc` files committed) and pushed to the default remote, so
+    `git clone` + `dvc pull` restores them and a run there applies every takedown ever made.
+    Returns the commit (None when the project is not a repository yet and `data` is off).
+    The git paths are committed alone (`git commit --only`): the user's other work is untouched.
+    """
+    root = project.root
+    if not data and not (root / ".git").exists():
+        return None  # a takedown recorded before the first run: the first run commits it
+    ensure_repo(project)
+    _ensure_gitignore(root)
+    missing = unpulled_lineage(project) if data else []
+    if missing:
+        raise VersioningError(f"{', '.join(missing)}: tracked by DVC but not in the working tree; "
+                              f"run `dvc pull` in {root} first (else their history would be dropped)")  # fmt: skip
+    git_files, dvc_paths = compliance_paths(project)
+    if data:  # the source files too: inside the project in DVC, outside pinned by hash
+        inside, outside = source_data_paths(project)
+        dvc_paths += inside
+        if outside:
+            pin_outside_sources(project, outside)
+            git_files.append(SOURCES_LOCK)
+    meta: list[str] = []
+    if data and dvc_paths:
+        with project_lock(project):
+
+            def add() -> None:
+                with _open_repo(root) as repo, _quiet_dvc():
+                    repo.add(dvc_paths)
+
+            from dvc.exceptions import DvcException
+
+            try:
+                _retry_dvc_lock(add)
+            except DvcException as exc:
+                raise VersioningError(f"dvc add {' '.join(dvc_paths)} failed in {root}: {exc}") from exc
+        meta = sorted({f"{p}.dvc" for p in dvc_paths} | {
+            (Path(p).parent / ".gitignore").as_posix() for p in dvc_paths})  # fmt: skip
+        meta = [m for m in meta if (root / m).exists()]
+    # with the data state it belongs to (dvc.yaml, dvc.lock, DVC's config), so a clone pulls both
+    project_files = [p for p in ("sources", "releases", "curaline.yaml") if (root / p).exists()]
+    paths = [*git_files, *meta, ".gitignore", *(versioning_paths(project) + project_files if data else [])]
+    commit = git_commit(project, sorted(set(paths)), message)
+    if data and push_data:
+        push(project)
+    return commit
 
 
 # ---- git ------------------------------------------------------------------------------------

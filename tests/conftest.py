@@ -10,6 +10,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO.parent / "shared").resolve()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):  # type: ignore[no-untyped-def]
+    """After pytest-randomly's shuffle (this wrapper is outside its own), a test marked
+    `last_in_module` moves to the end of its module: it changes the module's shared fixture
+    (a rerun of the demo with a changed source), which every other test there reads first."""
+    result = yield
+    for item in [i for i in items if i.get_closest_marker("last_in_module")]:
+        items.remove(item)
+        same = [k for k, other in enumerate(items) if other.module is item.module]
+        items.insert(same[-1] + 1 if same else len(items), item)
+    return result
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """../shared/data, or skip: CI has it beside the checkout, a bare clone may not."""

@@ -53,6 +53,7 @@ CASE_KINDS = {
     "contaminated", "language", "malformed_json", "undecodable_bytes", "missing_field",
     "empty_text", "wrong_type", "oversize", "trivial_response", "echo_response",
     "truncated_response", "identical_pair", "contradicting_pair", "code_junk",
+    "tdm_reserved", "http_status", "not_html", "truncated_record", "malformed_record",  # web-archive (WARC)
 }
 WORD = re.compile(r"\w+")
 
@@ -115,6 +116,22 @@ def read_source(root: Path, m: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for path in files:
         rel = path.relative_to(base).as_posix()
+        if m["format"] == "warc":  # pages read with warcio, not curaline's reader: HTML as the text
+            from warcio.archiveiterator import ArchiveIterator
+
+            with path.open("rb") as fh:
+                for pos, rec in enumerate(ArchiveIterator(fh)):
+                    http = rec.http_headers
+                    body = rec.content_stream().read()
+                    if rec.rec_type != "response" or http is None or http.get_statuscode() != "200" \
+                            or not (http.get_header("Content-Type") or "").startswith("text/html") \
+                            or rec.rec_headers.get_header("WARC-Truncated") or b"\x00" in body:
+                        continue
+                    text = body.decode("utf-8")
+                    out.append({"doc_id": make_doc_id(m["id"], position_key(rel, pos)), "file": rel, "pos": pos,
+                                "record": {"url": rec.rec_headers.get_header("WARC-Target-URI"),
+                                           "headers": http.headers}, "text": text})  # fmt: skip
+            continue
         if m["format"] == "text":
             try:
                 text = path.read_text(encoding="utf-8")
@@ -211,7 +228,7 @@ def test_manifests_use_only_allowed_keys(manifests: dict[str, dict[str, Any]]) -
         assert set(m) <= MANIFEST_KEYS, f"{sid}: unknown keys {set(m) - MANIFEST_KEYS}"
         assert REQUIRED_KEYS <= set(m), f"{sid}: missing {REQUIRED_KEYS - set(m)}"
         assert set(m.get("fields", {})) <= FIELDS_BY_KIND[m["kind"]]
-        assert m["format"] in {"jsonl", "jsonl.gz", "json", "parquet", "csv", "text"}
+        assert m["format"] in {"jsonl", "jsonl.gz", "json", "parquet", "csv", "text", "warc"}
         assert isinstance(m["collected"], dt.date)
         assert re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]+", m["owner"])
         if m["license"].startswith("LicenseRef-"):
@@ -270,7 +287,7 @@ def test_doc_ids_and_locations_match_the_files(
             pos = e["line"] if e["line"] is not None else e["index"]
             assert (rec["file"], rec["pos"]) == (rel, pos), e
         else:
-            pos = e["line"] if e["line"] is not None else 0
+            pos = e["line"] if e["line"] is not None else e.get("index", 0)  # a WARC record: its index
             assert e["doc_id"] == make_doc_id(e["source_id"], position_key(rel, pos)), e
             assert (root / e["file"]).is_file()
 
@@ -411,3 +428,20 @@ def test_sensitive_pages_and_toxic_lines_are_planted_in_text(
     assert any("suicide prevention hotline" in t.lower() for t in legit)
     toxic = Counter(e["category"] for e in truth if e["case"] == "toxic")
     assert set(toxic) == {"insult", "threat", "harassment"}
+
+
+def test_web_archive_pages_carry_the_planted_reservations(truth: list[dict[str, Any]],
+                                                         records: dict[str, dict[str, Any]]) -> None:
+    reserved = [e for e in truth if e["case"] == "tdm_reserved"]
+    assert len({e["evidence"] for e in reserved}) == 4  # every signal curaline detects
+    for e in reserved:
+        rec = records[e["doc_id"]]
+        headers = {k.lower(): v for k, v in rec["record"]["headers"]}
+        assert rec["record"]["url"] == e["url"]
+        assert headers.get("tdm-reservation") == "1" or "noai" in headers.get("x-robots-tag", "") \
+            or 'name="tdm-reservation" content="1"' in rec["text"] or "noai" in rec["text"], e
+    unreserved = [r for d, r in records.items() if d.startswith("web-archive:") and d not in {e["doc_id"] for e in reserved}]
+    assert unreserved and all("noai" not in r["text"] and "tdm-reservation" not in r["text"] for r in unreserved)
+    broken = {e["case"] for e in truth if e["source_id"] == "web-archive" and e["case"] != "tdm_reserved"}
+    assert broken == {"http_status", "not_html", "truncated_record", "malformed_record", "undecodable_bytes"}
+    assert not {e["doc_id"] for e in truth if e["source_id"] == "web-archive" and e["case"] != "tdm_reserved"} & set(records)

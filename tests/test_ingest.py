@@ -16,6 +16,7 @@ from curaline.project import IngestConfig
 from curaline.records import make_doc_id, own_key, position_key
 from curaline.schemas import RECORD_MODELS, QuarantineRow, validate_file
 from curaline.sources import SourceManifest, parse_manifest
+from curaline.web.reader import WEB_QUARANTINE_REASONS
 
 
 def manifest(tmp_path: Path, sid: str, **spec: object) -> SourceManifest:
@@ -109,7 +110,9 @@ def test_every_quarantine_reason_is_caught_with_its_location(tmp_path: Path) -> 
         ("oversize_record", "part.jsonl", 8),
         ("duplicate_source_id", "part.jsonl", 9),
     }
-    assert {r for r, *_ in got} == set(QUARANTINE_REASONS) - {"malformed_csv", *ANNOTATION_QUARANTINE_REASONS}
+    # web reasons: tests/web/test_web_ingest.py
+    assert {r for r, *_ in got} == set(QUARANTINE_REASONS) - {"malformed_csv", *ANNOTATION_QUARANTINE_REASONS,
+                                                             *WEB_QUARANTINE_REASONS}  # fmt: skip
     assert stats.read == 11 and stats.ingested == 2 and stats.quarantined_total == 9 and stats.blank_lines == 1
     bad_bytes = next(r for r in quarantine.to_pylist() if r["reason"] == "undecodable_bytes")
     assert bad_bytes["raw"] == lines[3] and bad_bytes["byte_offset"] == sum(len(x) + 1 for x in lines[:3]) + 24

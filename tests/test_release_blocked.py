@@ -52,7 +52,7 @@ def _failed_partitions(instance: dg.DagsterInstance) -> set[str]:
     return {r.tags["dagster/partition"] for r in runs} - failed
 
 
-def test_a_blocked_release_is_a_failed_partition_with_the_gate_report(flow: Flow) -> None:
+def _a_blocked_release_is_a_failed_partition_with_the_gate_report(flow: Flow) -> None:
     ticks = flow.settle()
     assert ticks[-1] == [("release_job", "shop")]
     [run] = flow.instance.get_runs(filters=dg.RunsFilter(job_name="release_job", tags={"dagster/partition": "shop"}))
@@ -74,7 +74,7 @@ def test_a_blocked_release_is_a_failed_partition_with_the_gate_report(flow: Flow
     assert blocked(flow.project, "shop") is not None and versions(flow.project, "shop") == []
 
 
-def test_the_sensor_holds_the_wave_with_what_to_change_then_lets_it_go(flow: Flow) -> None:
+def _the_sensor_holds_the_wave_with_what_to_change_then_lets_it_go(flow: Flow) -> None:
     assert flow.tick() == []  # re-executing cannot help, so nothing is requested
     reason = flow.last["source_sensor"].skip_reason.skip_message
     assert "release shop is blocked by the licence gate for commercial use: club (CC-BY-NC-4.0, non-commercial)" in reason
@@ -91,7 +91,7 @@ def test_the_sensor_holds_the_wave_with_what_to_change_then_lets_it_go(flow: Flo
     assert "blocked" not in flow.last["source_sensor"].skip_reason.skip_message
 
 
-def test_a_removed_spec_lets_a_blocked_wave_go(flow: Flow) -> None:
+def _a_removed_spec_lets_a_blocked_wave_go(flow: Flow) -> None:
     path = flow.project.releases_dir / "shop.yaml"
     again = yaml.safe_load(path.read_text())
     again["sources"], again["mix"]["weights"] = ["notes", "club"], {"notes": 1, "club": 1}
@@ -103,3 +103,10 @@ def test_a_removed_spec_lets_a_blocked_wave_go(flow: Flow) -> None:
     assert flow.tick() == []
     reason = flow.last["source_sensor"].skip_reason.skip_message
     assert "blocked" not in reason and "waiting" not in reason, reason
+
+
+def test_a_blocked_release_story(flow: Flow) -> None:
+    """One story in order (each step builds on the last), so it passes in any test order."""
+    _a_blocked_release_is_a_failed_partition_with_the_gate_report(flow)
+    _the_sensor_holds_the_wave_with_what_to_change_then_lets_it_go(flow)
+    _a_removed_spec_lets_a_blocked_wave_go(flow)

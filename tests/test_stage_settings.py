@@ -39,7 +39,7 @@ def test_profile_and_stages_parse_and_are_declared(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "field", "says"),
     [
-        ({"stages": {"qualty": {"c4": False}}}, "stages.qualty", "not a per-source stage; allowed: normalized"),
+        ({"stages": {"qualty": {"c4": False}}}, "stages.qualty", "not a per-source stage; allowed: url_filtered, normalized"),
         ({"stages": {"quality": {"c4": False}}}, "stages.quality", "now stages.quality_filtered (settings are keyed"),
         ({"stages": {"quality_filtered": {"min_doc_wrds": 3}}}, "stages.quality_filtered.min_doc_wrds", "unknown setting; allowed:"),
         ({"stages": {"deduplicated": {"threshold": 0.5}}}, "stages.deduplicated", "not a per-source stage"),

@@ -97,13 +97,13 @@ def test_a_stage_is_one_row_one_kernel_and_one_short_asset_module(defs: dg.Defin
 
 
 def test_derived_lists_follow_the_registry() -> None:
-    assert stages.PER_SOURCE_STAGES == ("raw_records", "normalized", "language_checked", "quality_filtered",
-                                        "pii_redacted", "toxicity_screened")  # fmt: skip
+    assert stages.PER_SOURCE_STAGES == ("raw_records", "url_filtered", "normalized", "language_checked",
+                                        "quality_filtered", "pii_redacted", "toxicity_screened")  # fmt: skip
     assert stages.GLOBAL_STAGES == ("deduplicated", "decontaminated", "preference_pairs")
     flow = stages.FLOW_ORDER
     assert flow.index("toxicity_screened") < flow.index("minhash_bands") < flow.index("deduplicated")
-    assert stages.PII_STAGES == ("raw_records", "quarantined_records", "normalized", "language_checked",
-                                 "quality_filtered")  # fmt: skip
+    assert stages.PII_STAGES == ("raw_records", "quarantined_records", "url_filtered", "normalized",
+                                 "language_checked", "quality_filtered")  # fmt: skip
     assert set(PURPOSE) == {*stages.PER_SOURCE_STAGES, *stages.GLOBAL_STAGES, "semantic_deduplicated", "release"}
     assert STAGE_CONFIGS["deduplicated"] == [("deduplicated", "curaline.kernels.dedup:DedupConfig"),
                                              ("minhash_bands", "curaline.kernels.minhash:MinHashConfig")]  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from curaline.demo import sources, sources_dialogue, webcrawl
+from curaline.demo import sources, sources_dialogue, webarchive, webcrawl
 from curaline.demo.model import Row, SourcePlan
 from curaline.demo.writers import atomic_write, write_source
 
@@ -25,6 +25,7 @@ BUILDERS: list[Builder] = [
     sources.eval_benchmark,
     sources.forum,
     webcrawl.web_crawl,
+    webarchive.web_archive,
     sources_dialogue.partner_qa,
     sources_dialogue.synthetic_instruct,
     sources_dialogue.preferences,
@@ -34,7 +35,7 @@ BUILDERS: list[Builder] = [
 RELEASES: dict[str, tuple[str, str, str | list[str]]] = {
     "research-all": ("Everything usable for internal research models.", "research", "all"),
     "commercial": ("Sources whose licences allow a commercially deployed model.", "commercial",
-                   ["docs-text", "encyclopedia", "web-crawl", "preferences"]),
+                   ["docs-text", "encyclopedia", "web-crawl", "web-archive", "preferences"]),
 }
 
 MIX_WEIGHTS = {"encyclopedia": 0.35, "web": 0.3, "dialogue": 0.15, "qa": 0.15, "forum": 0.03,

@@ -28,6 +28,8 @@ class Shared:
     forum_posts: list[Row] = field(default_factory=list)
     #: One guard for all dialogue sources: a prompt in two sources is a cross-source dup.
     dialogue: Distinct = field(default_factory=lambda: Distinct(0.45))
+    #: One guard for the web sources (web-crawl, web-archive): no page near-duplicates another.
+    page_guard: compose.PageGuard = field(default_factory=lambda: compose.PageGuard())
     _leaked: set[int] = field(default_factory=set)
 
     def take_eval(self, rng: random.Random, k: int) -> list[tuple[Row, evalset.EvalItem]]:

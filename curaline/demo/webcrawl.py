@@ -131,6 +131,7 @@ def _defects(rng: random.Random, pages: _Pages, scale: float, shared: Shared) ->
 
 def web_crawl(rng: random.Random, scale: float, shared: Shared) -> SourcePlan:
     pages = _Pages(rng)
+    pages.guard = shared.page_guard  # web-archive's pages keep clear of these
     rows = _copies(rng, pages, scale, shared) + _defects(rng, pages, scale, shared)
     for lang, count in FOREIGN.items():
         rows += [pages.ordinary(lang) for _ in range(scaled(count, scale))]

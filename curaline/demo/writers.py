@@ -97,6 +97,13 @@ def write_source(plan: SourcePlan, folder: Path) -> None:
             data = _csv(rows, name, plan.columns or [])
         elif fmt == "parquet":
             data = _parquet(rows, name, plan.columns or [])
+        elif fmt == "warc":  # record 0 is the warcinfo; each record its own gzip member
+            from curaline.web.warcfile import warcinfo
+
+            head = warcinfo("curaline-demo-archiver/1.0", "2024-02-05T00:00:00Z").to_bytes()
+            for i, row in enumerate(rows, start=1):
+                row.file, row.index = name, i
+            data = b"".join(_gzip(b) for b in [head, *(row.raw_bytes() for row in rows)])
         elif fmt == "text":
             (row,) = rows
             row.file, row.index = name, 0

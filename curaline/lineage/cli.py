@@ -127,6 +127,13 @@ def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
                         for e in r["removed_by"]) or "no ledger row removed it (the release's spec or sources changed)"
         note(f"removed  from {r['release']} in v{r['first_version_without']} (last in v{r['last_version']}, "
                    f"latest v{r['latest_version']}): {why}")  # fmt: skip
+    for a in t.get("annotations", []):
+        for lab in a["adjudicated"]:
+            conf = "-" if lab["confidence"] is None else f"{lab['confidence']:.3f}"
+            note(f"label    {lab['label']} ({lab['method']}, confidence {conf}, "
+                 f"{lab['n_judgements']} judgement(s)) from {a['source']} task {lab['task']}")  # fmt: skip
+        for j in a["judgements"]:
+            note(f"judged   {j['label']} by {j['annotator_id']} ({a['source']} task {j['task']})")
     for td in t.get("takedowns", []):
         if "problem" in td:
             note(f"takedown {td['id']}: {td['problem']}")

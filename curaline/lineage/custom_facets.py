@@ -56,6 +56,9 @@ class CuralineSourceDeclarationDatasetFacet(DatasetFacet):
     collected: str | None = attr.field(default=None)
     """Example: 2024-05-01"""
     priority: int | None = attr.field(default=None)
+    extraction: dict[str, Any] | None = attr.field(default=None)
+    """Web sources: how the text was extracted. Example: {"extractor": "cascade", "min_markers": 3,
+    "versions": {"resiliparse": "2.0.1", "trafilatura": "2.3.1"}}"""
     stageSettings: dict[str, Any] | None = attr.field(default=None)  # noqa: N815
     """The source's own stage settings. Example: {"profile": "code", "stages": {"quality": {"c4": false}}}"""
 
@@ -101,6 +104,7 @@ class CuralineSourceDeclarationDatasetFacet(DatasetFacet):
             owner=d.get("owner"),
             collected=d.get("collected"),
             priority=d.get("priority"),
+            extraction=d.get("extract"),
             stageSettings={"profile": d.get("profile"), "stages": d.get("stages") or {}}
             if d.get("profile") or d.get("stages")
             else None,

@@ -27,8 +27,10 @@ from curaline.lineage.index import doc_key
 from curaline.lineage.versions import cached_version
 from curaline.lineage.views import (
     REMOVAL_ACTIONS,
+    current_ledger_files,
     event_files,
     latest_version,
+    ledger_file_time,
     ledger_files,
     legacy_related,
     release_files,
@@ -71,13 +73,6 @@ def _iso(epoch_us: int | None) -> str | None:
     if epoch_us is None:
         return None
     return (_EPOCH + dt.timedelta(microseconds=epoch_us)).isoformat()
-
-
-def _mtime(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0
 
 
 # ---- sources --------------------------------------------------------------------------------
@@ -364,7 +359,11 @@ def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key:
             present[_stage_of(project, p)] = p
             if p == raw or p.parent == raw:
                 origin = hits[0]
-    current = {f.parent: f for f, _, _ in ledger}  # the newest of each (stage, partition) folder
+    by_folder: dict[Path, list[Path]] = {}
+    for f, _, _ in ledger:  # oldest first in each (stage, partition) folder
+        by_folder.setdefault(f.parent, []).append(f)
+    # the newest of each folder (of a sharded stage: the newest file of each shard)
+    current = {f for files in by_folder.values() for f in current_ledger_files(files)}
     ledger_rows: list[dict[str, Any]] = []
     for p, stage, partition in ledger:
         for row in index.lookup(entries[p], source, key) if p in entries else []:
@@ -374,20 +373,21 @@ def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key:
                                 "threshold": row.get("threshold"), "detail": row.get("detail"),
                                 "related_doc_id": row.get("related_doc_id")
                                 or legacy_related(row.get("action"), row.get("reason"), row.get("detail")),
-                                "current": current[p.parent] == p, "_file": p})  # fmt: skip
+                                "current": p in current, "_file": p})  # fmt: skip
     ledger_rows.sort(key=lambda r: (r["recorded_at"] or 0, r["stage"], r["action"] or "", r["reason"] or ""))
     in_releases, removed = _release_story(index, entries, versions, source, key, ledger_rows)
     if origin is None and not present and not ledger_rows and not in_releases:
         raise LineageQueryError(f"unknown doc id {doc_id!r}: not in any output or ledger of {project.root}")
 
-    # stages in flow order: each stage's output (or ledger file) is written when the stage ends
-    when: dict[str, int] = {stage: entries[p].stat.mtime_ns for stage, p in present.items()}
+    # stages in flow order; others after them, by the time their ledger file records (never an mtime)
+    when: dict[str, float] = {stage: 0.0 for stage in present}
     for row in ledger_rows:
         if row["current"]:
-            when[row["stage"]] = max(when.get(row["stage"], 0), entries[row["_file"]].stat.mtime_ns)
+            at = ledger_file_time(row["_file"])
+            when[row["stage"]] = max(when.get(row["stage"], 0.0), at.timestamp() if at else 0.0)
     from curaline.stages import FLOW_ORDER
 
-    def flow(stage: str) -> tuple[int, int, str]:  # known stages in flow order, others by time
+    def flow(stage: str) -> tuple[int, float, str]:  # known stages in flow order, others by time
         return (FLOW_ORDER.index(stage) if stage in FLOW_ORDER else len(FLOW_ORDER), when[stage], stage)
 
     fields = ("action", "reason", "value", "threshold", "detail", "related_doc_id", "partition", "run_id", "recorded_at")
@@ -430,7 +430,19 @@ def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key:
         "releases": in_releases,
         "removed_from_releases": removed,
         "takedowns": _takedown_requests(project, ledger_rows),
+        "annotations": _annotations(project, doc_id, source, catalog),
     }  # fmt: skip
+
+
+def _annotations(project: Project, doc_id: str, source: str, catalog: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The judgements of the record and its adjudicated labels, from the annotation sources that target its source."""
+    targeting = [sid for sid, row in catalog.items() if row.get("kind") == "annotation"
+                 and (row.get("declaration") or {}).get("target_source") == source]  # fmt: skip
+    if not targeting:  # the common case: no pyarrow import for a trace
+        return []
+    from curaline.annotation.label_studio import record_judgements
+
+    return record_judgements(project, doc_id, sorted(targeting))
 
 
 def _takedown_requests(project: Project, ledger_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -440,9 +452,13 @@ def _takedown_requests(project: Project, ledger_rows: list[dict[str, Any]]) -> l
     request file the explanation.
     """
     out = []
-    for rid in sorted({str(r["detail"]) for r in ledger_rows if r["action"] == "takedown" and r["detail"]}):
+    near = {str(r["detail"]).split(";", 1)[0]: str(r["detail"]).split("near_copy_of=", 1)[1].split(";")[0]
+            for r in ledger_rows if r["action"] == "takedown" and "near_copy_of=" in str(r["detail"] or "")}  # fmt: skip
+    for rid in sorted({str(r["detail"]).split(";", 1)[0] for r in ledger_rows if r["action"] == "takedown" and r["detail"]}):
         path = project.lineage_dir / "takedowns" / f"{rid}.json"
         entry: dict[str, Any] = {"id": rid, "file": str(path)}
+        if rid in near:  # removed as a near copy of a record the request named
+            entry["near_copy_of"] = near[rid]
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             entry.update({k: data.get(k) for k in ("requested_by", "requested_at", "reason")})
@@ -541,7 +557,12 @@ def _impact(project: Project, source_id: str) -> dict[str, Any]:
             d["asset"] = _stage_of(project, p)
             cached = cached_version(project, p)
             d["version"] = cached["version"] if cached else None
-        datasets.sort(key=lambda d: (_mtime(Path(d["path"])), d["asset"]))
+        from curaline.stages import FLOW_ORDER
+
+        def flow(d: dict[str, Any]) -> tuple[int, str, str]:  # flow order, never file mtimes
+            return (FLOW_ORDER.index(d["asset"]) if d["asset"] in FLOW_ORDER else len(FLOW_ORDER), d["asset"], d["path"])
+
+        datasets.sort(key=flow)
         history: list[dict[str, Any]] = []
         events = event_files(project)
         if events:

@@ -26,12 +26,11 @@ answers from `curaline.lineage.index` without starting DuckDB.
 
 from __future__ import annotations
 
-import contextlib
+import datetime as dt
 import os
 import re
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -202,77 +201,79 @@ def event_files(project: Project, job: str | None = None) -> list[Path]:
     return sorted(root.glob(pattern)) if root.is_dir() else []
 
 
-#: the footer key of a ledger file's summary (curaline.ledger.SUMMARY_KEY; no pyarrow import here)
-LEDGER_SUMMARY_KEY = "curaline.ledger.summary"
-#: (path, size, mtime_ns, inode) -> the sequence the file records: a footer is read once per process
-_sequences: dict[tuple[str, int, int, int], int] = {}
-_footer_reader: duckdb.DuckDBPyConnection | None = None
+#: A ledger file's name: ``<recorded at, UTC, to the microsecond>-run=<run id>.parquet``. The time
+#: is in the name so that "the latest run" is what the file records, whatever mtimes a copy or a
+#: clone left; such names sort in time order.
+LEDGER_STAMP = "%Y%m%dT%H%M%S%fZ"
+_LEDGER_NAME = re.compile(r"^(?:(?P<at>\d{8}T\d{12}Z)-)?run=(?P<run>.+?)(?:\.shard=[0-9]+-of-[0-9]+)?\.parquet$")
+_OLDEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+#: Summary footer key of a ledger file (curaline.ledger.SUMMARY_KEY; no pyarrow import here).
+_LEDGER_SUMMARY_KEY = b"curaline.ledger.summary"
 
 
-def ledger_sequences(paths: list[Path]) -> dict[Path, int]:
-    """The write sequence each ledger file records in its footer. Files written before the footer
-    had one fall back to their mtime (the only order they have)."""
+def ledger_file_name(run_id: str, at: dt.datetime) -> str:
+    return f"{at.astimezone(dt.UTC).strftime(LEDGER_STAMP)}-run={run_id}.parquet"
+
+
+def ledger_file_time(path: Path) -> dt.datetime | None:
+    """When the run wrote this ledger file, as the file records it: its name, else its contents.
+
+    A file from before the time was in the name (``run=<id>.parquet``) gives its footer's
+    ``recorded_at``, else its rows' latest; an empty one of those gives None (the oldest).
+    """
+    m = _LEDGER_NAME.match(path.name)
+    if m and m.group("at"):
+        return dt.datetime.strptime(m.group("at"), LEDGER_STAMP).replace(tzinfo=dt.UTC)
     import json
 
-    import duckdb
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
-    out: dict[Path, int] = {}
-    stats = {}
-    for p in paths:
-        st = p.stat()
-        key = (str(p), st.st_size, st.st_mtime_ns, st.st_ino)
-        stats[p] = key
-        if key in _sequences:
-            out[p] = _sequences[key]
-    missing = [p for p in paths if p not in out]
-    if missing:
-        global _footer_reader
-        if _footer_reader is None:  # one in-memory database per process: connecting costs more than reading
-            _footer_reader = duckdb.connect()
-        query = "SELECT file_name, decode(value) FROM parquet_kv_metadata($files) WHERE key = $key::BLOB"
-        rows: list[tuple[str, str]] = []
-        with _footer_reader.cursor() as con:
-            try:
-                rows = con.execute(query, {"files": [str(p) for p in missing], "key": LEDGER_SUMMARY_KEY}).fetchall()
-            except duckdb.Error:  # one unreadable file: read the others alone; the reader that needs it reports it
-                for p in missing:
-                    with contextlib.suppress(duckdb.Error):
-                        rows += con.execute(query, {"files": [str(p)], "key": LEDGER_SUMMARY_KEY}).fetchall()
-        recorded = {name: json.loads(value).get("sequence") for name, value in rows}
-        for p in missing:
-            seq = recorded.get(str(p))
-            out[p] = _sequences[stats[p]] = int(seq) if seq is not None else stats[p][2]
-    return out
+    try:
+        summary = json.loads((pq.read_metadata(path).metadata or {}).get(_LEDGER_SUMMARY_KEY, b"{}"))
+        if summary.get("recorded_at"):
+            return dt.datetime.fromisoformat(summary["recorded_at"]).astimezone(dt.UTC)
+        stamps = pq.read_table(path, columns=["recorded_at"])["recorded_at"]
+    except (OSError, ValueError, KeyError):
+        return None
+    top = pc.max(stamps).as_py() if len(stamps) else None
+    return top.astimezone(dt.UTC) if top is not None else None
 
 
-#: A sharded stage's ledger file: one per (run, shard) of a (stage, partition), see curaline.shards.
-SHARD_LEDGER_FILE = re.compile(r"^run=(?P<run>.+)\.shard=(?P<shard>[0-9]+)-of-(?P<shards>[0-9]+)\.parquet$")
+def ledger_sort_key(path: Path) -> tuple[dt.datetime, str]:
+    """Ledger files in the order their runs wrote them (recorded time, then name), never by mtime."""
+    return (ledger_file_time(path) or _OLDEST, path.name)
 
 
-def _current(files: list[tuple[int, str, Path]]) -> list[Path]:
-    """The files the current output reflects: the newest file, or, when it is a shard's, the newest
-    file of each shard of its plan (shards of a resumed run come from the runs that committed them)."""
-    newest = max(files)
-    m = SHARD_LEDGER_FILE.match(newest[1])
+#: A sharded stage's ledger file: one per (run, shard) of a (stage, partition), see curaline.shards;
+#: ``<recorded at>-run=<run id>.shard=NNNNN-of-MMMMM.parquet`` (the time the worker committed it)
+SHARD_LEDGER_FILE = re.compile(r"^(?:(?P<at>\d{8}T\d{12}Z)-)?run=(?P<run>.+)\.shard=(?P<shard>[0-9]+)-of-(?P<shards>[0-9]+)\.parquet$")
+
+
+def current_ledger_files(files: list[Path]) -> list[Path]:
+    """Of one (stage, partition) folder's files in time order (`ledger_sort_key`), those the current
+    output reflects: the newest file, or, when it is a shard's, the newest file of each shard of its
+    plan (the shards of a resumed run come from the runs that committed them)."""
+    if not files:
+        return []
+    m = SHARD_LEDGER_FILE.match(files[-1].name)
     if m is None:
-        return [newest[2]]
-    best: dict[int, tuple[int, str, Path]] = {}
-    for entry in files:
-        e = SHARD_LEDGER_FILE.match(entry[1])
+        return [files[-1]]
+    best: dict[int, Path] = {}
+    for path in files:  # oldest first: a later file of a shard replaces an earlier one
+        e = SHARD_LEDGER_FILE.match(path.name)
         if e is not None and e["shards"] == m["shards"]:
-            i = int(e["shard"])
-            best[i] = max(best.get(i, entry), entry)
-    return [best[i][2] for i in sorted(best)]
+            best[int(e["shard"])] = path
+    return [best[i] for i in sorted(best)]
 
 
 def ledger_files(project: Project, *, partition: str | None = None, latest: bool = True) -> list[Path]:
-    """Ledger files (one per stage, partition and run, or per shard); with latest, the current ones.
+    """Ledger files (one per stage, partition and run, or per shard of a run), oldest first; with
+    latest, the current ones per (stage, partition): the run the current output reflects, or for a
+    sharded stage the newest file of each shard of the newest file's plan (`current_ledger_files`).
 
-    "Newest" is the write sequence the file records (`curaline.ledger.next_sequence`): each run
-    writes its file once, atomically, when the stage finishes, so the newest file is the run the
-    current output reflects, in any clone, whatever the files' mtimes. A sharded stage writes one
-    file per shard (`SHARD_LEDGER_FILE`): the current ledger is then the newest file of each shard
-    of the newest file's plan.
+    "Newest" is the time the file records (`ledger_file_time`), so a copy that reset the
+    files' mtimes (`cp -r`, a clone + `dvc pull`) picks the same files as the original.
     """
     root = ledger_root(project)
     if not root.is_dir():
@@ -280,13 +281,9 @@ def ledger_files(project: Project, *, partition: str | None = None, latest: bool
     parts = f"partition={partition}" if partition else "partition=*"
     out: list[Path] = []
     for part_dir in sorted(root.glob(f"stage=*/{parts}")):
-        paths = sorted(Path(e.path) for e in os.scandir(part_dir) if e.name.endswith(".parquet") and e.is_file())
-        if len(paths) <= 1:
-            out += paths
-            continue
-        order = retry_replaced(partial(ledger_sequences, paths))
-        files = [(order[f], f.name, f) for f in paths]
-        out += _current(files) if latest else [f for _, _, f in sorted(files)]
+        files = sorted((Path(e.path) for e in os.scandir(part_dir) if e.name.endswith(".parquet") and e.is_file()),
+                       key=ledger_sort_key)  # fmt: skip
+        out += current_ledger_files(files) if latest else files
     return out
 
 

@@ -143,6 +143,7 @@ def build_release(project: Project, spec: ReleaseSpec, manifests: list[SourceMan
     con.execute(f"SET temp_directory = {_sql(tmp)}")
     con.execute("SET preserve_insertion_order = true")
     _load_meta(con, project, spec, sources, stage)
+    _rights(con, spec)
     events = _filter(con, spec)
     if spec.semantic is not None:  # dedup: {semantic: COSINE}
         events = _semantic(con, project, spec)
@@ -187,12 +188,17 @@ def _load_meta(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSp
         signals = sorted(c for c in cols if c.startswith("q_") and c != "q_tokens")
         numeric = [c for c in ("lang_score", "toxicity", "pii_total") if c in cols]
         prompt_key = "md5(lower(trim(prompt)))" if "prompt" in cols else "NULL"
+        # web pages: a TDM rights reservation (curaline.web.rights), and whether the source honours it
+        honoured = (m.crawl or {}).get("tdm_opt_out") == "honoured"
+        rights = (f"coalesce(tdm_reserved, false) AS tdm_reserved, tdm_evidence, {honoured} AS tdm_honoured"
+                  if "tdm_reserved" in cols else
+                  f"false AS tdm_reserved, CAST(NULL AS VARCHAR) AS tdm_evidence, {honoured} AS tdm_honoured")  # fmt: skip
         selects.append(
             f"SELECT doc_id, source_id, {_sql(m.kind)} AS kind, license, language, "
             f"{_sql(m.domain or 'unspecified')} AS domain, {'url' if 'url' in cols else 'CAST(NULL AS VARCHAR)'} AS url, "
             f"CAST({' + '.join(f'coalesce(len({c}), 0)' for c in text)} AS BIGINT) AS n_chars, "
             f"CAST({_tokens_sql(text)} AS BIGINT) AS n_tokens, "
-            f"{prompt_key} AS prompt_key, "
+            f"{prompt_key} AS prompt_key, {rights}, "
             + ", ".join([*numeric, *signals] or ["NULL AS _none"])
             + f" FROM read_parquet({_sql(path)})"
         )  # fmt: skip
@@ -238,6 +244,42 @@ def _load_meta(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSp
                 f"OR doc_id IN (SELECT doc_id FROM {ledger_sql('$files')} WHERE action = 'drop')",
                 {"files": [str(f) for f in files]},
             )  # fmt: skip
+
+
+#: Uses whose releases never hold a page whose rights holder reserved text and data mining:
+#: DSM Directive Art. 4(3) (the exception AI Act Art. 53(1)(c) points to) does not cover them.
+#: Research releases keep them (Art. 3) unless the source's crawl says `tdm_opt_out: honoured`.
+TDM_ALWAYS_HONOURED = ("commercial", "internal")
+_HOST_SQL = "lower(regexp_extract(coalesce(url, ''), '^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)', 1))"
+
+
+def _rights(con: duckdb.DuckDBPyConnection, spec: ReleaseSpec) -> None:
+    """Drop records carrying a TDM reservation where the release must honour it (fills drop_*)."""
+    con.execute("ALTER TABLE meta ADD COLUMN host VARCHAR DEFAULT NULL")
+    con.execute(f"UPDATE meta SET host = nullif({_HOST_SQL}, '') WHERE tdm_reserved")
+    always = spec.use in TDM_ALWAYS_HONOURED
+    con.execute(
+        "UPDATE meta SET drop_reason = 'tdm_reserved', "
+        "drop_detail = 'host=' || coalesce(host, 'none') || '; ' || coalesce(tdm_evidence, 'reserved') "
+        f"WHERE drop_reason IS NULL AND tdm_reserved AND ({always} OR tdm_honoured)"
+    )  # fmt: skip
+
+
+def rights_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Reserved records found among the release's candidates and removed, per source and host."""
+    rows = con.sql(
+        "SELECT source_id, coalesce(host, 'none'), count(*), count(*) FILTER (WHERE drop_reason = 'tdm_reserved') "
+        "FROM meta WHERE tdm_reserved GROUP BY ALL ORDER BY 1, 3 DESC, 2"
+    ).fetchall()
+    out: dict[str, Any] = {"found": 0, "removed": 0, "by_source": {}}
+    for sid, host, found, removed in rows:
+        entry = out["by_source"].setdefault(sid, {"found": 0, "removed": 0, "hosts": {}})
+        entry["found"] += int(found)
+        entry["removed"] += int(removed)
+        entry["hosts"][host] = {"found": int(found), "removed": int(removed)}
+        out["found"] += int(found)
+        out["removed"] += int(removed)
+    return out
 
 
 def _filter(con: duckdb.DuckDBPyConnection, spec: ReleaseSpec) -> pa.Table:
@@ -499,7 +541,8 @@ def _manifest(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSpe
         return {str(k): {"records": int(n), "rows": int(r), "tokens": int(t)} for k, n, r, t in con.sql(q).fetchall()}
 
     total = con.sql(f"SELECT count(*), coalesce(sum({rows_expr}), 0)::BIGINT, "
-                    f"coalesce(sum(n_tokens * {rows_expr}), 0)::BIGINT FROM meta WHERE {live}").fetchall()[0]  # fmt: skip
+                    f"coalesce(sum(n_tokens * {rows_expr}), 0)::BIGINT, coalesce(sum(n_tokens), 0)::BIGINT "
+                    f"FROM meta WHERE {live}").fetchall()[0]  # fmt: skip
     train_tokens = con.sql(f"SELECT grp, sum(n_tokens * copies)::BIGINT FROM meta WHERE {live} AND split = 'train' "
                            "GROUP BY 1").fetchall()  # fmt: skip
     train_total = sum(t for _, t in train_tokens) or 1
@@ -539,11 +582,12 @@ def _manifest(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSpe
         "name": spec.name, "version": None, "created_at": _now(), "description": spec.description, "use": spec.use,
         "spec": _spec_json(spec), "status": "released",
         "records": int(total[0]), "rows": int(total[1]), "tokens": int(total[2]),
+        "unique_tokens": int(total[3]),  # "tokens" counts every upsampled copy; this, each record once
         "bytes": sum(f["bytes"] for f in files if f["kind"]),
         "splits": {s: agg("split").get(s, {"records": 0, "rows": 0, "tokens": 0}) for s in SPLITS},
         "kinds": agg("kind"), "languages": agg("language"), "domains": domains, "mix": mix,
         "sources": src_entries, "license_mix": license_mix, "licenses": licenses, "obligations": obligations,
-        "gate": gate, "files": files, "content_md5": content,
+        "gate": gate, "files": files, "content_md5": content, "tdm_reservations": rights_summary(con),
         "dvc": {"path": f"data/releases/{spec.name}", "md5": None},
         "git": {"commit": None, "tag": None},
         "pipeline": {"input_stage": stage, "stages": _stages(spec, sources), "removed": _removed_by_stage(project, sources)},
@@ -569,7 +613,9 @@ def _obligations(m: SourceManifest, cls: str, project: Project) -> list[dict[str
     if cls == SHARE_ALIKE:
         out.append({"source": m.id, "license": m.license, "obligation": "share-alike",
                     "note": "derivatives of this data must be shared under the same terms"})  # fmt: skip
-    if cls in (COMMERCIAL, SHARE_ALIKE) and not m.license.upper().startswith(("CC0", "PDDL", "UNLICENSE")):
+    # every CC-BY* licence (NC and ND ones too) requires credit, whatever class it falls in
+    cc_by = m.license.upper().startswith("CC-BY")
+    if cc_by or (cls in (COMMERCIAL, SHARE_ALIKE) and not m.license.upper().startswith(("CC0", "PDDL", "UNLICENSE"))):
         out.append({"source": m.id, "license": m.license, "obligation": "attribution",
                     "note": f"credit the source ({m.license_url or m.license})"})  # fmt: skip
     if cls in ("non-commercial", "academic-only"):

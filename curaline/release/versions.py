@@ -63,9 +63,9 @@ def versions(project: Project, name: str) -> list[dict[str, Any]]:
         manifest["superseded"] = i < len(found) - 1
         out.append(manifest)
     if not out:
-        # a fresh clone has no lineage history (it stays on the machine that ran the pipeline),
-        # but `dvc pull` brought the release folder: its manifest is the version it holds, so
-        # listing, reports and the numbering of the next version go on from it
+        # a clone of a project versioned before the lineage was (curaline.versioning.commit_compliance_state)
+        # has no history, but `dvc pull` brought the release folder: its manifest is the version it
+        # holds, so listing, reports and the numbering of the next version go on from it
         pulled = _folder_version(release_dir(project, name))
         if pulled is not None:
             out.append({**pulled, "superseded": False, "history": "release folder only: the lineage history "
@@ -212,6 +212,10 @@ def publish(project: Project, build: ReleaseBuild, *, versioning: bool = True) -
         raise
     if previous is not None:
         shutil.rmtree(previous)
+    if versioning:  # the version's manifest and record list, the ledger and events behind it
+        from curaline.versioning import commit_compliance_state
+
+        commit_compliance_state(project, f"lineage of release {name} v{version}")
     return Published(manifest=manifest, new=True)
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from curaline.reports.eu_ai_act import blocked_markdown
+from curaline.reports.eu_ai_act import blocked_markdown, reservations, reservations_md
 from curaline.reports.operations import operations, parameters_text, source_parameters_text
-from curaline.reports.release_data import NOT_KNOWN, ReleaseData, known, md_table, pct, share
+from curaline.reports.release_data import NOT_KNOWN, ReleaseData, collected, known, md_table, pct, share
 
 POINTS: dict[str, str] = {
     "a": "Design choices",
@@ -74,7 +74,8 @@ def art10_record(data: ReleaseData) -> dict[str, Any]:
                                                        "toxicity_screened", "release")],
               "mix": {g: {k: e.get(k) for k in ("target_weight", "actual_weight", "sampling_rate", "available_tokens")}
                       for g, e in sorted(((m.get("mix") or {}).get("groups") or {}).items())},
-              "drift_check": "each new version is compared with the previous one (release_drift asset check)"})  # fmt: skip
+              "drift_check": "each new version is compared with the previous one (release_drift asset check)",
+              "tdm_reservations": reservations(m)})  # fmt: skip
     put("h", {"gaps": _gaps(data, total, ops)})
     return {**head, "points": points}
 
@@ -84,7 +85,7 @@ def _origin(s: dict[str, Any]) -> dict[str, Any]:
     return {"id": s["id"], "obtained": s.get("obtained"), "kind": s["kind"], "license": s["license"],
             "license_class": s.get("license_class"), "license_url": d.get("license_url") or NOT_KNOWN,
             "location": d.get("location") or NOT_KNOWN, "format": d.get("format") or NOT_KNOWN,
-            "collected": d.get("collected") or NOT_KNOWN, "owner": d.get("owner") or NOT_KNOWN,
+            "collected": collected(s), "owner": d.get("owner") or NOT_KNOWN,
             "crawl": d.get("crawl"), "synthetic": d.get("synthetic"),
             "personal_data": d.get("personal_data") or NOT_KNOWN,
             "original_purpose_and_legal_basis": d.get("legal_basis") or NOT_KNOWN,
@@ -145,7 +146,9 @@ def _gaps(data: ReleaseData, total: int, ops: list[Any]) -> list[str]:
                         "what remains may not represent it")  # fmt: skip
     for s in data.sources:
         d = s.get("declaration") or {}
-        missing = [k for k in ("license_url", "collected", "legal_basis", "owner") if not d.get(k)]
+        missing = [k for k in ("license_url", "legal_basis", "owner") if not d.get(k)]
+        if collected(s) == NOT_KNOWN:
+            missing.insert(1, "collected")
         if d.get("personal_data") in (None, "unknown"):
             missing.append("personal_data")
         if missing and s.get("records"):
@@ -203,6 +206,7 @@ def art10_markdown(record: dict[str, Any], data: ReleaseData) -> str:
         md_table(["stage", "measure", "records removed"],
                  [[x["stage"], x["measure"], x["records_removed"]] for x in p["g"]["measures"]]),
         f"Mix rule: {a['mix_rule']}. Drift: {p['g']['drift_check']}.",
+        reservations_md(p["g"]["tdm_reservations"]),
         t["h"],
         "\n".join(f"- {g}" for g in p["h"]["gaps"]),
     ]  # fmt: skip

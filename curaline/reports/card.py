@@ -15,7 +15,7 @@ from typing import Any
 from curaline.reports.art10 import art10_record
 from curaline.reports.eu_ai_act import blocked_markdown, eu_ai_act_summary
 from curaline.reports.operations import operations
-from curaline.reports.release_data import NOT_KNOWN, ReleaseData, known, md_table, pct, share
+from curaline.reports.release_data import NOT_KNOWN, ReleaseData, collected, known, md_table, pct, share
 
 CROISSANT_VERSION = "http://mlcommons.org/croissant/1.1"
 #: The @context of Croissant 1.1, as mlcroissant 1.1.1 writes it.
@@ -40,8 +40,16 @@ RAI_FIELDS = (
     "rai:dataCollectionTimeframe", "rai:dataPreprocessingProtocol", "rai:dataManipulationProtocol",
     "rai:dataImputationProtocol", "rai:dataAnnotationProtocol", "rai:personalSensitiveInformation",
     "rai:dataBiases", "rai:dataLimitations", "rai:dataUseCases", "rai:dataSocialImpact",
-    "rai:dataReleaseMaintenancePlan",
+    "rai:dataReleaseMaintenancePlan", "rai:machineAnnotationTools",
 )  # fmt: skip
+#: The machine labels a release ships, by the stage that computes them (for rai:machineAnnotationTools)
+MACHINE_LABELS = {
+    "language_checked": "language, lang_score: curaline.kernels.langid (character n-gram language identification)",
+    "quality_filtered": "q_* quality signals: curaline.kernels.quality (Gopher, C4 and FineWeb heuristic rules)",
+    "pii_redacted": "pii_counts, pii_total: curaline.kernels.pii (pattern and checksum detectors of personal data)",
+    "toxicity_screened": "toxicity: curaline.kernels.toxicity (per-category lexicon classifier with context rules)",
+    "deduplicated": "dup_cluster: curaline.kernels.minhash and curaline.kernels.dedup (MinHash LSH, Jaccard)",
+}
 #: Fields a published card must have (Croissant's required and recommended dataset fields).
 REQUIRED_FIELDS = ("name", "description", "license", "url", "conformsTo", "version", "datePublished",
                    "distribution", "recordSet", "creator", "citeAs")  # fmt: skip
@@ -161,7 +169,9 @@ def card_markdown(data: ReleaseData) -> str:
         f"- **Created by:** {known(provider.name)} (contact: {known(provider.contact)})\n"
         f"- **Model it trains:** {known(provider.model_name)}",
         "## Composition",
-        f"{m.get('records', 0):,} unique records ({m.get('rows', 0):,} rows with upsampled copies, {total:,} tokens, "
+        f"{m.get('records', 0):,} unique records ({m.get('rows', 0):,} rows with upsampled copies, {total:,} tokens "
+        f"counting the copies, {_count(m.get('unique_tokens'))} counting each record once; tokens in the tables below "
+        "count the copies too; "
         f"size bin: {sec['1.3']['fields']['modalities']['text']['size_bin']}), text only.",
         md_table(["kind", "records", "tokens"], [[k, v["records"], v["tokens"]] for k, v in (m.get("kinds") or {}).items()]),
         md_table(["split", "records", "rows", "tokens"],
@@ -175,10 +185,10 @@ def card_markdown(data: ReleaseData) -> str:
         "and repeat (0 for the first copy), then the kind's text columns.",
         "## Collection process",
         md_table(["source", "how obtained", "collected", "crawler / generator", "legal basis"],
-                 [[s["id"], s.get("obtained"), (s.get("declaration") or {}).get("collected") or NOT_KNOWN,
+                 [[s["id"], s.get("obtained"), collected(s),
                    _how(s), (s.get("declaration") or {}).get("legal_basis") or NOT_KNOWN] for s in f["used"]]),
         f"Collection timeframe: {f['timeframe']}. Crawled domains: "
-        + (", ".join(d["domain"] for d in sec["2.3"]["fields"]["top_domains"])
+        + ((", ".join(d["domain"] for d in sec["2.3"]["fields"]["top_domains"]) or NOT_KNOWN)
            if isinstance(sec["2.3"]["fields"]["top_domains"], list) and sec["2.3"]["fields"]["used"]
            else ("none" if not sec["2.3"]["fields"]["used"] else str(sec["2.3"]["fields"]["top_domains"]))) + ".",
         "## Preprocessing, cleaning, labelling",
@@ -218,7 +228,7 @@ def _how(s: dict[str, Any]) -> str:
 
 def _personal_text(p: dict[str, Any]) -> str:
     parts = [f"expected in {', '.join(p['expected_in'])}" if p["expected_in"] else "no source declares personal data",
-             f"not declared for {', '.join(p['unknown_in'])}" if p["unknown_in"] else "",
+             f"not known for {', '.join(p['unknown_in'])} (declared unknown, or not declared)" if p["unknown_in"] else "",
              f"{p['redacted_records']} records had personal data redacted"
              + (f" (types: {', '.join(p['redaction'])})" if p["redaction"] else "")]  # fmt: skip
     return "; ".join(x for x in parts if x) + "."
@@ -261,7 +271,8 @@ def croissant(data: ReleaseData) -> dict[str, Any]:
         fields = [*META_COLUMNS, *[(c, "sc:Text") for c in TEXT_COLUMNS.get(k, [])]]
         record_sets.append({
             "@type": "cr:RecordSet", "@id": k, "name": k, "description": f"{k} records, one row per record copy",
-            "key": {"@id": f"{k}/doc_id"},
+            # an upsampled record appears once per copy: the key is the doc id and the copy's index
+            "key": [{"@id": f"{k}/doc_id"}, {"@id": f"{k}/repeat"}],
             "field": [{"@type": "cr:Field", "@id": f"{k}/{col}", "name": col, "dataType": dtype,
                        "source": {"fileSet": {"@id": f"{k}-shards"}, "extract": {"column": col}}}
                       for col, dtype in fields],
@@ -278,7 +289,7 @@ def croissant(data: ReleaseData) -> dict[str, Any]:
         "license": [x["url"] for x in f["licences"]],
         # what the project does not know is left out (never a made-up value); croissant_problems names it
         **({"url": provider.dataset_url} if provider.dataset_url else {}),
-        **({"citeAs": provider.citation} if provider.citation else {}),
+        "citeAs": provider.citation or _cite(data),
         **({"creator": {"@type": "sc:Organization", "name": provider.name,
                         **({"email": provider.contact} if provider.contact else {})}} if provider.name else {}),
         "inLanguage": sorted(m.get("languages") or {}),
@@ -291,8 +302,11 @@ def croissant(data: ReleaseData) -> dict[str, Any]:
         "rai:dataCollectionMissingData": "input that could not be read is quarantined with its reason, not imputed: "
                                          + (", ".join(f"{k}={v}" for k, v in ops[0].removed.items())
                                             if ops and ops[0].stage == "raw_records" and ops[0].removed else "none"),
-        "rai:dataCollectionRawData": "; ".join(f"{s['id']}: {(s.get('declaration') or {}).get('location') or NOT_KNOWN}"
-                                               for s in f["used"]),
+        # never a local path (it means nothing to a reader): what the raw data is and where it is kept
+        "rai:dataCollectionRawData": "; ".join(
+            f"{s['id']}: {s.get('obtained')} {s['kind']} data under {s['license']}, raw files versioned with the "
+            "project (DVC, or pinned by md5 in lineage/sources.lock), not distributed" for s in f["used"]),
+        "rai:machineAnnotationTools": [MACHINE_LABELS[st] for st in data.pipeline_stages if st in MACHINE_LABELS],
         "rai:dataCollectionTimeframe": f["timeframe"],
         "rai:dataPreprocessingProtocol": [f"{o.stage}: {o.purpose}; removed {sum(o.removed.values())}, "
                                           f"changed {o.changed}" for o in ops],
@@ -313,6 +327,19 @@ def croissant(data: ReleaseData) -> dict[str, Any]:
     if crawl["used"] and isinstance(crawl["top_domains"], list):
         doc["rai:dataCollection"] += "; crawled domains (largest): " + ", ".join(d["domain"] for d in crawl["top_domains"])
     return doc
+
+
+def _count(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else NOT_KNOWN
+
+
+def _cite(data: ReleaseData) -> str:
+    """A citation from what is recorded, when the provider gives none: who, what, which exact bytes."""
+    m = data.manifest
+    who = data.project.config.provider.name or f"curaline project {data.project.config.name}"
+    year = str(m.get("created_at") or "")[:4] or NOT_KNOWN
+    return (f"{who} ({year}). {data.name} dataset, version {data.version}. git tag "
+            f"{(m.get('git') or {}).get('tag') or NOT_KNOWN}, DVC {(m.get('dvc') or {}).get('md5') or NOT_KNOWN}.")
 
 
 def _collection_type(obtained: str) -> str:

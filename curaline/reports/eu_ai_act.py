@@ -41,6 +41,10 @@ CATEGORY = {"public-dataset": "2.1", "licensed": "2.2.1", "private": "2.2.2", "w
             "user-data": "2.4", "synthetic": "2.5"}  # fmt: skip
 
 
+def _n(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def text_size_bin(tokens: int) -> str:
     return next(label for bound, label in TEXT_SIZE_BINS if tokens < bound)
 
@@ -83,7 +87,9 @@ def eu_ai_act_summary(data: ReleaseData) -> dict[str, Any]:
                 "placed_on_market": known(provider.placed_on_market.isoformat() if provider.placed_on_market else None)})  # fmt: skip
     put("1.3", {
         "modalities": {
-            "text": {"tokens": total, "size_bin": text_size_bin(total), "records": m.get("records"),
+            "text": {"tokens": total, "tokens_counting": "every upsampled copy in the train split",
+                     "unique_tokens": m.get("unique_tokens") if isinstance(m.get("unique_tokens"), int) else NOT_KNOWN,
+                     "size_bin": text_size_bin(total), "records": m.get("records"),
                      "content_types": [CONTENT_TYPES.get(k, k) for k in sorted(m.get("kinds") or {})],
                      "token_count_method": m.get("tokenizer") or NOT_KNOWN},
             **{other: "not present (a curaline release holds text only)" for other in ("image", "audio", "video", "other")},
@@ -146,6 +152,9 @@ def _crawled(data: ReleaseData, crawled: list[dict[str, Any]], total: int, sme: 
         top: Any = NOT_KNOWN + (" (this version's shards are not in the working tree: "
                                 f"`curaline release checkout {data.ref}`)" if crawled else "")  # fmt: skip
         n_domains: Any = NOT_KNOWN
+    elif not sizes.domains:  # no record holds a URL: the domains are not known, not zero
+        top = NOT_KNOWN + f" (no record of the crawled sources has a URL: {sizes.rows_without_url:,} without one)"
+        n_domains = NOT_KNOWN
     else:
         n = top_domain_count(len(sizes.domains), sme=bool(sme))
         top = [{"domain": d, "tokens": t, "records": r} for d, t, r in sizes.domains[:n]]
@@ -162,8 +171,18 @@ def _crawled(data: ReleaseData, crawled: list[dict[str, Any]], total: int, sme: 
         "collection_period": f"{starts[0]} to {ends[-1]}" if starts and ends else (NOT_KNOWN if crawled else None),
         "kinds_of_sources": sorted({str(s.get("domain") or NOT_KNOWN) for s in crawled}),
         "domains": n_domains, "top_domains_rule": rule, "top_domains": top,
-        "paywalls": NOT_KNOWN if crawled else None,
+        "records_without_url": sizes.rows_without_url if sizes is not None else (NOT_KNOWN if crawled else None),
+        "paywalls": _paywalls(crawls) if crawled else None,
     }  # fmt: skip
+
+
+def _paywalls(crawls: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
+    """How each crawl treated paywalls (crawl.paywalls); "not known ..." while any crawl does not say."""
+    declared = "; ".join(f"{s['id']}: {c['paywalls']}" for s, c in crawls if c.get("paywalls"))
+    silent = [s["id"] for s, c in crawls if not c.get("paywalls")]
+    if not silent:
+        return declared
+    return f"{NOT_KNOWN} for {', '.join(silent)}" + (f" ({declared})" if declared else "")
 
 
 def _generator(data: ReleaseData, s: dict[str, Any]) -> dict[str, Any]:
@@ -179,14 +198,38 @@ def _tdm(data: ReleaseData, used: list[dict[str, Any]], signatory: bool | None) 
         d = s.get("declaration") or {}
         crawl = d.get("crawl") or {}
         if s.get("obtained") == "web-crawl":
-            measure = (f"own crawler {crawl.get('crawler') or NOT_KNOWN}: robots.txt "
+            own = crawl.get("own_crawler")
+            whose = ("own crawler" if own is True else "third-party crawler" if own is False
+                     else "crawler (own or third-party: not known)")
+            measure = (f"{whose} {crawl.get('crawler') or NOT_KNOWN}: robots.txt "
                        f"{'respected' if crawl.get('respects_robots_txt') else 'not respected' if crawl.get('respects_robots_txt') is False else NOT_KNOWN}; "
                        f"TDM opt-outs {crawl.get('tdm_opt_out') or NOT_KNOWN}")  # fmt: skip
         else:
             measure = f"obtained as {s.get('obtained')} under {s['license']}; supplier's opt-out handling {NOT_KNOWN}"
         rows.append({"source": s["id"], "obtained": s.get("obtained"), "measure": measure,
-                     "legal_basis": d.get("legal_basis") or NOT_KNOWN})  # fmt: skip
-    return {"code_of_practice_signatory": known(signatory), "measures": rows}
+                     "legal_basis": d.get("legal_basis") or NOT_KNOWN,
+                     **({"own_crawler": known(crawl.get("own_crawler"))} if s.get("obtained") == "web-crawl" else {})})  # fmt: skip
+    return {"code_of_practice_signatory": known(signatory), "measures": rows,
+            "reservations": reservations(data.manifest)}  # fmt: skip
+
+
+#: Hosts listed per source in the reservation table (the busiest first).
+TOP_HOSTS = 10
+
+
+def reservations(manifest: dict[str, Any]) -> dict[str, Any] | str:
+    """Pages carrying a TDM reservation (TDMRep, noai) found among the release's candidates and
+    removed by its gate, per source and top host: the release manifest's record of the drops it
+    wrote to the ledger (reason tdm_reserved). NOT_KNOWN for versions built before it was kept."""
+    found = manifest.get("tdm_reservations")
+    if found is None:
+        return NOT_KNOWN
+    rows = []
+    for sid, entry in sorted(found.get("by_source", {}).items()):
+        hosts = sorted(entry["hosts"].items(), key=lambda kv: (-kv[1]["found"], kv[0]))
+        rows.append({"source": sid, "found": entry["found"], "removed": entry["removed"],
+                     "top_hosts": [{"host": h, **v} for h, v in hosts[:TOP_HOSTS]]})  # fmt: skip
+    return {"found": found.get("found", 0), "removed": found.get("removed", 0), "by_source": rows}
 
 
 def _safety_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -195,6 +238,19 @@ def _safety_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---- Markdown -------------------------------------------------------------------------------
+
+
+def reservations_md(res: dict[str, Any] | str) -> str:
+    if not isinstance(res, dict):
+        return f"**Pages with a rights reservation (TDMRep, noai):** {res}."
+    head = (f"**Pages with a rights reservation (TDMRep `tdm-reservation`, `noai`/`noimageai`):** {res['found']} "
+            f"found among the candidates, {res['removed']} removed.")  # fmt: skip
+    if not res["by_source"]:
+        return head
+    return head + "\n\n" + md_table(
+        ["source", "found", "removed", "top hosts (found/removed)"],
+        [[r["source"], r["found"], r["removed"], ", ".join(f"{h['host']} ({h['found']}/{h['removed']})" for h in r["top_hosts"])]
+         for r in res["by_source"]])  # fmt: skip
 
 
 def blocked_markdown(title: str, summary: dict[str, Any], data: ReleaseData) -> str:
@@ -234,7 +290,8 @@ def eu_ai_act_markdown(summary: dict[str, Any], data: ReleaseData) -> str:
         t["1.2"], md_table(["field", "value"], [[k.replace("_", " "), v] for k, v in s["1.2"].items()]),
         t["1.3"],
         md_table(["modality", "size", "size bin", "content types"],
-                 [["text", f"{text['tokens']:,} tokens ({text['records']:,} records)", text["size_bin"],
+                 [["text", f"{text['tokens']:,} tokens counting upsampled copies ({_n(text['unique_tokens'])} counting "
+                           f"each record once; {text['records']:,} records)", text["size_bin"],
                    ", ".join(text["content_types"])],
                   *[[k, "–", v, "–"] for k, v in s["1.3"]["modalities"].items() if k != "text"]]),
         f"Tokens are counted as: {text['token_count_method']}.",
@@ -261,6 +318,7 @@ def eu_ai_act_markdown(summary: dict[str, Any], data: ReleaseData) -> str:
         t["3.1"], f"**Signatory of the GPAI Code of Practice:** {s['3.1']['code_of_practice_signatory']}.",
         md_table(["source", "obtained", "measure", "legal basis"],
                  [[r["source"], r["obtained"], r["measure"], r["legal_basis"]] for r in s["3.1"]["measures"]]),
+        reservations_md(s["3.1"]["reservations"]),
         t["3.2"],
         md_table(["stage", "measure", "parameters", "records removed", "records changed"],
                  [[r["stage"], r["measure"], ", ".join(f"{k}={v}" for k, v in r["parameters"].items()) or "–",
@@ -290,7 +348,8 @@ def _crawl_md(c: dict[str, Any]) -> str:
                    r["period"], r["purpose"]] for r in c["crawlers"]]),
     ]  # fmt: skip
     if isinstance(c["top_domains"], list):
-        parts.append(f"**Most relevant domains** ({c['top_domains_rule']}; {c['domains']} domains in all):")
+        without = f"; {c['records_without_url']:,} records without a URL" if c.get("records_without_url") else ""
+        parts.append(f"**Most relevant domains** ({c['top_domains_rule']}; {c['domains']} domains in all{without}):")
         parts.append(md_table(["domain", "tokens", "records"],
                               [[d["domain"], d["tokens"], d["records"]] for d in c["top_domains"]]))  # fmt: skip
     else:

@@ -119,8 +119,12 @@ def operations(data: ReleaseData) -> list[Operation]:
             if stage == "semantic_deduplicated":  # the release spec's dedup.semantic wins
                 params["threshold"] = (data.spec.get("dedup") or {}).get("semantic") if isinstance(data.spec.get("dedup"), dict) else None
             frm = settings_from if params else "no parameters"
-            # ingest removes nothing from the ledger's point of view: what it could not read is quarantined
+            # ingest: what it could not read is quarantined, what a takedown names is removed (ledger)
             stage_removed = data.quarantined() if stage == "raw_records" else dict(removed.get(stage, {}))
+            if stage == "raw_records" and counts.get("removed"):
+                stage_removed = {**stage_removed, "takedown_request": int(counts["removed"])}
+            if stage == "decontaminated":  # which sets: what "decontaminated" protects
+                params = {**params, "evaluation_sets": data.evaluation_sets()}
         run = runs.get(stage, {})
         by_source = source_parameters(stage, settings, data.sources, params) if stage != "release" else {}
         out.append(Operation(

@@ -228,7 +228,7 @@ class ReleaseData:
             wanted = f"source_id IN ({', '.join(_q(i) for i in ids)})"
             first_copy = "repeat = 0" if "repeat" in names else "true"  # sizes of the content, not of its copies
             if "url" not in names:
-                missing = con.sql(f"SELECT count(*) FROM {scan} WHERE {wanted}").fetchall()[0][0]
+                missing = con.sql(f"SELECT count(*) FROM {scan} WHERE {wanted} AND {first_copy}").fetchall()[0][0]
                 return DomainSizes(domains=[], rows_without_url=int(missing))
             rows = con.sql(f"""
                 SELECT {_HOST_SQL} AS domain, sum(n_tokens)::BIGINT AS tokens, count(*) AS n
@@ -241,6 +241,27 @@ class ReleaseData:
         return DomainSizes(domains=[(str(d), int(t), int(n)) for d, t, n in rows], rows_without_url=int(missing))
 
     # ---- lineage as of the build ------------------------------------------------------------
+
+    def evaluation_sets(self) -> list[str] | str:
+        """The evaluation sets the last decontamination run up to the build compared against: the
+        `normalized/<source>.parquet` inputs its OpenLineage COMPLETE event names (not known without it)."""
+        from curaline.lineage.views import open_views
+
+        created = self.created_at
+        when = f" AND event_time <= {_q(created.isoformat())}::TIMESTAMPTZ" if created else ""
+        con = open_views(self.project)
+        try:
+            rows = con.sql(f"""
+                SELECT [i.name FOR i IN inputs] FROM events
+                WHERE job = 'decontaminated' AND event_type = 'COMPLETE'{when}
+                ORDER BY event_time DESC LIMIT 1""").fetchall()  # fmt: skip
+        except duckdb.Error:
+            rows = []
+        finally:
+            con.close()
+        if not rows:
+            return NOT_KNOWN
+        return sorted({Path(str(n)).stem for n in rows[0][0] or [] if Path(str(n)).parent.name == "normalized"})
 
     def stage_runs(self, stages: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Per stage: completed runs over this release's sources up to its build, the last
@@ -307,12 +328,13 @@ class ReleaseData:
     def ledger_counts(self) -> dict[str, dict[str, Any]]:
         """Per stage, over this release's sources and as of its build: records removed and
         changed (distinct), and changes by reason, from the ledger files' footers."""
+        from curaline.lineage.views import current_ledger_files, ledger_file_time, ledger_sort_key
+
         if "ledger" in self._cache:
             return dict(self._cache["ledger"])
         root = self.project.lineage_dir / "ledger"
         sources = {str(s["id"]) for s in self.sources}
         created = self.created_at
-        limit = created.timestamp() * 1e9 if created else math.inf
         chosen: list[Path] = []
         if root.is_dir():
             for folder in sorted(root.glob("stage=*/partition=*")):
@@ -321,10 +343,13 @@ class ReleaseData:
                 part = folder.name.split("=", 1)[1]
                 if part not in sources and part != "__all__":
                     continue
-                files = [(e.stat().st_mtime_ns, e.name, Path(e.path)) for e in os.scandir(folder)
-                         if e.name.endswith(".parquet") and e.is_file() and e.stat().st_mtime_ns <= limit]  # fmt: skip
-                if files:
-                    chosen.append(max(files)[2])
+                # the latest run up to the build, by the time each file records (never its mtime,
+                # which a copy or a clone resets): the same files wherever the project is
+                files = sorted((Path(e.path) for e in os.scandir(folder) if e.name.endswith(".parquet") and e.is_file()),
+                               key=ledger_sort_key)  # fmt: skip
+                if created is not None:  # the build time is to the second: so is the comparison
+                    files = [f for f in files if (ledger_file_time(f) or created).replace(microsecond=0) <= created]
+                chosen += current_ledger_files(files)  # a sharded stage: a file per shard
         out: dict[str, dict[str, Any]] = {}
         if chosen:
             con = duckdb.connect()
@@ -382,6 +407,17 @@ def _stages_of(text: str) -> dict[str, dict[str, Any]]:
     data = yaml.safe_load(text) or {}
     stages = data.get("stages") if isinstance(data, dict) else None
     return {str(k): dict(v) for k, v in (stages or {}).items() if isinstance(v, dict)}
+
+
+def collected(s: dict[str, Any]) -> str:
+    """When a source was collected: its `collected` date, else its crawl period, else not known."""
+    d = s.get("declaration") or {}
+    crawl = d.get("crawl") or {}
+    if d.get("collected"):
+        return str(d["collected"])[:10]
+    if crawl.get("period_start") or crawl.get("period_end"):
+        return f"{crawl.get('period_start') or NOT_KNOWN} to {crawl.get('period_end') or NOT_KNOWN} (crawl period)"
+    return NOT_KNOWN
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,17 @@ from curaline.stage import stage_signals
 #: what a worker imports once, in the forkserver, before its first shard
 WORKER_MODULES = ("curaline.shards.runner", "curaline.shards.reader", "curaline.schemas", "curaline.kernels.normalize",
                   "curaline.kernels.langid", "curaline.kernels.quality", "curaline.kernels.quality_model",
-                  "curaline.kernels.code_rules", "curaline.kernels.pii", "curaline.kernels.toxicity", "polars",
-                  "pandera.polars")  # fmt: skip
+                  "curaline.kernels.code_rules", "curaline.kernels.pii", "curaline.kernels.toxicity",
+                  "curaline.web.urlfilter", "polars", "pandera.polars")  # fmt: skip
 
 
 def _signals() -> dict[str, tuple[Callable[[str], Mapping[str, pa.DataType]], str]]:
     """stage -> (the signal columns it adds for a kind, its main signal: the report's histogram)."""
     from curaline.kernels import langid, normalize, pii, quality, toxicity
+    from curaline.web import urlfilter
 
     return {
+        "url_filtered": (lambda kind: urlfilter.SIGNAL_COLUMNS, "url_list_hits"),
         "normalized": (lambda kind: normalize.SIGNAL_COLUMNS, "normalize_changes"),
         "language_checked": (lambda kind: langid.SIGNAL_COLUMNS, "lang_score"),
         "quality_filtered": (lambda kind: quality.SIGNALS_BY_KIND.get(kind, {}), "q_word_count"),
@@ -47,8 +49,13 @@ def chain_stages() -> tuple[str, ...]:
 def stage_settings(name: str, manifest: SourceManifest, project: Project) -> Any:
     """A stage's settings for one source: its profile and `stages:` laid over curaline.yaml's
     (`Project.for_source`); the source's declared languages are language_checked's keep-list;
-    the quality stage's trained model path resolves against the project root."""
+    the quality stage's trained model path resolves against the project root; the URL filter's
+    lists are read here, once, and travel to the workers compiled."""
     own = project.for_source(manifest)
+    if name == "url_filtered":
+        from curaline.web import urlfilter
+
+        return urlfilter.load_filters(own.root, own.config.for_stage(name))
     if name == "language_checked" and manifest.languages:
         return own.config.for_stage(name, keep_languages=tuple(manifest.languages))
     if name == "quality_filtered":
@@ -59,7 +66,7 @@ def stage_settings(name: str, manifest: SourceManifest, project: Project) -> Any
 
 
 def record_chain(manifest: SourceManifest, project: Project) -> tuple[ChainStage, ...]:
-    """normalized -> language_checked -> quality_filtered -> pii_redacted -> toxicity_screened."""
+    """url_filtered -> normalized -> language_checked -> quality_filtered -> pii_redacted -> toxicity_screened."""
     signals = _signals()
     out = []
     for name in chain_stages():

@@ -107,12 +107,15 @@ def recover(marker: Path, key: str, *, prefix: str | None = None) -> dict[str, A
     return body["result"]
 
 
-def sweep(folder: Path, name: str) -> int:
-    """Remove temporary files an interrupted attempt left for `name` in folder; returns how many."""
+def sweep(folder: Path, name: str, *, stamped: bool = False) -> int:
+    """Remove temporary files an interrupted attempt left for `name` in folder; returns how many.
+
+    stamped: the final name is `<time>-<name>` (a shard's ledger file, named when it commits)."""
     removed = 0
     if folder.is_dir():
         for entry in os.scandir(folder):
-            if entry.name.startswith(f".{name}.") and entry.name.endswith(".tmp"):
+            ours = entry.name.startswith(f".{name}.") or (stamped and entry.name.startswith(".") and f"-{name}." in entry.name)
+            if ours and entry.name.endswith(".tmp"):
                 os.unlink(entry.path)
                 removed += 1
     return removed

@@ -5,7 +5,8 @@ Layout (relative to the project):
 - ``data/<stage>/<source>/shard-NNNNN.parquet``: a stage's output for a source is the
   folder of its shards, one dataset for DuckDB (``read_parquet('data/<stage>/<source>/*.parquet')``)
   and pyarrow (``pyarrow.dataset.dataset(folder)``); shards are in record order;
-- ``lineage/ledger/stage=<stage>/partition=<source>/run=<run>.shard=NNNNN-of-MMMMM.parquet``;
+- ``lineage/ledger/stage=<stage>/partition=<source>/<recorded at>-run=<run>.shard=NNNNN-of-MMMMM.parquet``
+  (the time the worker committed the shard, as every ledger file's name carries it);
 - ``.curaline/shards/<source>/shard-NNNNN.json``: commit markers (machine-local: a cache
   of finished work, never part of the versioned state).
 
@@ -24,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from curaline.ledger import shard_ledger_path
+from curaline.ledger import shard_ledger_slot
 from curaline.project import Project
 from curaline.shards.plan import Shard, plan_source
 from curaline.shards.runner import QUARANTINE, RAW, ChainStage, ShardTask
@@ -60,9 +61,23 @@ def chain_fingerprint(chain: Sequence[ChainStage], ingest: Any, takedown_request
         kernel = f"{stage.kernel.__module__}.{stage.kernel.__qualname__}"
         h.update(f"\x1e{stage.name}\x1f{kernel}\x1f{_module_digest(stage.kernel.__module__)}\x1f{stage.config!r}"
                  f"\x1f{sorted((k, str(v)) for k, v in stage.signal_columns.items())}".encode())  # fmt: skip
+        digest = getattr(stage.config, "content_digest", None)  # settings whose repr does not show all they hold
+        if callable(digest):
+            h.update(f"\x1f{digest()}".encode())
     for request in takedown_requests:
         h.update(f"\x1d{request!r}".encode())
     return h.hexdigest()
+
+
+def prepare_source(project: Project, manifest: SourceManifest) -> None:
+    """What comes before a source is planned: a `format: label-studio` source's judgements are
+    pulled from Label Studio (an OpenLineage run of its own), so the mirror file its one shard
+    reads is current. The mirror is only rewritten when it changed: an unchanged source keeps
+    its shard key, and its committed shard is skipped."""
+    if manifest.format == "label-studio":
+        from curaline.annotation.label_studio import pull_run
+
+        pull_run(project, manifest)
 
 
 def source_tasks(project: Project, manifest: SourceManifest, run_id: str, chain: Sequence[ChainStage], *,
@@ -80,7 +95,7 @@ def source_tasks(project: Project, manifest: SourceManifest, run_id: str, chain:
 def _task(project: Project, manifest: SourceManifest, shard: Shard, n: int, run_id: str, chain: tuple[ChainStage, ...],
           stages: Sequence[str], fingerprint: str, requests: tuple[Any, ...]) -> ShardTask:  # fmt: skip
     outputs = {s: str(shard_dir(project, s, manifest.id) / f"{shard.name}.parquet") for s in stages}
-    ledgers = {s: str(shard_ledger_path(project, s, manifest.id, run_id, shard.index, n))
+    ledgers = {s: str(shard_ledger_slot(project, s, manifest.id, run_id, shard.index, n))
                for s in stages if s != QUARANTINE}  # fmt: skip
     key = hashlib.sha256(f"{shard.key()}\x1e{fingerprint}\x1e{n}".encode()).hexdigest()
     return ShardTask(manifest=manifest, shard=shard, shards=n, run_id=run_id, chain=chain, outputs=outputs,
@@ -113,6 +128,9 @@ def run_sources(project: Project, manifests: Sequence[SourceManifest], run_ids: 
     from curaline.takedown import load_requests
 
     requests, _ = load_requests(project, strict=True)
+    # a Label Studio source is pulled by its own step (once per run, see prepare_source), which then
+    # runs its one shard: pulling here as well would pull twice
+    manifests = [m for m in manifests if m.format != "label-studio"]
     tasks = [t for m in manifests
              for t in source_tasks(project, m, run_ids[m.id], record_chain(m, project), takedown_requests=requests)]  # fmt: skip
     if progress is not None:

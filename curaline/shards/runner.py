@@ -65,7 +65,9 @@ class ShardTask:
     run_id: str
     chain: tuple[ChainStage, ...]
     outputs: Mapping[str, str]  # stage (raw_records, quarantined_records, each chain stage) -> final file
-    ledgers: Mapping[str, str]  # stage (raw_records, each chain stage) -> final ledger file
+    #: stage (raw_records, each chain stage) -> its ledger slot (`curaline.ledger.shard_ledger_slot`): the
+    #: worker writes `<recorded at>-<slot name>` when it commits, so the time it records names the file
+    ledgers: Mapping[str, str]
     marker: str
     key: str  # the shard's input and the chain's settings: a committed shard with this key is skipped
     ingest: IngestConfig = field(default_factory=IngestConfig)
@@ -217,14 +219,16 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
 def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
     import datetime as dt
 
-    from curaline.ledger import ledger_table
-    from curaline.schemas import RECORD_MODELS, QuarantineRow, stage_schema
+    from curaline.ledger import ledger_table, shard_ledger_file
+    from curaline.schemas import QuarantineRow, record_model, stage_schema
     from curaline.shards.reader import ShardReader
 
     m = task.manifest
     kind = m.kind
-    for path in (*task.outputs.values(), *task.ledgers.values()):
+    for path in task.outputs.values():
         sweep(Path(path).parent, Path(path).name)  # what a killed attempt left behind
+    for path in task.ledgers.values():
+        sweep(Path(path).parent, Path(path).name, stamped=True)
     commit = ShardCommit(marker, key)
     reader = ShardReader(m, task.shard, task.ingest, seen_ids=task.seen_ids)
     raw_schema = reader.schema
@@ -239,7 +243,7 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
                QUARANTINE: _Staged(commit.stage(Path(task.outputs[QUARANTINE])), QUARANTINE_SCHEMA)}  # fmt: skip
     for s in task.chain:
         writers[s.name] = _Staged(commit.stage(Path(task.outputs[s.name])), schemas[s.name])
-    checks = {RAW: RECORD_MODELS[kind].to_schema(), QUARANTINE: QuarantineRow.to_schema(),
+    checks = {RAW: record_model(kind, m.format).to_schema(), QUARANTINE: QuarantineRow.to_schema(),
               **{s.name: stage_schema(kind, signals[s.name]) for s in task.chain}}  # fmt: skip
     reports = {name: new_report() for name in checks}
     accs = {s.name: _StageAcc() for s in task.chain}
@@ -287,12 +291,11 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
     extra = {"shard": task.shard.index, "shards": task.shards}
     ledger_events = {RAW: pa.concat_tables(takedown_events),
                      **{s.name: pa.concat_tables(accs[s.name].events or [EVENT_SCHEMA.empty_table()]) for s in task.chain}}  # fmt: skip
+    ledgers: dict[str, str] = {}
     for stage, events in ledger_events.items():
-        table = ledger_table(events, stage=stage, partition=m.id, run_id=task.run_id, **extra)
-        if table.num_rows:
-            table = table.set_column(table.schema.get_field_index("recorded_at"), "recorded_at",
-                                     pa.array([stamp] * table.num_rows, pa.timestamp("us", tz="UTC")))  # fmt: skip
-        w = _Staged(commit.stage(Path(task.ledgers[stage])), table.schema, row_group_size=8_192)
+        table = ledger_table(events, stage=stage, partition=m.id, run_id=task.run_id, at=stamp, **extra)
+        ledgers[stage] = str(shard_ledger_file(Path(task.ledgers[stage]), stamp))
+        w = _Staged(commit.stage(Path(ledgers[stage])), table.schema, row_group_size=8_192)
         w.write(table)
         w.close()
     result = {
@@ -300,10 +303,11 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
         "ingest": {"read": stats.read, "ingested": stats.ingested, "quarantined": dict(stats.quarantined),
                    "files": stats.files, "blank_lines": stats.blank_lines, "trees": stats.trees,
                    "trees_without_pairs": stats.trees_without_pairs, "taken_down": stats.taken_down,
+                   "skipped": dict(stats.skipped),
                    "lengths": lengths, "takedown_rows": ledger_events[RAW].num_rows},
         "validation": {name: reports[name] for name in (RAW, QUARANTINE)},
         "stages": {s.name: {**accs[s.name].result(), "validation": reports[s.name]} for s in task.chain},
-        "outputs": dict(task.outputs), "ledgers": dict(task.ledgers),
+        "outputs": dict(task.outputs), "ledgers": ledgers,
     }  # fmt: skip
     # the same shard of the same input, committed before without the ids of earlier shards: its
     # ledger files are replaced, not kept beside these (the ledger never holds a shard twice)

@@ -53,6 +53,8 @@ class IngestSummary:
     trees: int = 0
     trees_without_pairs: int = 0
     taken_down: int = 0
+    #: web formats: WARC records that hold no page (request, warcinfo, revisit...), by type
+    skipped: Counter[str] = field(default_factory=Counter)
     lengths: np.ndarray = field(default_factory=lambda: np.array([], dtype=float))
     raw_validation: ValidationReport = field(default_factory=ValidationReport)
     quarantine_validation: ValidationReport = field(default_factory=ValidationReport)
@@ -83,6 +85,7 @@ def summarize_ingest(results: Sequence[dict[str, Any]]) -> IngestSummary:
         out.trees += i["trees"]
         out.trees_without_pairs += i["trees_without_pairs"]
         out.taken_down += i["taken_down"]
+        out.skipped.update(i.get("skipped", {}))  # absent from shards committed before web formats
     out.lengths = np.asarray([v for r in results for v in r["ingest"]["lengths"]], dtype=float)
     out.raw_validation = _report(merge_reports([r["validation"][RAW] for r in results]))
     out.quarantine_validation = _report(merge_reports([r["validation"][QUARANTINE] for r in results]))

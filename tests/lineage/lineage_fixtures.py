@@ -7,8 +7,10 @@ and modifies known records, so the ledger, the stage outputs and the events agre
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +110,28 @@ def run_pipeline_with_lineage(project: Project, emitter: LineageEmitter, run_id:
                        rows_in=stage_stats.rows_in)  # fmt: skip
             run.assertions(out, [Assertion("rows_balance", stage_stats.balanced, severity="error"),
                                  Assertion("text_not_null", True, column="text", assertion="not_null")])  # fmt: skip
+
+
+@contextmanager
+def curated_project(root: Path, project_dir: Path) -> Iterator[Project]:
+    """A project under `project_dir` run through the pipeline with lineage, with the
+    environment isolated (no OPENLINEAGE_* settings, HOME and cwd in `root`) while in use."""
+    import pytest
+
+    from curaline.sources import catalog_table
+    from curaline.store import write_parquet
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("OPENLINEAGE"):
+                mp.delenv(key)
+        mp.chdir(root)
+        mp.setenv("HOME", str(root))
+        project = make_project(project_dir)
+        manifests, _ = load_manifests(project.sources_dir)
+        write_parquet(project.stage_path("source_catalog"), catalog_table(manifests, project.root))
+        run_pipeline_with_lineage(project, LineageEmitter(project))
+        yield project
 
 
 def fresh_run_id() -> str:

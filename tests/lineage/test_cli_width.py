@@ -15,16 +15,15 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from click.testing import CliRunner
-from lineage_fixtures import doc_id, make_project, run_pipeline_with_lineage
+from lineage_fixtures import curated_project, doc_id
 
 from curaline.cli import _print_summary, main
-from curaline.lineage.emitter import LineageEmitter
 from curaline.project import Project
 from curaline.records import make_doc_id, own_key
 from curaline.release.build import build_release
 from curaline.release.spec import load_spec
 from curaline.release.versions import blocked, publish, record_blocked
-from curaline.sources import catalog_table, load_manifests
+from curaline.sources import load_manifests
 from curaline.store import write_parquet
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,16 +33,7 @@ WIDTH = 100
 @pytest.fixture(scope="module")
 def lineage_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     root = tmp_path_factory.mktemp("width")
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("OPENLINEAGE"):
-                mp.delenv(key)
-        mp.chdir(root)
-        mp.setenv("HOME", str(root))
-        project = make_project(root / "a-project-folder-with-a-rather-long-name" / "proj")
-        manifests, _ = load_manifests(project.sources_dir)
-        write_parquet(project.stage_path("source_catalog"), catalog_table(manifests, project.root))
-        run_pipeline_with_lineage(project, LineageEmitter(project))
+    with curated_project(root, root / "a-project-folder-with-a-rather-long-name" / "proj") as project:
         res = CliRunner().invoke(main, ["takedown", "--source", "forum", "--requested-by", "legal@example.com",
                                         "--reason", "erasure request under GDPR Art. 17, ticket LEGAL-2291, from the "
                                         "author of every post in the forum export", "--project", str(project.root)])  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,34 +12,22 @@ import pytest
 from click.testing import CliRunner, Result
 from lineage_fixtures import (
     DAGSTER_RUN,
+    curated_project,
     doc_id,
-    make_project,
     release_record,
-    run_pipeline_with_lineage,
     shard_file,
     write_release_version,
 )
 
 from curaline.lineage.cli import lineage
-from curaline.lineage.emitter import LineageEmitter
 from curaline.project import Project
-from curaline.sources import catalog_table, load_manifests
-from curaline.store import file_digest, write_parquet
+from curaline.store import file_digest
 
 
 @pytest.fixture(scope="module")
 def curated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     root = tmp_path_factory.mktemp("cli")
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("OPENLINEAGE"):
-                mp.delenv(key)
-        mp.chdir(root)
-        mp.setenv("HOME", str(root))
-        project = make_project(root / "proj")
-        manifests, _ = load_manifests(project.sources_dir)
-        write_parquet(project.stage_path("source_catalog"), catalog_table(manifests, project.root))
-        run_pipeline_with_lineage(project, LineageEmitter(project))
+    with curated_project(root, root / "proj") as project:
         # a release version, as the release stage writes them: the notes that survived
         kept = pq.read_table(project.stage_path("quality_filtered", "notes"), columns=["doc_id"])["doc_id"]
         write_release_version(project, "r1", 1, [release_record(d) for d in kept.to_pylist()],

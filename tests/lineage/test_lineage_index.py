@@ -16,7 +16,7 @@ import pytest
 from lineage_fixtures import DAGSTER_RUN, doc_id, make_project, run_pipeline_with_lineage, shard_file
 
 from curaline.kernels.base import make_events
-from curaline.ledger import LEDGER_SCHEMA, ledger_path, to_ledger, write_ledger
+from curaline.ledger import LEDGER_SCHEMA, run_ledger_file, to_ledger, write_ledger
 from curaline.lineage import index as lineage_index
 from curaline.lineage import queries
 from curaline.lineage.emitter import LineageEmitter
@@ -63,7 +63,7 @@ def index_format(project: Project) -> str:
 
 
 def test_writing_a_ledger_file_indexes_it(curated: Project) -> None:
-    path = ledger_path(curated, "quality_filtered", "notes", DAGSTER_RUN)
+    path = run_ledger_file(curated, "quality_filtered", "notes", DAGSTER_RUN)
     with LineageIndex(curated) as index:
         row = index.con.execute("SELECT role, size, mtime_ns, inode, entries FROM files WHERE path = ?",
                                 (path.relative_to(curated.root).as_posix(),)).fetchone()  # fmt: skip
@@ -105,7 +105,7 @@ def test_a_missing_corrupt_or_outdated_index_is_rebuilt_and_the_answer_is_the_sa
 
 
 def test_a_changed_or_removed_ledger_file_is_reindexed_before_it_is_read(curated: Project) -> None:
-    path = ledger_path(curated, "quality_filtered", "notes", DAGSTER_RUN)
+    path = run_ledger_file(curated, "quality_filtered", "notes", DAGSTER_RUN)
     n3, n7 = DOCS[0], DOCS[1]
     # rewritten in place by something other than write_ledger: the index cannot know but by its stat
     events = make_events([n3], "drop", "rewritten_rule", value=[2.5], threshold=1.0, detail="by hand")

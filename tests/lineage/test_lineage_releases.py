@@ -27,7 +27,7 @@ from lineage_fixtures import (
 )
 
 from curaline.kernels.base import make_events
-from curaline.ledger import ledger_path, write_ledger
+from curaline.ledger import run_ledger_file, write_ledger
 from curaline.lineage.cli import lineage
 from curaline.lineage.emitter import LineageEmitter
 from curaline.project import Project
@@ -88,7 +88,7 @@ def as_json(project: Project, *args: str) -> object:
 
 
 def recorded_at(project: Project, stage: str, partition: str, run_id: str) -> str:
-    return pq.read_table(ledger_path(project, stage, partition, run_id))["recorded_at"][0].as_py().isoformat()
+    return pq.read_table(run_ledger_file(project, stage, partition, run_id))["recorded_at"][0].as_py().isoformat()
 
 
 def test_trace_of_a_taken_down_record_names_the_version_that_lost_it_and_why(released: tuple[Project, str]) -> None:

@@ -8,36 +8,23 @@ made DuckDB fetch httpfs from the network.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from lineage_fixtures import make_project, run_pipeline_with_lineage
+from lineage_fixtures import curated_project
 
 from curaline.lineage.cli import lineage
-from curaline.lineage.emitter import LineageEmitter
 from curaline.lineage.sandbox import ReadOnlyQueryError, check_query, sandboxed_connection
 from curaline.lineage.views import ledger_files
 from curaline.project import Project
-from curaline.sources import catalog_table, load_manifests
-from curaline.store import write_parquet
 
 
 @pytest.fixture(scope="module")
 def curated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     root = tmp_path_factory.mktemp("sandbox")
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("OPENLINEAGE"):
-                mp.delenv(key)
-        mp.chdir(root)
-        mp.setenv("HOME", str(root))
-        project = make_project(root / "proj")
-        manifests, _ = load_manifests(project.sources_dir)
-        write_parquet(project.stage_path("source_catalog"), catalog_table(manifests, project.root))
-        run_pipeline_with_lineage(project, LineageEmitter(project))
+    with curated_project(root, root / "proj") as project:
         (root / "secret.txt").write_text("top secret\n")
         (root / "outside.csv").write_text("a,b\n1,2\n")
         yield project

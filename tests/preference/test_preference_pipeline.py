@@ -160,8 +160,8 @@ def test_preference_pairs_through_the_real_stages(project: Project) -> None:
     # repeated judgements before dedup: basil (2x, agreeing) and the pet pair (2x, both ways)
     assert meta["multi_judged_pairs"].value == 2 and meta["contradicted_pairs"].value == 1
     assert meta["report"].value.count("data:image/png;base64,") >= 4
-    ledger_file = (
-        project.lineage_dir / "ledger" / "stage=preference_pairs" / "partition=__all__" / f"run={run_id}.parquet"
+    (ledger_file,) = (project.lineage_dir / "ledger" / "stage=preference_pairs" / "partition=__all__").glob(
+        f"*-run={run_id}.parquet"
     )
     assert pq.read_table(ledger_file).num_rows == 4  # one row per dropped pair
 

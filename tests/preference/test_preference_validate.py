@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from curaline.ledger import GLOBAL_PARTITION, ledger_path, write_ledger
+from curaline.ledger import GLOBAL_PARTITION, run_ledger_file, write_ledger
 from curaline.preference.validate import (
     REASONS,
     STAGE,
@@ -133,7 +133,7 @@ def test_reasons_land_in_the_global_ledger(tmp_path: Path) -> None:
     project = Project.at(tmp_path)
     result, _ = run(pairs([("Q?", GOOD, BAD), ("Q2?", "", BAD), ("Q?", BAD, GOOD)]))
     path = write_ledger(project, result.events, stage=STAGE, partition=None, run_id="r1")
-    assert path == ledger_path(project, STAGE, None, "r1") and f"partition={GLOBAL_PARTITION}" in str(path)
+    assert path == run_ledger_file(project, STAGE, None, "r1") and f"partition={GLOBAL_PARTITION}" in str(path)
     rows = pq.read_table(path).to_pylist()
     assert [(r["doc_id"], r["stage"], r["partition"], r["action"], r["reason"]) for r in rows] == [
         ("p:0000000000000000", STAGE, GLOBAL_PARTITION, "drop", "contradicting_pair"),

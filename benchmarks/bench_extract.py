@@ -1,0 +1,102 @@
+"""Main-content extraction: quality and speed of every extractor, in one run.
+
+Quality is the article-extraction benchmark's own metric (its evaluate.py: shingle
+F1/precision/recall over 181 real pages, ../shared/data/article-extraction-benchmark);
+speed is pages per CPU second on one core (CPU time, so a shared machine's load does
+not move it much), HTML decoding excluded (done once, as ingest does, with
+curaline.web.reader.decode). Every extractor sees the same pages in the same process.
+
+    nice -n 10 .venv/bin/python benchmarks/bench_extract.py [--repeat 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.util
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from curaline.web.extract import ExtractConfig, extract, unsure  # noqa: E402
+from curaline.web.reader import decode  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data" / "article-extraction-benchmark"
+
+
+def load_evaluate(folder: Path):
+    spec = importlib.util.spec_from_file_location("aeb_evaluate", folder / "evaluate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def trafilatura_defaults(html: str) -> str:
+    """trafilatura exactly as its README calls it: the reference the goal names."""
+    import trafilatura
+
+    return trafilatura.extract(html) or ""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA)
+    ap.add_argument("--repeat", type=int, default=1, help="passes over the pages per extractor (speed only)")
+    ap.add_argument("--json", type=Path, help="write the figures here too")
+    args = ap.parse_args()
+    if not (args.data / "ground-truth.json").exists():
+        sys.exit(f"needs the benchmark at {args.data} (../shared/data/article-extraction-benchmark)")
+    ev = load_evaluate(args.data)
+    truth = json.loads((args.data / "ground-truth.json").read_text(encoding="utf-8"))
+    pages: dict[str, str] = {}
+    for key in truth:
+        html, _ = decode(gzip.decompress((args.data / "html" / f"{key}.html.gz").read_bytes()), None)
+        assert html is not None, key
+        pages[key] = html
+
+    base = ExtractConfig()
+    runs = {
+        "trafilatura (library defaults)": trafilatura_defaults,
+        "trafilatura (curaline settings: fast, no tables)": lambda h: extract(h, replace(base, extractor="trafilatura"))[0],
+        "resiliparse (main content)": lambda h: extract(h, replace(base, extractor="resiliparse"))[0],
+        "cascade min_markers=1": lambda h: extract(h, replace(base, min_markers=1))[0],
+        "cascade min_markers=3 (default)": lambda h: extract(h, base)[0],
+        "cascade min_markers=5": lambda h: extract(h, replace(base, min_markers=5))[0],
+    }
+    escalated = {
+        name: sum(unsure(h, extract(h, replace(base, extractor="resiliparse"))[0], replace(base, min_markers=m))
+                  for h in pages.values())
+        for name, m in (("cascade min_markers=1", 1), ("cascade min_markers=3 (default)", 3), ("cascade min_markers=5", 5))
+    }  # fmt: skip
+    results = {}
+    for name, fn in runs.items():
+        out: dict[str, str] = {}
+        start = time.process_time()
+        for _ in range(args.repeat):
+            out = {k: fn(h) for k, h in pages.items()}
+        cpu = time.process_time() - start
+        metrics = ev.evaluate(truth, {k: {"articleBody": v} for k, v in out.items()}, 1000)
+        results[name] = {"f1": metrics["f1"], "f1_std": metrics["f1_std"], "precision": metrics["precision"],
+                         "recall": metrics["recall"], "pages_per_s": len(pages) * args.repeat / cpu,
+                         "escalated": escalated.get(name)}  # fmt: skip
+        print(f"{name:50s} F1 {metrics['f1']:.3f}  P {metrics['precision']:.3f}  R {metrics['recall']:.3f}  "
+              f"{results[name]['pages_per_s']:7.1f} pages/s", flush=True)  # fmt: skip
+    ref = results["trafilatura (library defaults)"]["pages_per_s"]
+    print("\n| extractor | F1 (± bootstrap sd) | precision | recall | pages/s (1 core, CPU time) | vs trafilatura defaults | pages sent to trafilatura |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        esc = f"{r['escalated']} of {len(pages)}" if r["escalated"] is not None else "—"
+        print(f"| {name} | {r['f1']:.3f} ± {r['f1_std']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+              f"{r['pages_per_s']:.1f} | {r['pages_per_s'] / ref:.1f}x | {esc} |")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
