@@ -315,7 +315,7 @@ def test_push_and_pull_refuse_what_they_cannot_do_safely(tmp_path: Path, monkeyp
     from curaline.annotation.review import REVIEW_SCHEMA
 
     pq.write_table(REVIEW_SCHEMA.empty_table(), queue_path)
-    with pytest.raises(ls.LabelStudioError, match=r"pii_redacted/docs.parquet: the target source 'docs' has no PII-redacted"):
+    with pytest.raises(ls.LabelStudioError, match=r"pii_redacted/docs: the target source 'docs' has no PII-redacted"):
         ls.push(project, seed, client, settings)
     docs = parse_manifest(_manifest(root, id="docs", location="../d.jsonl", format="jsonl", kind="document"), roots=[root])
     with pytest.raises(ls.LabelStudioError, match="only an annotation source has a review queue"):

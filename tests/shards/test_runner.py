@@ -3,6 +3,7 @@ committed exactly once, skipped on a rerun, resumed byte-identical after a kill 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import subprocess
@@ -18,6 +19,7 @@ from shard_project import write_project
 
 from curaline.engine import LocalEngine
 from curaline.ingest import ingest_source
+from curaline.lineage.views import SHARD_LEDGER_FILE
 from curaline.project import Project
 from curaline.shards.chain import record_chain
 from curaline.shards.commit import ShardCommit, recover
@@ -97,7 +99,9 @@ def test_each_shard_has_one_ledger_file_per_stage(sharded: tuple[Path, list[dict
     root, _ = sharded
     for stage in ("raw_records", "normalized", "toxicity_screened"):
         names = sorted(p.name for p in (root / "lineage/ledger" / f"stage={stage}" / "partition=web").iterdir())
-        assert names == [f"run=run-a.shard={i:05d}-of-00006.parquet" for i in range(6)]
+        # named by the time each worker committed its shard, as every ledger file is (curaline.lineage.views)
+        assert [SHARD_LEDGER_FILE.match(n)["at"] is not None for n in names] == [True] * 6, names
+        assert sorted(n.split("-", 1)[1] for n in names) == [f"run=run-a.shard={i:05d}-of-00006.parquet" for i in range(6)]
 
 
 def test_a_rerun_skips_committed_shards_and_changes_no_byte(sharded: tuple[Path, list[dict]]) -> None:
@@ -175,39 +179,50 @@ def test_kill_9_mid_phase_then_resume_is_byte_identical(sharded: tuple[Path, lis
         assert ledger_rows(root, stage) == ledger_rows(reference, stage)
 
 
-def _copy_ledger(src: Path, dst: Path, *, sequence: int | None) -> None:
-    """A copy of a ledger file that records another write sequence (None: a new one, as a later write)."""
+def _copy_ledger(src: Path, dst: Path, at: dt.datetime) -> None:
+    """A copy of a ledger file that records another time (its footer; the name is the caller's)."""
     import json
 
-    from curaline.ledger import SUMMARY_KEY, next_sequence
+    from curaline.ledger import SUMMARY_KEY
 
     table = pq.read_table(src)
     summary = json.loads(table.schema.metadata[SUMMARY_KEY.encode()])
-    summary["sequence"] = next_sequence() if sequence is None else sequence
+    summary["recorded_at"] = at.isoformat()
     pq.write_table(table.replace_schema_metadata({SUMMARY_KEY: json.dumps(summary)}), dst)
 
 
 def test_the_current_ledger_is_one_file_per_shard_of_the_newest_plan(sharded: tuple[Path, list[dict]], tmp_path: Path) -> None:
     import shutil
 
-    from curaline.lineage.views import ledger_files
+    from curaline.ledger import shard_ledger_file
+    from curaline.lineage.views import ledger_file_name, ledger_files
 
     root, _ = sharded
     project = Project.at(shutil.copytree(root, tmp_path / "copy"))
     part = project.lineage_dir / "ledger" / "stage=normalized" / "partition=web"
     current = ledger_files(project, partition="web")
-    assert sorted(p.name for p in current if p.parent == part) == [f"run=run-a.shard={i:05d}-of-00006.parquet" for i in range(6)]
+    ours = [p for p in current if p.parent == part]
+    assert sorted(p.name.split("-", 1)[1] for p in ours) == [f"run=run-a.shard={i:05d}-of-00006.parquet" for i in range(6)]
     # an older whole-run file is history; a newer plan of 2 shards replaces the 6 (order: the
-    # write sequence each file records in its footer, not its mtime)
-    old = part / "run=old.parquet"
-    _copy_ledger(current[0], old, sequence=1)
-    os.utime(old)  # the newest mtime, yet the oldest sequence
-    assert old not in ledger_files(project, partition="web") and old in ledger_files(project, partition="web", latest=False)
-    newer = [part / f"run=later.shard={i:05d}-of-00002.parquet" for i in range(2)]
+    # time each file records in its name, or for an unstamped name in its footer, never its mtime)
+    long_ago = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    old = part / ledger_file_name("old", long_ago)
+    legacy = part / "run=legacy.parquet"  # a name from before the time was in it: the footer's time
+    for path in (old, legacy):
+        _copy_ledger(current[0], path, long_ago)
+        os.utime(path)  # the newest mtime, yet the oldest time
+    assert {old, legacy}.isdisjoint(ledger_files(project, partition="web"))
+    assert {old, legacy} <= set(ledger_files(project, partition="web", latest=False))
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    newer = [shard_ledger_file(part / f"run=later.shard={i:05d}-of-00002.parquet", later) for i in range(2)]
     for path in newer:
-        _copy_ledger(current[0], path, sequence=None)
-        os.utime(path, ns=(1, 1))  # the oldest mtime, yet the newest sequence
+        _copy_ledger(current[0], path, later)
+        os.utime(path, ns=(1, 1))  # the oldest mtime, yet the newest time
     assert [p for p in ledger_files(project, partition="web") if p.parent == part] == newer
+    # a shard of that plan committed again later (a resumed run): its newer file replaces its older
+    again = shard_ledger_file(part / "run=resumed.shard=00001-of-00002.parquet", later + dt.timedelta(hours=1))
+    _copy_ledger(current[0], again, later + dt.timedelta(hours=1))
+    assert [p for p in ledger_files(project, partition="web") if p.parent == part] == [newer[0], again]
 
 
 def test_the_summary_adds_up_the_shards_and_checks_ids_across_them(sharded: tuple[Path, list[dict]], tmp_path: Path) -> None:
