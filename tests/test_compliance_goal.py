@@ -112,6 +112,6 @@ def test_dvc_repro_force_of_a_release_in_a_clone_gives_its_bytes(original: Origi
     folder = Path("data") / "releases" / "main"
     released = {p.relative_to(root): file_digest(p) for p in sorted((root / folder).rglob("*")) if p.is_file()}
     out = sh(clone, str(BIN / "dvc"), "repro", "--force", "release@main")
-    assert "Running stage 'raw_records@letters'" in out and "Running stage 'preference_pairs'" in out
+    assert "Running stage 'source_records@letters'" in out and "Running stage 'preference_pairs'" in out
     rebuilt = {p.relative_to(clone): file_digest(p) for p in sorted((clone / folder).rglob("*")) if p.is_file()}
     assert rebuilt == released

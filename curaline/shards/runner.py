@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -150,11 +149,19 @@ class _Staged:
         self.writer.close()
 
 
-@lru_cache(maxsize=4)
+#: compiled takedown matchers of this worker, by their requests' repr (requests hold dicts: not hashable)
+_MATCHERS: dict[str, Any] = {}
+
+
 def _matcher(requests: tuple[Any, ...]) -> Any:
     from curaline.takedown import matcher
 
-    return matcher(requests)
+    key = repr(requests)
+    if key not in _MATCHERS:
+        if len(_MATCHERS) >= 4:
+            _MATCHERS.clear()
+        _MATCHERS[key] = matcher(requests)
+    return _MATCHERS[key]
 
 
 @dataclass
