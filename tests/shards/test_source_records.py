@@ -167,3 +167,26 @@ def test_runs_a_killed_run_left_started_are_marked_failed(tmp_path: Path) -> Non
         assert instance.get_run_by_id(runs["killed"]).status == dg.DagsterRunStatus.FAILURE
         assert instance.get_run_by_id(runs["alive"]).status == dg.DagsterRunStatus.STARTED
         assert "was left STARTED by a killed run: marked failed" in said[0]
+
+
+def test_trace_and_the_release_read_the_ledger_of_every_shard(ran: Path) -> None:
+    """The current ledger of a sharded stage is one file per shard: a record dropped in any shard
+    traces as dropped (not as history), and the release's reports count every shard's drops."""
+    import duckdb
+
+    from curaline.lineage.queries import trace
+    from curaline.records import make_doc_id, own_key
+    from curaline.reports.release_data import load_release
+
+    project = Project.at(ran)
+    for i in (5, 67, 191):  # "too short" documents in shards 0, 1 and 4: dropped by the quality rules
+        story = trace(project, make_doc_id("web", own_key(f"d{i}")))
+        (quality,) = [s for s in story["stages"] if s["stage"] == "quality_filtered"]
+        assert quality["status"] == "dropped" and quality["events"][0]["action"] == "drop", (i, quality)
+        assert not [h for h in story["history"] if h["stage"] == "quality_filtered"]
+    folder = ran / "lineage" / "ledger" / "stage=quality_filtered" / "partition=web"
+    with duckdb.connect() as con:
+        (dropped,) = con.execute("SELECT count(DISTINCT doc_id) FROM read_parquet(?) WHERE action = 'drop'",
+                                 [str(folder / "*.parquet")]).fetchone()  # fmt: skip
+    assert dropped >= 6  # one short document per 31 lines, in several shards
+    assert load_release(project, "r").ledger_counts()["quality_filtered"]["removed"] == dropped
