@@ -516,13 +516,19 @@ def _raw_runs_since(project: Project, source: str, since: dt.datetime) -> bool:
 
 def sources_with_urls(project: Project) -> list[str]:
     """Sources whose current raw records carry at least one URL: all a URL pattern can ever match."""
+    from curaline.store import parquet_files
+
     out = []
-    for path in sorted((project.data_dir / RAW_STAGE).glob("*.parquet")):
-        pf = pq.ParquetFile(path)
-        if "url" in pf.schema_arrow.names and any(
-            b.column(0).null_count < b.num_rows for b in pf.iter_batches(columns=["url"], batch_size=65_536)
-        ):
-            out.append(path.stem)
+    folder = project.data_dir / RAW_STAGE
+    for path in sorted(folder.glob("*")) if folder.is_dir() else []:  # a file per source, or a folder of shards
+        if not (path.suffix == ".parquet" or path.is_dir()):
+            continue
+        for pf in (pq.ParquetFile(f) for f in parquet_files(path)):
+            if "url" in pf.schema_arrow.names and any(
+                b.column(0).null_count < b.num_rows for b in pf.iter_batches(columns=["url"], batch_size=65_536)
+            ):
+                out.append(path.stem if path.suffix == ".parquet" else path.name)
+                break
     return out
 
 

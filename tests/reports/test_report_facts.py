@@ -160,12 +160,18 @@ def test_paywalls_and_own_crawler_are_checked_in_the_manifest(built: Project) ->
 def test_a_url_takedown_on_url_less_data_warns_at_once(built: Project, tmp_path: Path) -> None:
     # on a copy: the shared project's raw records must stay whole for the other tests, in any order
     built = Project.at(Path(shutil.copytree(built.root, tmp_path / "copy", symlinks=True)))
-    raw = built.stage_path("raw_records", "crawl")
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({"doc_id": CRAWL_IDS, "url": pa.nulls(N, pa.string())}), raw)
+    raw = built.stage_path("raw_records", "crawl")  # a sharded stage: a folder of shard files
+    raw.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"doc_id": CRAWL_IDS, "url": pa.nulls(N, pa.string())}), raw / "shard-00000.parquet")
     res = CliRunner().invoke(main, ["takedown", "--url-pattern", r"^https://x\.example/", "--reason", "notice",
                                     "--json", "--project", str(built.root)])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "this pattern matches nothing" in res.stderr
     assert "matches nothing" in json.loads(res.stdout)["warning"]
     assert IDS  # the wiki source is untouched
+    # one URL in a later shard: the pattern can match, no warning
+    pq.write_table(pa.table({"doc_id": CRAWL_IDS[:1], "url": ["https://x.example/a"]}), raw / "shard-00001.parquet")
+    res = CliRunner().invoke(main, ["takedown", "--url-pattern", r"^https://x\.example/", "--reason", "notice",
+                                    "--json", "--project", str(built.root)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "matches nothing" not in res.stderr and "warning" not in json.loads(res.stdout)
