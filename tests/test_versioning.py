@@ -127,10 +127,10 @@ def test_track_is_cheap_and_batched_is_cheaper(project: Project) -> None:
     started = time.perf_counter()
     everything = track(project, names)
     batched = time.perf_counter() - started
-    assert hashes["data/normalized/notes"] == dvc_hash(project.root / "data/normalized/notes") and len(hashes) == 7
+    assert hashes["data/normalized/notes"] == dvc_hash(project.root / "data/normalized/notes") and len(hashes) == 8
     declared = expand_stages(yaml.safe_load((project.root / DVC_YAML).read_text()))
     assert set(everything) == {o for stage in declared.values() for o in stage["outs"]}
-    assert len(everything) >= 19  # the catalog, 2 sources x (raw, quarantine + 5 stage folders, bands), 2 global folders, ...
+    assert len(everything) >= 19  # the catalog, 2 sources x (raw, quarantine + 6 stage folders, bands), 2 global folders, ...
     assert single < 1.0 and batched < 3.0, (single, batched)
 
 
