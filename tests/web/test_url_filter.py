@@ -91,3 +91,24 @@ def test_records_without_urls_and_empty_filters_pass(tmp_path: Path) -> None:
     assert result.keep.tolist() == [True] and result.events.num_rows == 0
     result = filter_urls(table(URLS), kind="document", config=load_filters(tmp_path, UrlFilterConfig()))
     assert result.keep.all() and result.table["url_list_hits"].to_pylist() == [0] * len(URLS)
+
+
+def test_a_changed_list_changes_the_shard_key(tmp_path: Path) -> None:
+    """The shard engine skips a committed shard whose key is unchanged: a list edited to other
+    entries of the same size (the same repr) must still rerun it."""
+    from curaline.project import IngestConfig
+    from curaline.shards.phase import chain_fingerprint
+    from curaline.shards.runner import ChainStage
+
+    (tmp_path / "blocked.txt").write_text("a.example\n")
+    config = UrlFilterConfig(domains=("blocked.txt",))
+
+    def key() -> tuple[str, str]:
+        filters = load_filters(tmp_path, config)
+        return repr(filters), chain_fingerprint([ChainStage("url_filtered", filter_urls, filters)], IngestConfig(), ())
+
+    first = key()
+    assert key() == first
+    (tmp_path / "blocked.txt").write_text("b.example\n")
+    second = key()
+    assert second[0] == first[0] and second[1] != first[1]
