@@ -337,3 +337,23 @@ def test_push_and_pull_refuse_what_they_cannot_do_safely(tmp_path: Path, monkeyp
     (root / "curaline.yaml").write_text("{}")
     with pytest.raises(ls.LabelStudioError, match="curaline.yaml has no annotation.label_studio"):
         ls.settings_of(Project.at(root))
+
+
+def test_an_unchanged_pull_leaves_the_mirror_file_alone(tmp_path: Path) -> None:
+    """The shard engine keys a shard on its files' size and mtime: a pull with nothing new must
+    not touch the mirror (its shard is then skipped), a pull with a change must rewrite it."""
+    import pyarrow as pa
+
+    def current(label: str) -> pa.Table:
+        return pa.table({"ls_annotation": [1, 2], "item_id": ["i1", "i2"], "annotator_id": ["ls-a", "ls-b"],
+                         "label": [label, "off-topic"], "task": ["t", "t"],
+                         "updated_at": ["2026-01-01T00:00:00Z", "2026-01-01T00:00:01Z"]})  # fmt: skip
+
+    mirror = tmp_path / "label_studio" / "judged.jsonl"
+    ls._write_mirror(mirror, current("relevant"))
+    os.utime(mirror, ns=(1, 1))
+    ls._write_mirror(mirror, current("relevant"))
+    assert mirror.stat().st_mtime_ns == 1 and not list(mirror.parent.glob(".*"))  # untouched, no temp file left
+    ls._write_mirror(mirror, current("off-topic"))
+    assert mirror.stat().st_mtime_ns != 1
+    assert [json.loads(line)["label"] for line in mirror.read_text().splitlines()] == ["off-topic", "off-topic"]
