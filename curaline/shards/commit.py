@@ -110,11 +110,15 @@ def recover(marker: Path, key: str, *, prefix: str | None = None) -> dict[str, A
 def sweep(folder: Path, name: str, *, stamped: bool = False) -> int:
     """Remove temporary files an interrupted attempt left for `name` in folder; returns how many.
 
-    stamped: the final name is `<time>-<name>` (a shard's ledger file, named when it commits)."""
+    stamped: name is a shard's ledger suffix (``shard=NNNNN-of-MMMMM.parquet``) and the final names
+    are ``<time>-run=<run id>.<name>``: the leftovers of any run's attempt at that shard go (the
+    caller holds the shard's lock, so no attempt is writing them)."""
     removed = 0
     if folder.is_dir():
         for entry in os.scandir(folder):
-            ours = entry.name.startswith(f".{name}.") or (stamped and entry.name.startswith(".") and f"-{name}." in entry.name)
+            ours = entry.name.startswith(f".{name}.") or (
+                stamped and entry.name.startswith(".") and "-run=" in entry.name and f".{name}." in entry.name
+            )
             if ours and entry.name.endswith(".tmp"):
                 os.unlink(entry.path)
                 removed += 1

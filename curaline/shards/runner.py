@@ -234,8 +234,8 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
     kind = m.kind
     for path in task.outputs.values():
         sweep(Path(path).parent, Path(path).name)  # what a killed attempt left behind
-    for path in task.ledgers.values():
-        sweep(Path(path).parent, Path(path).name, stamped=True)
+    for path in task.ledgers.values():  # a killed attempt of any run at this shard (its slot's shard part)
+        sweep(Path(path).parent, "shard=" + Path(path).name.rsplit(".shard=", 1)[-1], stamped=True)
     commit = ShardCommit(marker, key)
     reader = ShardReader(m, task.shard, task.ingest, seen_ids=task.seen_ids)
     raw_schema = reader.schema

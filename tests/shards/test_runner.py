@@ -242,3 +242,18 @@ def test_the_summary_adds_up_the_shards_and_checks_ids_across_them(sharded: tupl
     shutil.copy(copy / "shard-00000.parquet", copy / "shard-00009.parquet")  # every id of shard 0 twice
     report = check_unique_doc_ids(copy, summarize_ingest(results).raw_validation)
     assert not report.passed and report.by_check["doc_id: unique across shards"] == 2 * results[0]["ingest"]["ingested"]
+
+
+def test_a_shard_sweeps_the_ledger_leftovers_of_any_killed_attempt(tmp_path: Path) -> None:
+    """Ledger files are named when a shard commits, and a resumed run has another run id: the
+    temporary files a killed attempt left are found by the shard, not by the run."""
+    from curaline.shards.commit import sweep
+
+    stamp = "20260101T000000000000Z"
+    gone = [f".{stamp}-run=killed.shard=00002-of-00006.parquet.abc.tmp", f".{stamp}-run=x.shard=00002-of-00006.parquet.d.tmp"]
+    kept = [f".{stamp}-run=killed.shard=00003-of-00006.parquet.abc.tmp",  # another shard's
+            f"{stamp}-run=killed.shard=00002-of-00006.parquet"]  # a committed file  # fmt: skip
+    for name in gone + kept:
+        (tmp_path / name).write_bytes(b"")
+    assert sweep(tmp_path, "shard=00002-of-00006.parquet", stamped=True) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
