@@ -1,10 +1,12 @@
 """The record-level ledger: what each stage dropped or changed, and why.
 
-One append-only parquet file per (stage, partition, run), written atomically under
-`lineage/ledger/`, so readers (compliance staff) can query while runs write, and a
-rerun adds a new file instead of rewriting history. The "current" ledger of a stage
-and partition is its latest run's file (see `curaline.lineage.views`). Rows carry ids,
-rule names and numbers, never record text, so the ledger holds no personal data.
+One append-only parquet file per (stage, partition, run), or per shard of a run for the
+sharded stages (`curaline.shards`), written atomically under `lineage/ledger/` and named
+by the time it records, so readers (compliance staff) can query while runs write, and a
+rerun adds a new file instead of rewriting history. The "current" ledger of a stage and
+partition is its latest run's file, or the latest file of each shard of the latest plan
+(see `curaline.lineage.views`). Rows carry ids, rule names and numbers, never record
+text, so the ledger holds no personal data.
 """
 
 from __future__ import annotations
