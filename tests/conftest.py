@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# Tables fit $COLUMNS when it is set (curaline/clitools.py), and so does DVC's output:
+# pytest-xdist's workers get COLUMNS=80, a shell may export its own. The tests read whole
+# tables unless one sets a width itself (tests/lineage/test_cli_width.py).
+os.environ.pop("COLUMNS", None)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO.parent / "shared").resolve()

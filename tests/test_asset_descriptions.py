@@ -17,7 +17,7 @@ def _descriptions() -> list[tuple[str, str]]:
     defs = definitions.build_definitions()
     out = []
     for assets_def in defs.assets or []:
-        for key in getattr(assets_def, "keys", []):
+        for key in sorted(getattr(assets_def, "keys", []), key=lambda k: k.to_user_string()):  # a set: sort for stable ids
             text = assets_def.specs_by_key[key].description if hasattr(assets_def, "specs_by_key") else None
             if text:
                 out.append((key.to_user_string(), text))

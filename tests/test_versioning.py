@@ -43,6 +43,7 @@ def _env() -> dict[str, str]:
     """A subprocess environment that finds `curaline` and uses the clone's own DAGSTER_HOME."""
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "CURALINE_PROJECT")}
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["COLUMNS"] = "1000"  # DVC's output wraps at 80 columns off a terminal: a long tmp path would break in two
     return env
 
 
