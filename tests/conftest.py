@@ -26,6 +26,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.remove(item)
         same = [k for k, other in enumerate(items) if other.module is item.module]
         items.insert(same[-1] + 1 if same else len(items), item)
+    # Modules with a slow test go first (their shuffled order kept): pytest-xdist hands out
+    # whole files in this order (`--no-loadscope-reorder`), so a minutes-long story file
+    # never starts last while the other worker sits idle.
+    slow = {i.module for i in items if i.get_closest_marker("slow")}
+    items.sort(key=lambda i: i.module not in slow)  # stable: the order inside each group stays
     return result
 
 
