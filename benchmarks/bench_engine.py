@@ -11,7 +11,9 @@ start included) in the same window, the same number of times (--reps, median sho
    (every stage, Dagster, DVC, lineage, release and reports), and on a 1k-document project.
 
 CPU is the whole process tree's (user + system), sampled with psutil every 0.1 s, so
-pool workers (children of the forkserver, which `/usr/bin/time` does not see) count.
+pool workers (children of the forkserver, which `/usr/bin/time` does not see) count: each
+process's own time, so a lower bound (a process's last 0.1 s, and one shorter than that, are
+missed). A side that reads fewer documents than the input stops the benchmark.
 
     python benchmarks/bench_engine.py [--files 4] [--reps 1] [--skip-e2e]
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -68,12 +71,22 @@ def write_project(root: Path, files: list[Path], *, release: bool = True) -> int
                 "mix": {"by": "source", "weights": {s: 1.0 for s in ids if (root / "sources" / f"{s}.yaml").exists()}},
                 "splits": {"train": 0.98, "validation": 0.01, "test": 0.01, "seed": 1}}  # fmt: skip
         (root / "releases" / "bench.yaml").write_text(yaml.safe_dump(spec))
-    (root / "curaline.yaml").write_text(yaml.safe_dump({"license_classes": {"LicenseRef-Vendor-Manuals": "non-commercial"}}))
+    # the corpus files are symlinks out of the project: ingest refuses them unless their folder is allowed
+    (root / "curaline.yaml").write_text(yaml.safe_dump({"license_classes": {"LicenseRef-Vendor-Manuals": "non-commercial"},
+                                                        "ingest": {"allowed_roots": sorted({str(f.parent) for f in files})}}))  # fmt: skip
     return docs
 
 
-def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float]:
-    """(wall s, CPU s of the whole process tree, peak RSS MiB of one process) of a command."""
+def read_by_run(project: Path) -> int:
+    """Documents a `curaline run` read (kept + quarantined rows of every source's ingest shards)."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(f).metadata.num_rows for stage in ("raw_records", "quarantined_records")
+               for f in (project / "data" / stage).rglob("*.parquet"))  # fmt: skip
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
+    """(wall s, CPU s of the whole process tree, peak RSS MiB of one process, output) of a command."""
     start = time.perf_counter()
     proc = psutil.Popen(cmd, cwd=REPO, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     cpu: dict[int, float] = {}
@@ -86,7 +99,9 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, f
         for p in tree:
             try:
                 t = p.cpu_times()
-                cpu[p.pid] = t.user + t.system + t.children_user + t.children_system
+                # each process's own time only: a parent's children_* already holds the time of
+                # children it reaped, which are sampled themselves (forkserver workers were counted twice)
+                cpu[p.pid] = t.user + t.system
                 rss = max(rss, p.memory_info().rss / 2**20)
             except psutil.NoSuchProcess:
                 pass
@@ -95,7 +110,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, f
     out = proc.stdout.read().decode() if proc.stdout else ""
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-4000:]}")
-    return wall, sum(cpu.values()), rss
+    return wall, sum(cpu.values()), rss, out
 
 
 # ---- the child processes ---------------------------------------------------------------------
@@ -190,7 +205,18 @@ def main() -> None:
         ]  # fmt: skip
     for _ in range(args.reps):
         for label, make in sides:
-            rows.setdefault(label, []).append(measure(make()))
+            cmd = make()
+            wall, cpu, rss, out = measure(cmd)
+            # a side that read fewer documents than the input measured nothing (a refused manifest, a bad glob)
+            expected = 1000 if "1k" in label else docs
+            if "--child" in cmd:
+                found = re.search(r"^(?:kernels|phase): (\d+) docs", out, re.M)
+                read = int(found.group(1)) if found else -1
+            else:
+                read = read_by_run(Path(cmd[cmd.index("--project") + 1]))
+            if read != expected:
+                raise SystemExit(f"{label}: read {read:,} of {expected:,} documents; output:\n{out[-3000:]}")
+            rows.setdefault(label, []).append((wall, cpu, rss))
     med = {k: tuple(statistics.median(v[i] for v in vs) for i in range(3)) for k, vs in rows.items()}
     print(f"input: {docs:,} documents ({len(files)} corpus shards) as 3 sources; {os.cpu_count()} cores; "
           f"median of {args.reps} run(s) per side, all in this invocation\n")
