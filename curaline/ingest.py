@@ -607,6 +607,20 @@ def read_source(manifest: SourceManifest, config: IngestConfig | None = None) ->
     return records, quarantine, reader.stats
 
 
+def drop_taken_down(table: pa.Table, takedown: Callable[[pa.Table, str], tuple[Any, pa.Table]], source_id: str,
+                    stats: IngestStats) -> tuple[pa.Table, pa.Table]:  # fmt: skip
+    """One batch without the records takedown requests name, counted as taken down rather
+    than ingested (a whole read and a shard read share it); returns the batch and its events."""
+    keep, events = takedown(table, source_id)
+    keep = pa.array(keep, pa.bool_())
+    removed = table.num_rows - pc.sum(keep).as_py()
+    if removed:
+        table = table.filter(keep)
+        stats.ingested -= removed
+        stats.taken_down += removed
+    return table, events
+
+
 def ingest_source(
     manifest: SourceManifest,
     records_path: Path,
@@ -637,13 +651,7 @@ def ingest_source(
         for batch in reader.batches():
             table = batch.records
             if takedown is not None and table.num_rows:
-                keep, ev = takedown(table, manifest.id)
-                keep = pa.array(keep, pa.bool_())
-                removed = table.num_rows - pc.sum(keep).as_py()
-                if removed:
-                    table = table.filter(keep)
-                    reader.stats.ingested -= removed
-                    reader.stats.taken_down += removed
+                table, ev = drop_taken_down(table, takedown, manifest.id, reader.stats)
                 events.append(ev)
             records.write(table)
             quarantine.write(batch.quarantine)

@@ -239,7 +239,7 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
     commit = ShardCommit(marker, key)
     reader = ShardReader(m, task.shard, task.ingest, seen_ids=task.seen_ids)
     raw_schema = reader.schema
-    from curaline.ingest import QUARANTINE_SCHEMA
+    from curaline.ingest import QUARANTINE_SCHEMA, drop_taken_down
 
     signals = {s.name: ({} if kind in NON_TEXT_KINDS else dict(s.signal_columns)) for s in task.chain}
     schemas: dict[str, pa.Schema] = {}
@@ -263,13 +263,7 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
         for batch in reader.batches():
             table = batch.records
             if takedown is not None and table.num_rows:
-                keep, ev = takedown(table, m.id)
-                keep = pa.array(keep, pa.bool_())
-                removed = table.num_rows - pc.sum(keep).as_py()
-                if removed:
-                    table = table.filter(keep)
-                    reader.stats.ingested -= removed
-                    reader.stats.taken_down += removed
+                table, ev = drop_taken_down(table, takedown, m.id, reader.stats)
                 takedown_events.append(ev)
             validate_batch(table, checks[RAW], reports[RAW], reports[RAW]["rows"])
             validate_batch(batch.quarantine, checks[QUARANTINE], reports[QUARANTINE], reports[QUARANTINE]["rows"])
