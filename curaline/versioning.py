@@ -542,7 +542,8 @@ def push(project: Project, targets: Sequence[str] | None = None) -> int:
 
 def shareable_outputs(project: Project, repo: Any) -> list[str] | None:
     """What a plain push may send: None (every output) for a local remote or when the project
-    allows PII on its remote; else the dvc.lock outputs of every stage that holds no PII."""
+    allows PII on its remote; else the dvc.lock outputs of every stage that holds no PII, and the
+    lineage store."""
     from curaline.pii_stages import holds_pii, is_local_remote
 
     name = repo.config["core"].get("remote")
@@ -552,6 +553,11 @@ def shareable_outputs(project: Project, repo: Any) -> list[str] | None:
     lock_path = project.root / DVC_LOCK
     lock = (yaml.load(lock_path.read_text(encoding="utf-8"), Loader=_Loader) or {}) if lock_path.exists() else {}
     outs = [str(o["path"]) for stage in (lock.get("stages") or {}).values() for o in stage.get("outs") or []]
+    # the lineage store is `dvc add`-ed (a `.dvc` file each), not a dvc.lock output, and holds no
+    # PII (tests/test_pii_leak.py): without it a clone pulling from a service could not audit.
+    # Source files inside the project are `dvc add`-ed too, and stay: they are PII as delivered.
+    _, lineage = compliance_paths(project)
+    outs += [p for p in lineage if (project.root / f"{p}.dvc").exists()]
     return sorted(p for p in set(outs) if not holds_pii(p))
 
 

@@ -111,3 +111,30 @@ def test_a_push_to_a_remote_service_sends_no_pii(tmp_path: Path) -> None:
         server.server_close()
     [sent] = _Store.objects.values()
     assert b"<EMAIL>" in sent and not any(EMAIL.encode() in body for body in _Store.objects.values())
+
+
+def test_the_lineage_travels_to_a_remote_service(tmp_path: Path) -> None:
+    """The ledger is `dvc add`-ed, not a dvc.lock output: a push to a service must still send it
+    (it holds no PII: see test_pii_leak), so a clone that pulls from that service can audit."""
+    from curaline.versioning import commit_compliance_state
+
+    project = _project(tmp_path / "proj")
+    ledger = project.root / "lineage" / "ledger" / "stage=normalized" / "partition=notes" / "x-run=r1.parquet"
+    ledger.parent.mkdir(parents=True)
+    pq.write_table(pa.table({"doc_id": ["notes:1"], "action": ["drop"], "reason": ["too_short"]}), ledger)
+    _Store.objects = {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Store)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _set_remote(project.root, f"http://127.0.0.1:{server.server_address[1]}/store")
+        commit_compliance_state(project, "lineage")
+        assert ledger.read_bytes() in _Store.objects.values()
+        assert not any(EMAIL.encode() in body for body in _Store.objects.values())
+        clone = tmp_path / "clone"
+        subprocess.run(["git", "clone", "-q", str(project.root), str(clone)], check=True)
+        res = subprocess.run([str(BIN / "dvc"), "pull", "lineage/ledger"], cwd=clone, capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (clone / ledger.relative_to(project.root)).read_bytes() == ledger.read_bytes()
