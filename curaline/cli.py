@@ -250,7 +250,9 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], workers: int
     tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
     engine_config = project.config.engine.with_workers(workers)
     ok = True
-    with DagsterInstance.get() as instance:
+    from curaline.versioning import VersioningError, commit_compliance_state, deferred_pushes
+
+    with deferred_pushes(project), DagsterInstance.get() as instance:
         fail_killed_runs(instance, echo)
         for scope in SCOPES:  # the registry's order: catalog, per source, global, per release
             job = defs.resolve_job_def(JOBS[scope])
@@ -276,13 +278,11 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], workers: int
                 ok &= res.success
             else:
                 ok &= _run_releases(specs, job, definitions, instance, quiet, echo, tags)
-    from curaline.versioning import VersioningError, commit_compliance_state
-
-    try:
-        commit_compliance_state(project, "lineage of a curaline run")  # takedowns, ledger, events travel
-    except VersioningError as exc:  # the run's outputs stand, but a clone would not have its lineage: say so
-        echo(f"  compliance state NOT versioned: {exc}")
-        ok = False
+        try:
+            commit_compliance_state(project, "lineage of a curaline run")  # takedowns, ledger, events travel
+        except VersioningError as exc:  # the run's outputs stand, but a clone would not have its lineage: say so
+            echo(f"  compliance state NOT versioned: {exc}")
+            ok = False
     return ok and not problems
 
 

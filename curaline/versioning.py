@@ -523,12 +523,42 @@ def _outs(stages: Mapping[str, Mapping[str, Any]], name: str, root: Path) -> lis
     return [o if isinstance(o, str) else next(iter(o)) for o in stages[name].get("outs", [])]
 
 
+#: projects whose pushes are deferred (see `deferred_pushes`): root -> whether one was asked for
+_DEFERRED: dict[Path, bool] = {}
+
+
+@contextlib.contextmanager
+def deferred_pushes(project: Project) -> Iterator[None]:
+    """Within, `push` only notes that a push is due; one push of everything shareable at the end.
+
+    `curaline run` pushes after each release, its exports and the compliance state: each a
+    DVC repository opened and the remote asked about every object (0.3 s each, a seventh of a
+    small run). One push at the end sends the same objects. A nested use defers to the outer one.
+    """
+    root = project.root.resolve()
+    if root in _DEFERRED:
+        yield
+        return
+    _DEFERRED[root] = False
+    try:
+        yield
+    finally:
+        due = _DEFERRED.pop(root)
+        if due:
+            push(project)
+
+
 def push(project: Project, targets: Sequence[str] | None = None) -> int:
     """Push cached outputs (all, or these stages/paths) to the default remote; objects sent.
 
     "All" leaves out the outputs that hold PII verbatim (curaline.pii_stages) when the
     remote is not a local folder, unless curaline.yaml says `pii_to_remote: true`.
+    Inside `deferred_pushes` it sends nothing and returns 0: the push at its end sends all.
     """
+    root = project.root.resolve()
+    if root in _DEFERRED:
+        _DEFERRED[root] = True
+        return 0
     with project_lock(project):
         def run() -> int:
             with _open_repo(project.root) as repo:
