@@ -39,13 +39,16 @@ def _norm(s: str) -> str:
     return _WS.sub(" ", s).strip()
 
 
-def eval_set() -> tuple[list[str], np.ndarray]:
+def eval_set(pages: set[str] | None = None) -> tuple[list[str], np.ndarray]:
+    """The keep/drop documents of the benchmark's pages (all, or these page keys)."""
     from resiliparse.extract.html2text import extract_plain_text
 
     truth = json.loads((AEB / "ground-truth.json").read_text(encoding="utf-8"))
     texts: list[str] = []
     labels: list[int] = []
     for key, item in sorted(truth.items()):
+        if pages is not None and key not in pages:
+            continue
         body = item["articleBody"].strip()
         html = gzip.decompress((AEB / "html" / f"{key}.html.gz").read_bytes()).decode("utf-8", "replace")
         page = extract_plain_text(html, main_content=False)
