@@ -38,6 +38,8 @@ class StageStats:
     dropped: Counter[str] = field(default_factory=Counter)
     changed: Counter[str] = field(default_factory=Counter)
     records_changed: int = 0
+    #: drop rows in the ledger: a record that failed two rules has two, but counts once in dropped
+    ledger_drop_rows: int = 0
     signal: list[np.ndarray] = field(default_factory=list)
 
     @property
@@ -50,6 +52,26 @@ class StageStats:
 
     def signal_values(self) -> np.ndarray:
         return np.concatenate(self.signal) if self.signal else np.array([], dtype=float)
+
+    def count(self, keep: np.ndarray, events: pa.Table) -> None:
+        """Add one batch's keep mask and events (the stage runner and the shard worker count alike)."""
+        self.rows_in += len(keep)
+        self.kept += int(keep.sum())
+        is_drop = pc.equal(events["action"], "drop")
+        drops = events.filter(is_drop)
+        # a record counts once, under its first failing rule, however many rules it failed
+        first_reason = dict(zip(reversed(drops["doc_id"].to_pylist()), reversed(drops["reason"].to_pylist()), strict=True))
+        self.dropped.update(first_reason.values())
+        self.ledger_drop_rows += drops.num_rows
+        changes = events.filter(pc.invert(is_drop))
+        self.changed.update(changes["reason"].to_pylist())
+        self.records_changed += len(set(changes["doc_id"].to_pylist()))
+
+    def sample_signal(self, table: pa.Table, column: str | None, limit: int = SIGNAL_SAMPLE) -> None:
+        """Keep the first `limit` values of the stage's main signal (the report's histogram)."""
+        have = sum(len(a) for a in self.signal)
+        if column and have < limit:
+            self.signal.append(table[column].to_numpy(zero_copy_only=False).astype(float)[: limit - have])
 
 
 def passthrough(table: pa.Table, *, kind: str, config: Any) -> KernelResult:
@@ -89,27 +111,14 @@ def run_record_stage(
     files = parquet_files(input_path)  # a file, or a sharded stage's folder
     schema = output_schema(pq.read_schema(files[0]), signal_columns)
     all_events: list[pa.Table] = []
-    sampled = 0
     with AtomicParquetWriter(output_path, schema) as writer:
         for batch in (b for f in files for b in pq.ParquetFile(f).iter_batches(batch_size=batch_rows)):
             result = kernel(pa.Table.from_batches([batch]), kind=kind, config=config)
             keep = np.asarray(result.keep, dtype=bool)
-            stats.rows_in += batch.num_rows
-            stats.kept += int(keep.sum())
-            events = result.events
-            drops = events.filter(pc.equal(events["action"], "drop"))
-            # a record counts once, under its first failing rule, however many rules it failed
-            first_reason = dict(zip(reversed(drops["doc_id"].to_pylist()), reversed(drops["reason"].to_pylist()), strict=True))
-            stats.dropped.update(first_reason.values())
-            changes = events.filter(pc.not_equal(events["action"], "drop"))
-            stats.changed.update(changes["reason"].to_pylist())
-            stats.records_changed += len(set(changes["doc_id"].to_pylist()))
+            stats.count(keep, result.events)
             writer.write(result.table.filter(pa.array(keep)))
-            all_events.append(events)
-            if signal_column and sampled < SIGNAL_SAMPLE:
-                values = result.table[signal_column].to_numpy(zero_copy_only=False).astype(float)
-                stats.signal.append(values[: SIGNAL_SAMPLE - sampled])
-                sampled += len(stats.signal[-1])
+            all_events.append(result.events)
+            stats.sample_signal(result.table, signal_column)
     if not stats.balanced:
         raise AssertionError(f"{output_path}: rows in {stats.rows_in} != kept {stats.kept} + dropped {stats.dropped_total}")
     events = pa.concat_tables(all_events) if all_events else EVENT_SCHEMA.empty_table()

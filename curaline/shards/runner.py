@@ -16,7 +16,6 @@ quarantined exactly as in a whole-source read), and reports progress.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,7 +32,7 @@ from curaline.records import NON_TEXT_KINDS, TEXT_COLUMNS
 from curaline.shards.commit import ShardCommit, recover, shard_lock, sweep
 from curaline.shards.plan import Shard
 from curaline.sources import SourceManifest
-from curaline.stage import Kernel, output_schema, passthrough
+from curaline.stage import Kernel, StageStats, output_schema, passthrough
 
 #: values of each stage's signal a shard keeps for the report's histogram
 SIGNAL_SAMPLE = 5_000
@@ -165,45 +164,27 @@ def _matcher(requests: tuple[Any, ...]) -> Any:
 
 
 @dataclass
-class _StageAcc:
-    rows_in: int = 0
-    kept: int = 0
-    dropped: Counter[str] = field(default_factory=Counter)
-    changed: Counter[str] = field(default_factory=Counter)
-    records_changed: int = 0
-    ledger_drop_rows: int = 0
-    signal: list[float] = field(default_factory=list)
+class _StageAcc(StageStats):
+    """A stage's counts over one shard, with its validation report and ledger events."""
+
     report: dict[str, Any] = field(default_factory=new_report)
     events: list[pa.Table] = field(default_factory=list)
 
     def result(self) -> dict[str, Any]:
         return {"rows_in": self.rows_in, "kept": self.kept, "dropped": dict(self.dropped),
                 "changed": dict(self.changed), "records_changed": self.records_changed,
-                "ledger_drop_rows": self.ledger_drop_rows, "signal": self.signal, "validation": self.report}  # fmt: skip
+                "ledger_drop_rows": self.ledger_drop_rows, "signal": self.signal_values().tolist(),
+                "validation": self.report}  # fmt: skip
 
 
 def _apply(stage: ChainStage, kind: str, table: pa.Table, acc: _StageAcc) -> pa.Table:
-    """One stage on one batch: counts as the per-stage runner counts them; returns the kept rows."""
+    """One stage on one batch, counted as the per-stage runner counts it; returns the kept rows."""
     kernel = passthrough if kind in NON_TEXT_KINDS else stage.kernel
     result = kernel(table, kind=kind, config=stage.config)
     keep = np.asarray(result.keep, dtype=bool)
-    acc.rows_in += table.num_rows
-    acc.kept += int(keep.sum())
-    events = result.events
-    is_drop = pc.equal(events["action"], "drop")
-    drops = events.filter(is_drop)
-    # a record counts once, under its first failing rule, however many rules it failed
-    first_reason = dict(zip(reversed(drops["doc_id"].to_pylist()), reversed(drops["reason"].to_pylist()), strict=True))
-    acc.dropped.update(first_reason.values())
-    acc.ledger_drop_rows += drops.num_rows
-    changes = events.filter(pc.invert(is_drop))
-    acc.changed.update(changes["reason"].to_pylist())
-    acc.records_changed += len(set(changes["doc_id"].to_pylist()))
-    acc.events.append(events)
-    column = stage.signal_column if kind not in NON_TEXT_KINDS else None
-    if column and len(acc.signal) < SIGNAL_SAMPLE:
-        values = result.table[column].to_numpy(zero_copy_only=False).astype(float)
-        acc.signal += values[: SIGNAL_SAMPLE - len(acc.signal)].tolist()
+    acc.count(keep, result.events)
+    acc.events.append(result.events)
+    acc.sample_signal(result.table, stage.signal_column if kind not in NON_TEXT_KINDS else None, SIGNAL_SAMPLE)
     return result.table.filter(pa.array(keep))
 
 

@@ -8,7 +8,6 @@ raw folder's doc_id column.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,56 +15,26 @@ from typing import Any
 
 import numpy as np
 
+from curaline.ingest import IngestStats
 from curaline.schemas import ValidationReport
 from curaline.shards.runner import QUARANTINE, RAW, merge_reports
+from curaline.stage import StageStats
 
 
 @dataclass
-class StageSummary:
-    rows_in: int = 0
-    kept: int = 0
-    dropped: Counter[str] = field(default_factory=Counter)
-    changed: Counter[str] = field(default_factory=Counter)
-    records_changed: int = 0
-    ledger_drop_rows: int = 0
-    signal: np.ndarray = field(default_factory=lambda: np.array([], dtype=float))
+class StageSummary(StageStats):
+    """A stage's counts over every shard of a source, with its merged validation report."""
+
     validation: ValidationReport = field(default_factory=ValidationReport)
 
-    @property
-    def dropped_total(self) -> int:
-        return sum(self.dropped.values())
-
-    @property
-    def balanced(self) -> bool:
-        return self.rows_in == self.kept + self.dropped_total
-
-    def signal_values(self) -> np.ndarray:
-        return self.signal
-
 
 @dataclass
-class IngestSummary:
-    read: int = 0
-    ingested: int = 0
-    quarantined: Counter[str] = field(default_factory=Counter)
-    files: int = 0
-    blank_lines: int = 0
-    trees: int = 0
-    trees_without_pairs: int = 0
-    taken_down: int = 0
-    #: web formats: WARC records that hold no page (request, warcinfo, revisit...), by type
-    skipped: Counter[str] = field(default_factory=Counter)
+class IngestSummary(IngestStats):
+    """Ingest's counts over every shard, with the sampled lengths and both validation reports."""
+
     lengths: np.ndarray = field(default_factory=lambda: np.array([], dtype=float))
     raw_validation: ValidationReport = field(default_factory=ValidationReport)
     quarantine_validation: ValidationReport = field(default_factory=ValidationReport)
-
-    @property
-    def quarantined_total(self) -> int:
-        return sum(self.quarantined.values())
-
-    @property
-    def balanced(self) -> bool:
-        return self.read == self.ingested + self.quarantined_total + self.taken_down
 
 
 def _report(raw: dict[str, Any]) -> ValidationReport:
@@ -102,7 +71,7 @@ def summarize_stage(results: Sequence[dict[str, Any]], stage: str) -> StageSumma
         out.changed.update(s["changed"])
         out.records_changed += s["records_changed"]
         out.ledger_drop_rows += s["ledger_drop_rows"]
-    out.signal = np.asarray([v for r in results for v in r["stages"][stage]["signal"]], dtype=float)
+    out.signal = [np.asarray([v for r in results for v in r["stages"][stage]["signal"]], dtype=float)]
     out.validation = _report(merge_reports([r["stages"][stage]["validation"] for r in results]))
     return out
 

@@ -238,7 +238,7 @@ def test_the_summary_adds_up_the_shards_and_checks_ids_across_them(sharded: tupl
     assert ingest.balanced and ingest.read == 240 and ingest.files == 1 and ingest.raw_validation.passed
     quality = summarize_stage(results, "quality_filtered")
     assert quality.balanced and quality.dropped_total > 0 and quality.validation.rows == quality.kept
-    assert quality.signal.size == quality.rows_in
+    assert quality.signal_values().size == quality.rows_in
     folder = shard_dir(Project.at(root), RAW, "web")
     assert check_unique_doc_ids(folder, ingest.raw_validation).passed
     copy = shutil.copytree(folder, tmp_path / "raw")
