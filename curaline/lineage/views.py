@@ -341,16 +341,26 @@ def _stage_view_sql(pattern: str) -> str:
             f"FROM read_parquet({_sql_str(pattern)}, union_by_name = true)")  # fmt: skip
 
 
+def _events_sql(project: Project) -> str:
+    if not event_files(project):
+        return _empty(EVENT_COLUMNS)
+    return (f"SELECT {_visible(EVENT_COLUMNS)} FROM read_parquet({_sql_str(events_root(project) / 'job=*' / 'run=*.parquet')}, "
+            "union_by_name = true, hive_partitioning = false)")  # fmt: skip
+
+
+def open_events(project: Project) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with the `events` view only: what a report's lineage questions
+    need, without listing every stage's and ledger's files for views it does not ask about."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW events AS {_events_sql(project)}")
+    return con
+
+
 def lineage_view_sql(project: Project) -> dict[str, str]:
     """The SQL of every lineage view, in creation order (later ones use earlier ones)."""
-    views: dict[str, str] = {}
-    events = event_files(project)
-    views["events"] = (
-        f"SELECT {_visible(EVENT_COLUMNS)} FROM read_parquet({_sql_str(events_root(project) / 'job=*' / 'run=*.parquet')}, "
-        "union_by_name = true, hive_partitioning = false)"
-        if events
-        else _empty(EVENT_COLUMNS)
-    )  # fmt: skip
+    views: dict[str, str] = {"events": _events_sql(project)}
     views["runs"] = """
         SELECT run_id, any_value(job) AS asset, any_value(partition) AS partition,
                any_value(parent_run_id) AS parent_run_id, any_value(parent_job) AS parent_job,

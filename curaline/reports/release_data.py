@@ -245,11 +245,11 @@ class ReleaseData:
     def evaluation_sets(self) -> list[str] | str:
         """The evaluation sets the last decontamination run up to the build compared against: the
         `normalized/<source>.parquet` inputs its OpenLineage COMPLETE event names (not known without it)."""
-        from curaline.lineage.views import open_views
+        from curaline.lineage.views import open_events
 
         created = self.created_at
         when = f" AND event_time <= {_q(created.isoformat())}::TIMESTAMPTZ" if created else ""
-        con = open_views(self.project)
+        con = open_events(self.project)
         try:
             rows = con.sql(f"""
                 SELECT [i.name FOR i IN inputs] FROM events
@@ -266,14 +266,14 @@ class ReleaseData:
     def stage_runs(self, stages: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Per stage: completed runs over this release's sources up to its build, the last
         one's time, and the stage's documentation (the asset description the events carry)."""
-        from curaline.lineage.views import open_views
+        from curaline.lineage.views import open_events
 
         stages = list(stages)
         if not stages:
             return {}
         sources = [str(s["id"]) for s in self.sources]
         created = self.created_at
-        con = open_views(self.project)
+        con = open_events(self.project)
         try:
             cond = [f"job IN ({', '.join(_q(s) for s in stages)})", "event_type = 'COMPLETE'",
                     f"(partition IS NULL OR partition IN ({', '.join(_q(s) for s in sources) or 'NULL'}) "
@@ -301,14 +301,14 @@ class ReleaseData:
     def quarantined(self) -> dict[str, int]:
         """Input quarantined at ingest, by reason, over this release's sources: the last ingest
         run of each source up to the build (its OpenLineage removals facet)."""
-        from curaline.lineage.views import open_views
+        from curaline.lineage.views import open_events
 
         sources = [str(s["id"]) for s in self.sources]
         if not sources:
             return {}
         created = self.created_at
         when = f" AND event_time <= {_q(created.isoformat())}::TIMESTAMPTZ" if created else ""
-        con = open_views(self.project)
+        con = open_events(self.project)
         try:
             rows = con.sql(f"""
                 SELECT partition, arg_max(output_facets, event_time) FROM events
