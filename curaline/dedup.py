@@ -10,6 +10,7 @@ records plus ledger events naming the document each removed one merged into.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +38,8 @@ from curaline.licenses import CLASSES, classify
 from curaline.project import Project
 from curaline.records import NON_TEXT_KINDS, TEXT_COLUMNS
 from curaline.sources import SourceManifest
-from curaline.store import AtomicParquetWriter, write_parquet
+from curaline.stage import BATCH_ROWS
+from curaline.store import AtomicParquetWriter, parquet_files, write_parquet
 
 OUTPUT_STAGE = "deduplicated"
 #: the stage whose output dedup reads: the last per-source stage (the registry's upstream)
@@ -61,18 +63,34 @@ def normalized_hash(texts: pa.Array) -> pa.Array:
     return pa.array(string_hashes(squashed).astype(np.uint64).view(np.int64)).cast(pa.string())
 
 
+def _batches(project: Project, manifest: SourceManifest) -> Iterator[pa.Table]:
+    """The source's dedup input, batch by batch, in row order (its shard files in order)."""
+    for path in parquet_files(project.stage_path(INPUT_STAGE, manifest.id)):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
+            yield pa.Table.from_batches([batch])
+
+
+def _bands(table: pa.Table, kind: str, minhash: MinHashConfig, dedup: DedupConfig) -> pa.Table:
+    sigs = minhash_signatures(dedup_text(table, kind), config=minhash)
+    return band_table(table["doc_id"].combine_chunks(), sigs, dedup)
+
+
 def source_signatures(project: Project, manifest: SourceManifest, minhash: MinHashConfig, dedup: DedupConfig) -> int:
-    """Write the source's band buckets (doc_id, band, bucket); returns the documents banded."""
-    table = pq.read_table(project.stage_path(INPUT_STAGE, manifest.id))
-    if manifest.kind == "evaluation" or manifest.kind in NON_TEXT_KINDS:
-        table = table.slice(0, 0)  # eval items and annotations are not training text: never deduplicated
-    sigs = minhash_signatures(dedup_text(table, manifest.kind), config=minhash)
-    bands = band_table(table["doc_id"].combine_chunks(), sigs, dedup)
+    """Write the source's band buckets (doc_id, band, bucket); returns the documents banded.
+
+    Batch by batch: memory is one batch's text and signatures, whatever the source's size."""
     pq_path = project.stage_path(SIGNATURE_STAGE, manifest.id)
     pq_path.parent.mkdir(parents=True, exist_ok=True)
-    with AtomicParquetWriter(pq_path, bands.schema) as writer:
-        writer.write(bands)
-    return table.num_rows
+    empty = pa.table({"doc_id": pa.array([], pa.string()), "text": pa.array([], pa.string())})
+    schema = _bands(empty, "document", minhash, dedup).schema
+    n = 0
+    with AtomicParquetWriter(pq_path, schema) as writer:
+        if manifest.kind == "evaluation" or manifest.kind in NON_TEXT_KINDS:
+            return 0  # eval items and annotations are not training text: never deduplicated (an empty file)
+        for table in _batches(project, manifest):
+            writer.write(_bands(table, manifest.kind, minhash, dedup).cast(schema))
+            n += table.num_rows
+    return n
 
 
 @dataclass
@@ -99,26 +117,29 @@ def deduplicate(
     training = [m for m in manifests if m.kind != "evaluation" and m.kind not in NON_TEXT_KINDS
                 and project.stage_path(INPUT_STAGE, m.id).exists()]  # fmt: skip
     stats = DedupStats()
-    metas, texts, pref_parts = [], [], []
+    # one pass for what every record contributes (its id, its source's rank, its content hash):
+    # no text is kept, so memory grows with the record count, not the corpus's bytes
+    metas, pref_parts = [], []
     for m in training:
-        t = pq.read_table(project.stage_path(INPUT_STAGE, m.id))
-        text = dedup_text(t, m.kind)
-        pref_parts.append([t[c].combine_chunks().cast(pa.string()) if m.kind == "preference"
-                           else pa.nulls(t.num_rows, pa.string()) for c in PAIR_PARTS])  # fmt: skip
         rank = CLASSES.index(classify(m.license))
-        metas.append(pa.table({
-            "doc_id": t["doc_id"].combine_chunks(),
-            "source_id": pa.array([m.id] * t.num_rows, pa.string()),
-            "priority": pa.array([m.priority] * t.num_rows, pa.int64()),
-            "license_rank": pa.array([rank] * t.num_rows, pa.int64()),
-            "collected": pa.array([m.collected] * t.num_rows, pa.date32()),
-            "content_hash": normalized_hash(text),
-        }))  # fmt: skip
-        texts.append(text)
+        parts = []
+        for t in _batches(project, m):
+            if m.kind == "preference":  # pairs are compared part by part (kept: preference sets are small)
+                pref_parts.append([t[c].combine_chunks().cast(pa.string()) for c in PAIR_PARTS])
+            else:
+                pref_parts.append([pa.nulls(t.num_rows, pa.string()) for _ in PAIR_PARTS])
+            parts.append(pa.table({
+                "doc_id": t["doc_id"].combine_chunks(),
+                "source_id": pa.array([m.id] * t.num_rows, pa.string()),
+                "priority": pa.array([m.priority] * t.num_rows, pa.int64()),
+                "license_rank": pa.array([rank] * t.num_rows, pa.int64()),
+                "collected": pa.array([m.collected] * t.num_rows, pa.date32()),
+                "content_hash": normalized_hash(dedup_text(t, m.kind)),
+            }))  # fmt: skip
+        metas.append(pa.concat_tables(parts).combine_chunks() if parts else _meta_empty())
     if not metas:
         return stats, merge_events(exact_duplicates_empty(), near_empty(), dedup)
     meta = pa.concat_tables(metas)
-    all_text = pa.concat_arrays(texts)
     stats.rows_in = meta.num_rows
 
     exact = exact_duplicates(meta)
@@ -137,11 +158,12 @@ def deduplicate(
         "b": pc.index_in(pairs["b"], value_set=ids).cast(pa.int64()),
     })  # fmt: skip
     rows = needed_rows(pair_rows)
-    sets = shingle_sets(all_text.take(pa.array(rows)), config=minhash)
+    sets = shingle_sets(_texts_at(project, training, rows), config=minhash)
     is_pair = np.concatenate([np.full(t.num_rows, m.kind == "preference") for m, t in zip(training, metas, strict=True)])
     similarity = None
     if is_pair[rows].any():
-        parts = [pa.concat_arrays([p[i] for p in pref_parts]) for i in range(len(PAIR_PARTS))]
+        parts = [pa.concat_arrays([p[i] for p in pref_parts]) if pref_parts else pa.array([], pa.string())
+                 for i in range(len(PAIR_PARTS))]  # fmt: skip
         similarity = pair_similarity(exact_similarity(sets, rows, meta.num_rows, dedup.threshold), rows, is_pair,
                                      parts, minhash, dedup.threshold)  # fmt: skip
     del pref_parts
@@ -179,16 +201,53 @@ def deduplicate(
         for doc in copies["doc_id"].to_pylist():
             stats.removed_by.setdefault(source_of[doc], Counter())[NEAR_REASON] += 1
     for m in training:
-        t = pq.read_table(project.stage_path(INPUT_STAGE, m.id))
-        keep = pc.invert(pc.is_in(t["doc_id"], value_set=removed))
-        kept = t.filter(keep)
-        at = pc.index_in(kept["doc_id"], value_set=clusters["doc_id"])
-        kept = kept.append_column("dup_cluster", pc.take(clusters["cluster"], at))
-        write_parquet(project.stage_path(OUTPUT_STAGE, m.id), kept)
-        stats.by_source[m.id] = (t.num_rows, kept.num_rows)
-        stats.kept += kept.num_rows
+        rows_in, rows_kept = _write_kept(project, m, removed, clusters)
+        stats.by_source[m.id] = (rows_in, rows_kept)
+        stats.kept += rows_kept
     _remove_stale(project, OUTPUT_STAGE, {m.id for m in training})
     return stats, events
+
+
+def _meta_empty() -> pa.Table:
+    return pa.table({"doc_id": pa.array([], pa.string()), "source_id": pa.array([], pa.string()),
+                     "priority": pa.array([], pa.int64()), "license_rank": pa.array([], pa.int64()),
+                     "collected": pa.array([], pa.date32()), "content_hash": pa.array([], pa.string())})  # fmt: skip
+
+
+def _texts_at(project: Project, training: list[SourceManifest], rows: np.ndarray) -> pa.Array:
+    """The dedup text of the records at these (sorted) rows of the sources' concatenation, read
+    batch by batch: only the candidates' texts are ever held, not the corpus."""
+    out: list[pa.Array] = []
+    offset = 0
+    for m in training:
+        for t in _batches(project, m):
+            i, j = np.searchsorted(rows, [offset, offset + t.num_rows])
+            if j > i:
+                out.append(dedup_text(t.take(pa.array(rows[i:j] - offset)), m.kind).cast(pa.string()))
+            offset += t.num_rows
+    return pa.concat_arrays(out) if out else pa.array([], pa.string())
+
+
+def _write_kept(project: Project, m: SourceManifest, removed: pa.Array, clusters: pa.Table) -> tuple[int, int]:
+    """Write the source's records that were not removed, each with its cluster; (rows in, rows kept)."""
+    files = parquet_files(project.stage_path(INPUT_STAGE, m.id))
+    if not files:
+        empty = pq.read_table(project.stage_path(INPUT_STAGE, m.id))
+        return 0, write_parquet(project.stage_path(OUTPUT_STAGE, m.id),
+                                empty.append_column("dup_cluster", pa.nulls(0, clusters["cluster"].type)))  # fmt: skip
+    schema = pq.ParquetFile(files[0]).schema_arrow.append(pa.field("dup_cluster", clusters["cluster"].type))
+    rows_in = 0
+
+    def kept() -> Iterator[pa.Table]:
+        nonlocal rows_in
+        for t in _batches(project, m):
+            rows_in += t.num_rows
+            k = t.filter(pc.invert(pc.is_in(t["doc_id"], value_set=removed)))
+            at = pc.index_in(k["doc_id"], value_set=clusters["doc_id"])
+            yield k.append_column("dup_cluster", pc.take(clusters["cluster"], at)).cast(schema)
+
+    rows_kept = write_parquet(project.stage_path(OUTPUT_STAGE, m.id), kept(), schema)
+    return rows_in, rows_kept
 
 
 #: What a preference record is compared on, part by part.
