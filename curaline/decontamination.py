@@ -5,7 +5,9 @@ naming the evaluation item and its source."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,7 +17,8 @@ from curaline.kernels.decontam import DecontamConfig, EvalIndex, decontaminate
 from curaline.project import Project
 from curaline.records import NON_TEXT_KINDS
 from curaline.sources import SourceManifest
-from curaline.store import write_parquet
+from curaline.stage import BATCH_ROWS
+from curaline.store import parquet_files, write_parquet
 
 OUTPUT_STAGE = "decontaminated"
 INPUT_STAGE = stages.records_input(OUTPUT_STAGE)
@@ -53,16 +56,36 @@ def decontaminate_project(
         path = project.stage_path(INPUT_STAGE, m.id)
         if m.kind == "evaluation" or m.kind in NON_TEXT_KINDS or not path.exists():
             continue
-        table = pq.read_table(path)
-        result = decontaminate(table, kind=m.kind, index=index, config=config)
-        kept = result.table.filter(pa.array(result.keep))
-        write_parquet(project.stage_path(OUTPUT_STAGE, m.id), kept)
-        stats.rows_in += table.num_rows
-        stats.kept += kept.num_rows
-        stats.by_source[m.id] = (table.num_rows, kept.num_rows)
-        for item in result.events["related_doc_id"].to_pylist():  # the eval item: its source is the set
-            stats.by_eval_set[(m.id, item.split(":", 1)[0])] += 1
-        events.append(result.events)
+        source_events: list[pa.Table] = []
+        seen = [0]
+        first = parquet_files(path)
+        if not first:  # no file: an empty output of the input's (empty) shape
+            rows_kept = write_parquet(project.stage_path(OUTPUT_STAGE, m.id), pq.read_table(path))
+        else:
+            schema = decontaminate(pq.ParquetFile(first[0]).schema_arrow.empty_table(), kind=m.kind, index=index,
+                                   config=config).table.schema  # fmt: skip
+            batches = _judged(path, m.kind, index, config, source_events, seen)
+            rows_kept = write_parquet(project.stage_path(OUTPUT_STAGE, m.id), (t.cast(schema) for t in batches), schema)
+        rows_in = seen[0]
+        stats.rows_in += rows_in
+        stats.kept += rows_kept
+        stats.by_source[m.id] = (rows_in, rows_kept)
+        for result_events in source_events:
+            for item in result_events["related_doc_id"].to_pylist():  # the eval item: its source is the set
+                stats.by_eval_set[(m.id, item.split(":", 1)[0])] += 1
+        events.extend(source_events)
     from curaline.kernels.base import EVENT_SCHEMA
 
     return stats, pa.concat_tables(events) if events else EVENT_SCHEMA.empty_table()
+
+
+def _judged(path: Path, kind: str, index: EvalIndex, config: DecontamConfig, events: list[pa.Table],
+            seen: list[int]) -> Iterator[pa.Table]:  # fmt: skip
+    """The kept records, batch by batch (each record is judged alone): memory is one batch, not the
+    source; the events go to `events`, the rows read to `seen[0]`."""
+    for f in parquet_files(path):
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=BATCH_ROWS):
+            result = decontaminate(pa.Table.from_batches([batch]), kind=kind, index=index, config=config)
+            seen[0] += batch.num_rows
+            events.append(result.events)
+            yield result.table.filter(pa.array(result.keep))
