@@ -51,9 +51,13 @@ def write_crawl(path: Path) -> None:
             if signal is not None:
                 headers += [(k, v.format(host=host)) for k, v in signal[0]]
                 head = signal[1]
-            records.append(Record(f"https://{host}/p{i}", DATE, http_response(200, headers, _page(f"{host} {i}", n + i, head))))
+            records.append(
+                Record(f"https://{host}/p{i}", DATE, http_response(200, headers, _page(f"{host} {i}", n + i, head)))
+            )
         n += pages
-    records.append(Record("https://news.example/gone", DATE, http_response(404, [("Content-Type", "text/html")], b"<html/>")))
+    records.append(
+        Record("https://news.example/gone", DATE, http_response(404, [("Content-Type", "text/html")], b"<html/>"))
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as fh:
         write_warc(fh, records)
@@ -89,9 +93,13 @@ def crawled(tmp_path_factory: pytest.TempPathFactory):
         "id": "crawl", "location": "../corpus/crawl.warc.gz", "format": "warc", "kind": "document",
         "license": "CC-BY-4.0", "obtained": "web-crawl", "crawl": CRAWL, "languages": ["en"]}))  # fmt: skip
     (root / "lists" / "blocked.txt").write_text("blocked.example\n")
-    (root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"url_filtered": {"domains": ["lists/blocked.txt"]}}}))
+    (root / "curaline.yaml").write_text(
+        yaml.safe_dump({"stages": {"url_filtered": {"domains": ["lists/blocked.txt"]}}})
+    )
     for use in ("commercial", "research"):  # the crawl ignores opt-outs: only the commercial gate removes
-        (root / "releases" / f"{use}.yaml").write_text(yaml.safe_dump({**spec(use, ["crawl"], {"crawl": 1.0}), "use": use}))
+        (root / "releases" / f"{use}.yaml").write_text(
+            yaml.safe_dump({**spec(use, ["crawl"], {"crawl": 1.0}), "use": use})
+        )
     mp = pytest.MonkeyPatch()
     mp.setenv("DAGSTER_HOME", str(root / ".dagster"))
     mp.setenv("CURALINE_PROJECT", str(root))
@@ -177,9 +185,16 @@ def test_the_eu_summary_and_art10_count_them_from_the_ledger(crawled, use: str) 
             assert res[key] == src[key] == sum(e[key] for e in expected.values())
         assert [h["host"] for h in src["top_hosts"]] == sorted(expected, key=lambda h: (-expected[h]["found"], h))
     # the gate's removals are the release's ledger rows, and what it released holds none of them
-    released = {d for (d,) in duckdb.sql(f"SELECT doc_id FROM read_parquet('{project.data_dir}/releases/{use}/**/*.parquet')").fetchall()}
+    released = {
+        d
+        for (d,) in duckdb.sql(
+            f"SELECT doc_id FROM read_parquet('{project.data_dir}/releases/{use}/**/*.parquet')"
+        ).fetchall()
+    }
     flagged = {d for d, *_ in ledger_rows(project, "action = 'flag'")}
-    gate = {d for d, *_ in ledger_rows(project, f"stage = 'release' AND partition = '{use}' AND reason = 'tdm_reserved'")}
+    gate = {
+        d for d, *_ in ledger_rows(project, f"stage = 'release' AND partition = '{use}' AND reason = 'tdm_reserved'")
+    }
     assert len(gate) == sum(e["removed"] for e in expected.values()) and gate <= flagged
     assert not released & gate and len(released & flagged) == sum(e["not_removed"] for e in expected.values())
     md = runner.invoke(_main(), ["report", "eu-ai-act", use, "--project", str(project.root)])
@@ -197,12 +212,16 @@ def test_lineage_trace_shows_the_reservation_and_its_evidence(crawled) -> None:
     stages = {s["stage"]: s for s in t["stages"]}
     assert stages["raw_records"]["status"] == "flagged"
     [event] = stages["raw_records"]["events"]
-    assert (event["action"], event["reason"], event["detail"]) == ("flag", "tdm_reserved",
-                                                                     "host=blog.example; meta:tdm-reservation=1")
+    assert (event["action"], event["reason"], event["detail"]) == (
+        "flag",
+        "tdm_reserved",
+        "host=blog.example; meta:tdm-reservation=1",
+    )
     assert stages["normalized"]["status"] == "kept"
     gate = [e for e in stages["release"]["events"] if e["partition"] == "commercial"]
     assert [(e["action"], e["reason"], e["detail"]) for e in gate] == [
-        ("drop", "tdm_reserved", "host=blog.example; meta:tdm-reservation=1")]
+        ("drop", "tdm_reserved", "host=blog.example; meta:tdm-reservation=1")
+    ]
     assert {r["release"] for r in t["releases"]} == {"research"}  # the crawl ignores opt-outs: research keeps it
     text = CliRunner().invoke(_main(), ["lineage", "trace", doc, "--project", str(project.root)]).output
     assert "flag tdm_reserved (host=blog.example; meta:tdm-reservation=1)" in text
