@@ -45,6 +45,7 @@ from curaline.shards.chain import WORKER_MODULES, record_chain
 from curaline.shards.phase import prepare_source, source_tasks
 from curaline.shards.runner import QUARANTINE, RAW, run_phase
 from curaline.shards.summary import IngestSummary, StageSummary, check_unique_doc_ids, summarize_ingest, summarize_stage
+from curaline.sources import WEB_FORMATS
 from curaline.takedown import load_requests
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
@@ -189,6 +190,8 @@ def _ingest_results(context: dg.AssetExecutionContext, lineage: LineageResource,
         f"**{stats.quarantined_total} quarantined**, **{stats.taken_down} taken down** (takedown requests), "
         f"{stats.blank_lines} blank lines skipped."
         + (f" WARC records that hold no page, skipped: {dict(stats.skipped)}." if stats.skipped else "")
+        + (f" **{stats.tdm_reserved} page(s) carry a TDM rights reservation** (ledger: flag tdm_reserved; the "
+           "release gate keeps them out where it must)." if manifest.format in WEB_FORMATS else "")
         + (f" {stats.trees} message trees, {stats.trees_without_pairs} without a ranked pair."
            if manifest.format == "oasst" else ""),
         counts_markdown("Quarantined by reason", dict(stats.quarantined)),
@@ -199,6 +202,7 @@ def _ingest_results(context: dg.AssetExecutionContext, lineage: LineageResource,
         "path": dg.MetadataValue.path(str(records_path)), "shards": shards,
         "records_read": stats.read, "records_ingested": stats.ingested,
         "records_quarantined": stats.quarantined_total, "records_taken_down": stats.taken_down,
+        **({"records_tdm_reserved": stats.tdm_reserved} if manifest.format in WEB_FORMATS else {}),
         "quarantined_by_reason": counts_table(dict(stats.quarantined)), "license": manifest.license,
         "obtained": manifest.obtained, "kind": manifest.kind, "format": manifest.format, "files": stats.files,
         "source_fingerprint": fingerprint, "preview": dg.MetadataValue.md(_preview(records_path)),

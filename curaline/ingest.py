@@ -144,6 +144,8 @@ class IngestStats:
     #: records removed by takedown requests (curaline.takedown) before they were written
     taken_down: int = 0
     takedown_events: pa.Table | None = None
+    #: web formats: a "flag" ledger event per page found carrying a TDM reservation (curaline.web.rights)
+    flag_events: pa.Table | None = None
 
     @property
     def quarantined_total(self) -> int:
@@ -633,7 +635,8 @@ def ingest_source(
 
     ``takedown`` (curaline.takedown.matcher) removes records named by takedown requests
     before anything is written, so they never reach a later stage or run; its ledger
-    events (EVENT_SCHEMA, action "takedown") land in ``stats.takedown_events``.
+    events (EVENT_SCHEMA, action "takedown") land in ``stats.takedown_events``, and a web
+    source's reservation flags (action "flag") in ``stats.flag_events``.
     """
     from curaline.kernels.base import EVENT_SCHEMA
     from curaline.store import AtomicParquetWriter
@@ -644,6 +647,7 @@ def ingest_source(
         pull_for_ingest(manifest)
     reader = SourceReader(manifest, config)
     events: list[pa.Table] = [EVENT_SCHEMA.empty_table()]
+    flags: list[pa.Table] = [EVENT_SCHEMA.empty_table()]
     with (
         AtomicParquetWriter(records_path, reader.schema) as records,
         AtomicParquetWriter(quarantine_path, QUARANTINE_SCHEMA) as quarantine,
@@ -653,11 +657,16 @@ def ingest_source(
             if takedown is not None and table.num_rows:
                 table, ev = drop_taken_down(table, takedown, manifest.id, reader.stats)
                 events.append(ev)
+            if manifest.format in WEB_FORMATS:
+                from curaline.web.rights import reservation_events
+
+                flags.append(reservation_events(table))
             records.write(table)
             quarantine.write(batch.quarantine)
     if not reader.stats.balanced:
         raise AssertionError(f"{manifest.id}: read {reader.stats.read} != ingested + quarantined + taken down")
     reader.stats.takedown_events = pa.concat_tables(events)
+    reader.stats.flag_events = pa.concat_tables(flags)
     return reader.stats
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curaline.kernels.base import ACTIONS, EVENT_SCHEMA
+from curaline.kernels.base import ACTIONS, EVENT_SCHEMA, FLAG_ACTIONS
 from curaline.lineage.views import LEDGER_STAMP, ledger_file_name
 from curaline.project import Project
 from curaline.store import AtomicParquetWriter
@@ -87,20 +87,23 @@ def to_ledger(events: pa.Table, *, stage: str, partition: str | None, run_id: st
 
 
 def summarize(table: pa.Table) -> dict[str, Any]:
-    """Distinct records removed / changed per source, and per action and reason.
+    """Distinct records removed / changed / flagged per source, and per action and reason.
 
-    Stored in the file's footer so that `lineage sources` reads counts for a million-row
+    A flag (FLAG_ACTIONS: an observation, the record passed unchanged) is neither removed nor
+    changed: it is counted under "flagged" only. Stored in the file's footer so that `lineage sources` reads counts for a million-row
     ledger from footers alone; distinct because one record may break several rules.
     """
     ids = table["doc_id"]
     source = pc.list_element(pc.split_pattern(ids, ":", max_splits=1), 0)
     removal = pc.is_in(table["action"], value_set=pa.array(REMOVAL_ACTIONS))
-    keyed = pa.table({"source": source, "removal": removal, "doc_id": ids, "action": table["action"],
+    flag = pc.is_in(table["action"], value_set=pa.array(FLAG_ACTIONS))
+    keyed = pa.table({"source": source, "removal": removal, "flag": flag, "doc_id": ids, "action": table["action"],
                       "reason": table["reason"]})  # fmt: skip
     sources: dict[str, dict[str, int]] = {}
-    for row in keyed.group_by(["source", "removal"]).aggregate([("doc_id", "count_distinct")]).to_pylist():
-        kind = "removed" if row["removal"] else "changed"
-        sources.setdefault(row["source"], {"removed": 0, "changed": 0})[kind] = row["doc_id_count_distinct"]
+    for row in keyed.group_by(["source", "removal", "flag"]).aggregate([("doc_id", "count_distinct")]).to_pylist():
+        kind = "removed" if row["removal"] else "flagged" if row["flag"] else "changed"
+        slot = sources.setdefault(row["source"], {"removed": 0, "changed": 0, "flagged": 0})
+        slot[kind] = row["doc_id_count_distinct"]
     reasons: dict[str, dict[str, int]] = {}
     for row in keyed.group_by(["action", "reason"]).aggregate([("doc_id", "count_distinct")]).to_pylist():
         reasons.setdefault(row["action"], {})[row["reason"]] = row["doc_id_count_distinct"]

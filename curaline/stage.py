@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curaline.kernels.base import EVENT_SCHEMA, KernelResult, empty_events
+from curaline.kernels.base import EVENT_SCHEMA, FLAG_ACTIONS, KernelResult, empty_events
 from curaline.records import NON_TEXT_KINDS
 from curaline.store import AtomicParquetWriter, parquet_files
 
@@ -63,7 +63,8 @@ class StageStats:
         first_reason = dict(zip(reversed(drops["doc_id"].to_pylist()), reversed(drops["reason"].to_pylist()), strict=True))
         self.dropped.update(first_reason.values())
         self.ledger_drop_rows += drops.num_rows
-        changes = events.filter(pc.invert(is_drop))
+        # a flag (FLAG_ACTIONS) is an observation: the record passed unchanged
+        changes = events.filter(pc.invert(pc.or_(is_drop, pc.is_in(events["action"], value_set=pa.array(FLAG_ACTIONS)))))
         self.changed.update(changes["reason"].to_pylist())
         self.records_changed += len(set(changes["doc_id"].to_pylist()))
 

@@ -27,7 +27,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -85,6 +85,8 @@ class ProjectInputs:
     releases: tuple[str, ...] = ()
     kinds: Mapping[str, str] = field(default_factory=dict)  # source id -> its kind
     config_keys: frozenset[str] = frozenset()  # dotted keys present in curaline.yaml
+    #: asset key -> the project files its settings name (`Stage.config_files`): DVC deps
+    config_files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def registry_nodes(rows: Sequence[stages.Stage] = stages.STAGES) -> list[AssetNode]:
@@ -109,7 +111,42 @@ def project_inputs(project: Project) -> ProjectInputs:
     sources = {m.id: _data_dep(project.root, m.path.parent, m.location) for m in manifests}
     releases = tuple(sorted(p.stem for p in project.releases_dir.glob("*.yaml"))) if project.releases_dir.is_dir() else ()
     return ProjectInputs(sources=sources, releases=releases, kinds={m.id: m.kind for m in manifests},
-                         config_keys=_config_keys(project.root / CONFIG_FILE))  # fmt: skip
+                         config_keys=_config_keys(project.root / CONFIG_FILE),
+                         config_files=_config_files(project, manifests))  # fmt: skip
+
+
+def _config_files(project: Project, manifests: Sequence[Any]) -> dict[str, tuple[str, ...]]:
+    """Asset key -> the files its settings name (a URL blocklist...), as DVC deps: relative to the
+    project root when inside it, absolute otherwise (as a source's files). A source's own `stages:`
+    may name other files: the stage over every source depends on all of them (DVC's foreach has no
+    per-item list of deps), so editing one source's list shows every source's stage changed."""
+    import importlib
+
+    out: dict[str, tuple[str, ...]] = {}
+    for row in stages.STAGES:
+        if row.config_files is None or row.config is None:
+            continue
+        module, _, cls_name = row.config.partition(":")
+        fn_module, _, fn_name = row.config_files.partition(":")
+        cls, fn = getattr(importlib.import_module(module), cls_name), getattr(importlib.import_module(fn_module), fn_name)
+        paths: list[str] = []
+        for where, proj in [(CONFIG_FILE, project), *((f"sources/{m.path.name}", project.for_source(m)) for m in manifests)]:
+            try:
+                config = proj.config.stage_config(row.name, cls)
+            except (TypeError, ValueError) as exc:
+                raise VersioningError(str(exc) if where == CONFIG_FILE else f"{where}: {exc}") from None
+            paths += [_project_path(project.root, p) for p in fn(config)]
+        if paths:
+            out[row.name] = tuple(_unique(paths))
+    return out
+
+
+def _project_path(root: Path, rel: str) -> str:
+    path = Path(os.path.normpath(root / os.path.expanduser(rel)))
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _data_dep(root: Path, manifest_dir: Path, location: str) -> str:
@@ -168,6 +205,7 @@ def stage_specs(
         # (template, the entry whose kinds bound its {source} expansion)
         deps = [(t, table[k]) for k in node.upstream for t in table[k].outs]
         deps += [(t, e) for e in entries for t in e.extra_deps]
+        deps += [(p, table[k]) for k in node.keys for p in inputs.config_files.get(k, ())]  # lists its settings name
         outs = [(t, e) for e in entries for t in e.outs]
         own = _sources(inputs, *entries)
         config = [c for e in entries for c in e.config if c in inputs.config_keys]

@@ -67,6 +67,10 @@ class Stage:
     config: str | None = None
     #: other stages whose settings it reads too (their `stages.<stage>` keys)
     reads_config: tuple[str, ...] = ()
+    #: "module:function" of the project files its settings name (the function takes its config, an
+    #: instance of `config`, and returns paths relative to the project): DVC deps, so editing one of
+    #: them (a URL blocklist) makes the stage changed
+    config_files: str | None = None
     #: top-level curaline.yaml keys it reads (DVC params)
     params: tuple[str, ...] = ()
     #: inputs that are not assets (DVC deps): manifests, the source's files, release specs
@@ -141,7 +145,7 @@ STAGES: tuple[Stage, ...] = (
           module=SOURCE_RECORDS),
     Stage("url_filtered", "source", CLEANING, ("raw_records",), (_sharded("url_filtered"),),
           kernel="curaline.web.urlfilter:filter_urls", config="curaline.web.urlfilter:UrlFilterConfig",
-          pii=True, records=True, op=SOURCE_RECORDS, module=SOURCE_RECORDS,
+          config_files="curaline.web.urlfilter:list_files", pii=True, records=True, op=SOURCE_RECORDS, module=SOURCE_RECORDS,
           purpose="selection: URL filters (domain, URL and pattern blocklists the project provides, UT1 "
                   "categories); an allow-list overrides"),
     Stage("normalized", "source", CLEANING, ("url_filtered",), (_sharded("normalized"),),

@@ -122,3 +122,31 @@ def test_code_version_follows_the_source(tmp_path: Path, monkeypatch: pytest.Mon
     assert "kernel_x" not in sys.modules  # hashed from the file, never imported
     with pytest.raises(ValueError, match="module no_such_kernel of the stage registry is not importable"):
         stages.source_hash(["no_such_kernel"])
+
+
+def test_the_files_a_stage_settings_name_are_deps_of_its_dvc_stage(tmp_path: Path) -> None:
+    """url_filtered's block/allow lists (curaline.yaml, and a source's own `stages:`) are deps of
+    the step that runs it; a list outside the project is an absolute dep; a bad setting is refused."""
+    from tests_support import make_project
+
+    from curaline.versioning import VersioningError
+
+    project = make_project(tmp_path / "p")
+    outside = tmp_path / "shared-lists" / "allow.txt"
+    (project.root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"url_filtered": {
+        "domains": ["lists/blocked.txt", "./lists/blocked.txt"], "ut1": ["lists/ut1"], "allow": [str(outside)]}}}))  # fmt: skip
+    notes = yaml.safe_load((project.root / "sources" / "notes.yaml").read_text())
+    (project.root / "sources" / "notes.yaml").write_text(yaml.safe_dump(
+        {**notes, "stages": {"url_filtered": {"patterns": ["lists/notes-patterns.txt"]}}}))  # fmt: skip
+    specs = {s.name: s for s in project_stage_specs(Project.at(project.root))}
+    deps = specs[stages.SOURCE_RECORDS].deps
+    assert deps[-4:] == ("lists/blocked.txt", "lists/ut1", str(outside), "lists/notes-patterns.txt")
+    assert all("lists" not in d for s, spec in specs.items() if s != stages.SOURCE_RECORDS for d in spec.deps)
+    # without lists: no extra deps
+    (project.root / "curaline.yaml").write_text("stages: {}\n")
+    (project.root / "sources" / "notes.yaml").write_text(yaml.safe_dump(notes))
+    bare = {s.name: s for s in project_stage_specs(Project.at(project.root))}[stages.SOURCE_RECORDS]
+    assert bare.deps == ("data/source_catalog.parquet", "sources/${key}.yaml", "${item.data}")
+    (project.root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {"url_filtered": {"domain": ["x"]}}}))
+    with pytest.raises(VersioningError, match=r"stages.url_filtered: unknown setting\(s\) domain; allowed: allow, domains"):
+        project_stage_specs(Project.at(project.root))

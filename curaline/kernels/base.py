@@ -16,7 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-ACTIONS = ("drop", "redact", "modify", "merge-into", "takedown")
+ACTIONS = ("drop", "redact", "modify", "merge-into", "takedown", "flag")
+#: Observations: the record passed unchanged, the ledger notes something found in it (a TDM
+#: rights reservation at ingest, `curaline.web.rights`). Neither a removal nor a change: every
+#: count of removed or changed records leaves them out.
+FLAG_ACTIONS = ("flag",)
 
 #: Columns of the events a kernel returns (the stage runner adds stage and run id).
 EVENT_SCHEMA = pa.schema(

@@ -26,6 +26,7 @@ from curaline.licenses import classify
 from curaline.lineage.index import doc_key
 from curaline.lineage.versions import cached_version
 from curaline.lineage.views import (
+    FLAG_ACTIONS,
     REMOVAL_ACTIONS,
     current_ledger_files,
     event_files,
@@ -144,10 +145,11 @@ def ledger_counts(project: Project, con: duckdb.DuckDBPyConnection) -> dict[str,
     rest = [f for f in files if str(f) not in seen]
     if rest:
         removal = ", ".join(_q(a) for a in REMOVAL_ACTIONS)
+        other = ", ".join(_q(a) for a in (*REMOVAL_ACTIONS, *FLAG_ACTIONS))  # a flag is no change
         rows = con.sql(f"""
             SELECT split_part(doc_id, ':', 1) AS source, stage,
                    count(DISTINCT doc_id) FILTER (WHERE action IN ({removal})) AS removed,
-                   count(DISTINCT doc_id) FILTER (WHERE action NOT IN ({removal})) AS changed
+                   count(DISTINCT doc_id) FILTER (WHERE action NOT IN ({other})) AS changed
             FROM read_parquet({_files(rest)}, hive_partitioning = false) GROUP BY ALL""").fetchall()  # fmt: skip
         for source, stage, removed, changed in rows:
             slot = out.setdefault(source, {}).setdefault(stage, {"removed": 0, "changed": 0})
@@ -395,9 +397,10 @@ def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key:
     for stage in sorted(when, key=flow):
         rows = [r for r in ledger_rows if r["stage"] == stage and r["current"]]
         removal = [r for r in rows if r["action"] in REMOVAL_ACTIONS]
+        flags = [r for r in rows if r["action"] in FLAG_ACTIONS]  # observations: kept unchanged
         path = present.get(stage)
         if path is not None:
-            status = "changed" if len(rows) > len(removal) else "kept"
+            status = "changed" if len(rows) > len(removal) + len(flags) else "flagged" if flags else "kept"
         elif removal:
             status = {"drop": "dropped", "merge-into": "merged", "takedown": "taken down"}[removal[0]["action"]]
         else:

@@ -46,6 +46,8 @@ HIDDEN_COLUMNS = tuple(sorted({c for cols in TEXT_COLUMNS.values() for c in cols
 
 #: Removals in the ledger: the record is gone from the stage's output.
 REMOVAL_ACTIONS = ("drop", "merge-into", "takedown")
+#: Observations in the ledger (curaline.kernels.base.FLAG_ACTIONS): neither removed nor changed.
+FLAG_ACTIONS = ("flag",)
 
 #: DuckDB types of the lineage tables, for their empty views (must match LEDGER_SCHEMA and
 #: EVENTS_SCHEMA, which a test checks; declared here to keep pyarrow off the CLI path).

@@ -75,7 +75,7 @@ def art10_record(data: ReleaseData) -> dict[str, Any]:
               "mix": {g: {k: e.get(k) for k in ("target_weight", "actual_weight", "sampling_rate", "available_tokens")}
                       for g, e in sorted(((m.get("mix") or {}).get("groups") or {}).items())},
               "drift_check": "each new version is compared with the previous one (release_drift asset check)",
-              "tdm_reservations": reservations(m)})  # fmt: skip
+              "tdm_reservations": reservations(data)})  # fmt: skip
     put("h", {"gaps": _gaps(data, total, ops)})
     return {**head, "points": points}
 

@@ -210,26 +210,23 @@ def _tdm(data: ReleaseData, used: list[dict[str, Any]], signatory: bool | None) 
                      "legal_basis": d.get("legal_basis") or NOT_KNOWN,
                      **({"own_crawler": known(crawl.get("own_crawler"))} if s.get("obtained") == "web-crawl" else {})})  # fmt: skip
     return {"code_of_practice_signatory": known(signatory), "measures": rows,
-            "reservations": reservations(data.manifest)}  # fmt: skip
+            "reservations": reservations(data)}  # fmt: skip
 
 
 #: Hosts listed per source in the reservation table (the busiest first).
 TOP_HOSTS = 10
 
 
-def reservations(manifest: dict[str, Any]) -> dict[str, Any] | str:
-    """Pages carrying a TDM reservation (TDMRep, noai) found among the release's candidates and
-    removed by its gate, per source and top host: the release manifest's record of the drops it
-    wrote to the ledger (reason tdm_reserved). NOT_KNOWN for versions built before it was kept."""
-    found = manifest.get("tdm_reservations")
-    if found is None:
-        return NOT_KNOWN
-    rows = []
-    for sid, entry in sorted(found.get("by_source", {}).items()):
-        hosts = sorted(entry["hosts"].items(), key=lambda kv: (-kv[1]["found"], kv[0]))
-        rows.append({"source": sid, "found": entry["found"], "removed": entry["removed"],
-                     "top_hosts": [{"host": h, **v} for h, v in hosts[:TOP_HOSTS]]})  # fmt: skip
-    return {"found": found.get("found", 0), "removed": found.get("removed", 0), "by_source": rows}
+def reservations(data: ReleaseData) -> dict[str, Any] | str:
+    """Pages carrying a TDM reservation (TDMRep, noai) found in the release's web sources and what
+    became of them (removed by its gate, removed by another filter, not removed), per source and
+    top host, from the ledger (`ReleaseData.tdm_reservations`). NOT_KNOWN when the ledger cannot say."""
+    found = data.tdm_reservations()
+    if not isinstance(found, dict):
+        return found
+    rows = [{**{k: v for k, v in e.items() if k != "hosts"}, "top_hosts": e["hosts"][:TOP_HOSTS]}
+            for e in found["by_source"]]  # fmt: skip
+    return {**{k: v for k, v in found.items() if k != "by_source"}, "by_source": rows}
 
 
 def _safety_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -244,13 +241,21 @@ def reservations_md(res: dict[str, Any] | str) -> str:
     if not isinstance(res, dict):
         return f"**Pages with a rights reservation (TDMRep, noai):** {res}."
     head = (f"**Pages with a rights reservation (TDMRep `tdm-reservation`, `noai`/`noimageai`):** {res['found']} "
-            f"found among the candidates, {res['removed']} removed.")  # fmt: skip
-    if not res["by_source"]:
-        return head
-    return head + "\n\n" + md_table(
-        ["source", "found", "removed", "top hosts (found/removed)"],
-        [[r["source"], r["found"], r["removed"], ", ".join(f"{h['host']} ({h['found']}/{h['removed']})" for h in r["top_hosts"])]
-         for r in res["by_source"]])  # fmt: skip
+            f"found in the release's web sources, {res['removed']} removed by the release's gate, "
+            f"{res['removed_otherwise']} removed by another filter first, {res['not_removed']} not removed "
+            f"(counted from the ledger: the ingest's reservation flags and the removals of this version's run).")  # fmt: skip
+    parts = [head]
+    if res["by_source"]:
+        parts.append(md_table(
+            ["source", "found", "removed (gate)", "removed otherwise", "not removed",
+             "top hosts (found/removed by the gate)"],
+            [[r["source"], r["found"], r["removed"], r["removed_otherwise"], r["not_removed"],
+              ", ".join(f"{h['host']} ({h['found']}/{h['removed']})" for h in r["top_hosts"]) or "none"]
+             for r in res["by_source"]]))  # fmt: skip
+    if res.get("not_checked"):
+        parts.append("Not checked for reservations: "
+                     + "; ".join(f"{r['source']} ({r['why']})" for r in res["not_checked"]) + ".")  # fmt: skip
+    return "\n\n".join(parts)
 
 
 def blocked_markdown(title: str, summary: dict[str, Any], data: ReleaseData) -> str:

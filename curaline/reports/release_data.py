@@ -28,6 +28,10 @@ NOT_KNOWN = "not known"
 
 #: Footer key of a ledger file's counts (curaline.ledger.SUMMARY_KEY; no pyarrow import here).
 LEDGER_SUMMARY_KEY = "curaline.ledger.summary"
+#: Source formats whose pages are checked for a TDM reservation (curaline.sources.WEB_FORMATS), and
+#: the ledger reason of a page found reserved (curaline.web.rights.REASON); a test checks both.
+_WEB_FORMATS = ("warc", "html")
+_RESERVATION_CHECK = "tdm_reserved"
 #: Host part of a URL, lower-cased, without user info, port or a leading "www.".
 _HOST_SQL = (
     "lower(regexp_replace(regexp_replace(regexp_extract(url, '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]+)', 1), "
@@ -325,13 +329,14 @@ class ReleaseData:
                     out[reason] = out.get(reason, 0) + int(n)
         return dict(sorted(out.items()))
 
-    def ledger_counts(self) -> dict[str, dict[str, Any]]:
-        """Per stage, over this release's sources and as of its build: records removed and
-        changed (distinct), and changes by reason, from the ledger files' footers."""
+    def pipeline_ledger_files(self) -> list[Path]:
+        """The ledger files of this release's sources and of the global stages as of its build:
+        the latest run of each (stage, partition) up to the build (a sharded stage: a file per
+        shard). The release's own files are left out (see `release_ledger_file`)."""
         from curaline.lineage.views import current_ledger_files, ledger_file_time, ledger_sort_key
 
-        if "ledger" in self._cache:
-            return dict(self._cache["ledger"])
+        if "ledger_files" in self._cache:
+            return list(self._cache["ledger_files"])
         root = self.project.lineage_dir / "ledger"
         sources = {str(s["id"]) for s in self.sources}
         created = self.created_at
@@ -350,6 +355,119 @@ class ReleaseData:
                 if created is not None:  # the build time is to the second: so is the comparison
                     files = [f for f in files if (ledger_file_time(f) or created).replace(microsecond=0) <= created]
                 chosen += current_ledger_files(files)  # a sharded stage: a file per shard
+        self._cache["ledger_files"] = chosen
+        return list(chosen)
+
+    def release_ledger_file(self) -> Path | None:
+        """The ledger file the run that built this version wrote (stage release, this release's
+        partition): the first one recorded at or after the version's creation (the run writes it
+        right after the build; later runs of an unchanged spec write theirs after it)."""
+        from curaline.lineage.views import ledger_file_time, ledger_sort_key
+
+        folder = self.project.lineage_dir / "ledger" / "stage=release" / f"partition={self.name}"
+        created = self.created_at
+        if created is None or not folder.is_dir():
+            return None
+        files = sorted((Path(e.path) for e in os.scandir(folder) if e.name.endswith(".parquet") and e.is_file()),
+                       key=ledger_sort_key)  # fmt: skip
+        after = [f for f in files if (t := ledger_file_time(f)) is not None and t.replace(microsecond=0) >= created]
+        return after[0] if after else None
+
+    def tdm_reservations(self) -> dict[str, Any] | str:
+        """Pages found carrying a TDM rights reservation and what became of them, per source and host,
+        from the ledger: the "flag tdm_reserved" rows the ingest of each web source wrote (as of the
+        build), the "drop tdm_reserved" rows of the run that built this version (the gate), and every
+        other removal of those pages (pipeline stages as of the build, the release's other filters).
+
+        A web source whose ledger predates the flags (its raw_records files do not say they checked)
+        is listed under `not_checked`, as is a crawled source in another format (no headers or HTML to
+        check); NOT_KNOWN when no source could be counted or the version's release ledger is gone."""
+        if "tdm" in self._cache:
+            return self._cache["tdm"]  # type: ignore[no-any-return]
+        from curaline.lineage.views import FLAG_ACTIONS, REMOVAL_ACTIONS, ledger_sql
+
+        files = self.pipeline_ledger_files()
+        release_file = self.release_ledger_file()
+        checked: list[str] = []
+        not_checked: list[dict[str, str]] = []
+        raw: list[Path] = []
+        con = duckdb.connect()
+        try:
+            for s in sorted(self.sources, key=lambda s: str(s["id"])):
+                sid, d = str(s["id"]), self.declaration(s)
+                if d.get("format") not in _WEB_FORMATS:
+                    if s.get("obtained") == "web-crawl":
+                        not_checked.append({"source": sid, "why": f"format {d.get('format')}: no HTTP headers or HTML "
+                                                                  "to look for a reservation in"})  # fmt: skip
+                    continue
+                mine = [
+                    f
+                    for f in files
+                    if f.parent.name == f"partition={sid}" and f.parent.parent.name == "stage=raw_records"
+                ]
+                said = con.sql(f"SELECT file_name, decode(value) FROM parquet_kv_metadata({_files(mine)}) "
+                               f"WHERE key = {_q(LEDGER_SUMMARY_KEY)}::BLOB").fetchall() if mine else []  # fmt: skip
+                if (
+                    mine
+                    and len(said) == len(mine)
+                    and all(_RESERVATION_CHECK in json.loads(v).get("checks", []) for _, v in said)
+                ):
+                    checked.append(sid)
+                    raw += mine
+                else:
+                    not_checked.append({"source": sid, "why": "its ingest ledger predates reservation flags (rerun it)"
+                                        if mine else "no ingest ledger as of the build"})  # fmt: skip
+            web = any(self.declaration(s).get("format") in _WEB_FORMATS for s in self.sources)
+            if web and (not checked or release_file is None):
+                self._cache["tdm"] = NOT_KNOWN
+                return NOT_KNOWN
+            if not checked:  # no page of the release was fetched as HTML: none could carry a reservation
+                out: dict[str, Any] = {"found": 0, "removed": 0, "removed_otherwise": 0, "not_removed": 0,
+                                       "by_source": [], "not_checked": not_checked, "release_ledger": None}  # fmt: skip
+                self._cache["tdm"] = out
+                return out
+            removal, flag = ", ".join(_q(a) for a in REMOVAL_ACTIONS), ", ".join(_q(a) for a in FLAG_ACTIONS)
+            rows = con.execute(f"""
+                WITH flags AS (
+                    SELECT DISTINCT doc_id, split_part(doc_id, ':', 1) AS source,
+                           coalesce(nullif(regexp_extract(detail, '^host=([^;]*)', 1), ''), 'none') AS host
+                    FROM {ledger_sql('$raw')} WHERE action IN ({flag}) AND reason = $reason),
+                gate AS (SELECT DISTINCT doc_id FROM {ledger_sql('$release')}
+                         WHERE action = 'drop' AND reason = $reason),
+                other AS (SELECT DISTINCT doc_id FROM {ledger_sql('$all')}
+                          WHERE action IN ({removal}) AND doc_id NOT IN (SELECT doc_id FROM gate))
+                SELECT f.source, f.host, count(*),
+                       count(*) FILTER (WHERE f.doc_id IN (SELECT doc_id FROM gate)),
+                       count(*) FILTER (WHERE f.doc_id IN (SELECT doc_id FROM other))
+                FROM flags f WHERE list_contains($checked, f.source) GROUP BY ALL""",
+                {"raw": [str(f) for f in raw], "release": [str(release_file)], "reason": _RESERVATION_CHECK,
+                 "all": [str(f) for f in [*files, release_file]], "checked": checked}).fetchall()  # fmt: skip
+        finally:
+            con.close()
+        by_source: dict[str, dict[str, Any]] = {sid: {"source": sid, "found": 0, "removed": 0, "removed_otherwise": 0,
+                                                      "not_removed": 0, "hosts": []} for sid in checked}  # fmt: skip
+        for sid, host, found, gate, other in rows:
+            counts = {"found": int(found), "removed": int(gate), "removed_otherwise": int(other),
+                      "not_removed": int(found) - int(gate) - int(other)}  # fmt: skip
+            entry = by_source[sid]
+            entry["hosts"].append({"host": host, **counts})
+            for k, v in counts.items():
+                entry[k] += v
+        for entry in by_source.values():
+            entry["hosts"].sort(key=lambda h: (-h["found"], h["host"]))
+        keys = ("found", "removed", "removed_otherwise", "not_removed")
+        out = {**{k: sum(e[k] for e in by_source.values()) for k in keys}, "by_source": list(by_source.values()),
+               "not_checked": not_checked, "release_ledger": release_file.name if release_file else None}  # fmt: skip
+        self._cache["tdm"] = out
+        return out
+
+    def ledger_counts(self) -> dict[str, dict[str, Any]]:
+        """Per stage, over this release's sources and as of its build: records removed and
+        changed (distinct), and changes by reason, from the ledger files' footers."""
+        if "ledger" in self._cache:
+            return dict(self._cache["ledger"])
+        sources = {str(s["id"]) for s in self.sources}
+        chosen = self.pipeline_ledger_files()
         out: dict[str, dict[str, Any]] = {}
         if chosen:
             con = duckdb.connect()
@@ -370,7 +488,7 @@ class ReleaseData:
                         by_source[source] = by_source.get(source, 0) + int(counts.get("removed", 0))
                 if summary.get("partition") in sources:  # file-wide reasons are this source's
                     for action, reasons in summary.get("reasons", {}).items():
-                        if action in ("drop", "merge-into", "takedown"):
+                        if action in ("drop", "merge-into", "takedown", "flag"):  # removals, observations
                             continue
                         for reason, n in reasons.items():
                             slot["changed_by_reason"][reason] = slot["changed_by_reason"].get(reason, 0) + int(n)

@@ -221,6 +221,9 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
     reader = ShardReader(m, task.shard, task.ingest, seen_ids=task.seen_ids)
     raw_schema = reader.schema
     from curaline.ingest import QUARANTINE_SCHEMA, drop_taken_down
+    from curaline.sources import WEB_FORMATS
+    from curaline.web.rights import CHECK as RESERVATION_CHECK
+    from curaline.web.rights import reservation_events
 
     signals = {s.name: ({} if kind in NON_TEXT_KINDS else dict(s.signal_columns)) for s in task.chain}
     schemas: dict[str, pa.Schema] = {}
@@ -237,6 +240,8 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
     accs = {s.name: _StageAcc() for s in task.chain}
     takedown = _matcher(tuple(task.takedown_requests)) if task.takedown_requests else None
     takedown_events: list[pa.Table] = [EVENT_SCHEMA.empty_table()]
+    flag_events: list[pa.Table] = []
+    web = m.format in WEB_FORMATS
     ids: list[pa.Array] = []
     lengths: list[float] = []
     text_column = (TEXT_COLUMNS[kind] or (None,))[0]
@@ -246,6 +251,8 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
             if takedown is not None and table.num_rows:
                 table, ev = drop_taken_down(table, takedown, m.id, reader.stats)
                 takedown_events.append(ev)
+            if web:  # a reservation found in a page is a ledger row of the stage that found it
+                flag_events.append(reservation_events(table))
             validate_batch(table, checks[RAW], reports[RAW], reports[RAW]["rows"])
             validate_batch(batch.quarantine, checks[QUARANTINE], reports[QUARANTINE], reports[QUARANTINE]["rows"])
             writers[RAW].write(table)
@@ -271,11 +278,14 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
         reports[RAW]["by_check"]["doc_id: unique across file"] = len(all_ids) - len(pc.unique(all_ids))
     stamp = dt.datetime.now(dt.UTC)
     extra = {"shard": task.shard.index, "shards": task.shards}
-    ledger_events = {RAW: pa.concat_tables(takedown_events),
+    # a web source's raw ledger says its pages were checked for reservations: no flag is then a count
+    footer: dict[str, dict[str, Any]] = {RAW: {"checks": [RESERVATION_CHECK]}} if web else {}
+    ledger_events = {RAW: pa.concat_tables(takedown_events + flag_events),
                      **{s.name: pa.concat_tables(accs[s.name].events or [EVENT_SCHEMA.empty_table()]) for s in task.chain}}  # fmt: skip
     ledgers: dict[str, str] = {}
     for stage, events in ledger_events.items():
-        table = ledger_table(events, stage=stage, partition=m.id, run_id=task.run_id, at=stamp, **extra)
+        table = ledger_table(events, stage=stage, partition=m.id, run_id=task.run_id, at=stamp, **extra,
+                             **footer.get(stage, {}))  # fmt: skip
         ledgers[stage] = str(shard_ledger_file(Path(task.ledgers[stage]), stamp))
         w = _Staged(commit.stage(Path(ledgers[stage])), table.schema, row_group_size=8_192)
         w.write(table)
@@ -286,7 +296,8 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
                    "files": stats.files, "blank_lines": stats.blank_lines, "trees": stats.trees,
                    "trees_without_pairs": stats.trees_without_pairs, "taken_down": stats.taken_down,
                    "skipped": dict(stats.skipped),
-                   "lengths": lengths, "takedown_rows": ledger_events[RAW].num_rows},
+                   "lengths": lengths, "takedown_rows": sum(t.num_rows for t in takedown_events),
+                   "tdm_reserved": sum(t.num_rows for t in flag_events)},
         "validation": {name: reports[name] for name in (RAW, QUARANTINE)},
         "stages": {s.name: {**accs[s.name].result(), "validation": reports[s.name]} for s in task.chain},
         "outputs": dict(task.outputs), "ledgers": ledgers,
@@ -328,7 +339,8 @@ def _cross_shard_duplicates(tasks: Sequence[ShardTask], results: Sequence[dict[s
         for i in idxs:
             files = results[i]  # a skipped shard's ledger file is the committing run's
             kept = pq.read_table(files["outputs"][RAW], columns=["doc_id", "source_record_id"])
-            gone = pq.read_table(files["ledgers"][RAW], columns=["doc_id"])
+            gone = pq.read_table(files["ledgers"][RAW], columns=["doc_id", "action"])
+            gone = gone.filter(pc.equal(gone["action"], "takedown")).select(["doc_id"])  # not the flags
             for table in (kept.select(["doc_id"]), gone):
                 parts.append(pa.table({"doc_id": table["doc_id"], "task": pa.array(np.full(table.num_rows, i))}))
             parts[-2] = parts[-2].append_column("source_record_id", kept["source_record_id"])

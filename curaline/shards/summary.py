@@ -32,6 +32,8 @@ class StageSummary(StageStats):
 class IngestSummary(IngestStats):
     """Ingest's counts over every shard, with the sampled lengths and both validation reports."""
 
+    #: web formats: pages found carrying a TDM rights reservation (flag rows of the raw ledger)
+    tdm_reserved: int = 0
     lengths: np.ndarray = field(default_factory=lambda: np.array([], dtype=float))
     raw_validation: ValidationReport = field(default_factory=ValidationReport)
     quarantine_validation: ValidationReport = field(default_factory=ValidationReport)
@@ -54,6 +56,7 @@ def summarize_ingest(results: Sequence[dict[str, Any]]) -> IngestSummary:
         out.trees += i["trees"]
         out.trees_without_pairs += i["trees_without_pairs"]
         out.taken_down += i["taken_down"]
+        out.tdm_reserved += i.get("tdm_reserved", 0)  # absent from shards committed before the flags
         out.skipped.update(i.get("skipped", {}))  # absent from shards committed before web formats
     out.lengths = np.asarray([v for r in results for v in r["ingest"]["lengths"]], dtype=float)
     out.raw_validation = _report(merge_reports([r["validation"][RAW] for r in results]))

@@ -7,8 +7,12 @@ Three extractors, chosen per source by the manifest's ``extract.extractor``:
 - ``resiliparse``: main-content mode of Resiliparse's C++ HTML-to-text, ~10x faster but
   keeps more boilerplate ("related" blocks, some comment threads; precision ~0.89);
 - ``cascade`` (default): Resiliparse first; trafilatura only where Resiliparse is unsure:
+  Resiliparse found under ``min_chars`` of text, or, with ``signal: markup`` (default),
   the page marks up comment sections (the main thing Resiliparse keeps and trafilatura
-  drops) at least ``min_markers`` times, or Resiliparse found under ``min_chars`` of text.
+  drops) at least ``min_markers`` times; with ``signal: score``, a linear estimate of
+  trafilatura's F1 gain from cheap features of the page and Resiliparse's text (lines that
+  are link texts or do not end a sentence, several <article> elements...) reaches
+  ``min_gain`` (fit on one half of a benchmark, measured on the other: RESULTS.md).
 
 benchmarks/bench_extract.py measures all three in one run (benchmarks/RESULTS.md).
 The effective parameters (``params``) go into the source declaration, so lineage says
@@ -17,14 +21,33 @@ how every source's text was made.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 EXTRACTORS = ("cascade", "trafilatura", "resiliparse")
+SIGNALS = ("markup", "score")
 
 #: Comment-section markup: ids/classes naming comments, Disqus threads or reply forms.
 _COMMENT_MARKUP = re.compile(r"""(?:id|class)\s*=\s*["'][^"']*(?:comment|disqus|respond)""", re.I)
+#: Anchor texts (what a related-posts list is made of), and <article> elements (more than one:
+#: teasers of other articles).
+_ANCHOR = re.compile(r"<a\b[^>]*>([^<]{12,300})</a>", re.I)
+_ARTICLE = re.compile(r"<article\b", re.I)
+_SENTENCE_END = re.compile(r"""[.!?:;"')\u201d]$""")
+
+#: The cascade's "score" signal: cheap features of the page and of Resiliparse's text, and the
+#: weights of a linear estimate of trafilatura's per-page F1 gain over Resiliparse, fit (ridge) on
+#: one half of the article-extraction benchmark (pages whose key's md5 is even) and reported on
+#: the other (benchmarks/RESULTS.md). A page goes to trafilatura when the estimate reaches
+#: `min_gain`, or when Resiliparse found under `min_chars`.
+SCORE_FEATURES = ("no_end_frac", "no_end_tail", "articles", "log_chars", "link_frac", "short_frac", "log_lines",
+                  "log_mean_line", "text_ratio", "last_short")  # fmt: skip
+SCORE_WEIGHTS = (0.243359, 0.099149, 0.003663, 0.021703, 1.237028, -1.147655, 0.016499, -0.068922, -0.076205, 0.015956)
+SCORE_BIAS = 0.172236
+#: the threshold at which the tuning half reached trafilatura's F1 less 0.01 (21 of its 86 pages escalated)
+SCORE_MIN_GAIN = 0.0563
 
 
 @dataclass(frozen=True)
@@ -34,6 +57,11 @@ class ExtractConfig:
     min_markers: int = 3
     #: cascade: ... or when Resiliparse's main content is shorter than this (characters)
     min_chars: int = 200
+    #: cascade: which "unsure" signal sends a page to trafilatura: "markup" (comment markup counted
+    #: against min_markers) or "score" (the linear estimate of SCORE_FEATURES against min_gain)
+    signal: str = "markup"
+    #: cascade, signal "score": the estimated F1 gain at which a page goes to trafilatura
+    min_gain: float = SCORE_MIN_GAIN
     #: trafilatura: skip its fallback extractors (readability, jusText): ~2x faster, same F1 here
     fast: bool = True
     include_tables: bool = False
@@ -66,14 +94,19 @@ def parse_config(raw: object) -> tuple[ExtractConfig, list[tuple[str, str]]]:
             problems.append((f"extract.{key}", f"unknown key; allowed: {', '.join(known)}"))
             continue
         default = f.default
+        choices = SIGNALS if f.name == "signal" else EXTRACTORS
         if isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, int):
             ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and -1 <= value <= 1
         else:
-            ok = isinstance(value, str) and value in EXTRACTORS
+            ok = isinstance(value, str) and value in choices
         if not ok:
-            want = {bool: "true or false", int: "an integer >= 0"}.get(type(default), f"one of {', '.join(EXTRACTORS)}")
+            want = {bool: "true or false", int: "an integer >= 0", float: "a number between -1 and 1"}.get(
+                type(default), f"one of {', '.join(choices)}"
+            )
             problems.append((f"extract.{key}", f"{value!r} is not allowed; must be {want}"))
             continue
         values[str(key)] = value
@@ -97,10 +130,39 @@ def _resiliparse(html: str) -> str:
                               form_fields=False, noscript=False, comments=False, post_meta=False)  # fmt: skip
 
 
+def page_features(html: str, text: str) -> list[float]:
+    """SCORE_FEATURES of a page and Resiliparse's text of it (a few regex passes over the HTML)."""
+    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    n = max(len(lines), 1)
+    chars = sum(len(line) for line in lines) or 1
+    tail = lines[int(n * 0.6) :] or lines
+    tail_chars = sum(len(line) for line in tail) or 1
+    anchors = {a.strip() for a in _ANCHOR.findall(html)}
+    return [
+        sum(len(line) for line in lines if not _SENTENCE_END.search(line)) / chars,
+        sum(len(line) for line in tail if not _SENTENCE_END.search(line)) / tail_chars,
+        min(len(_ARTICLE.findall(html)), 20),
+        math.log1p(chars),
+        sum(len(line) for line in lines if line in anchors) / chars,
+        sum(len(line) for line in lines if len(line) < 60) / chars,
+        math.log1p(n),
+        math.log1p(chars / n),
+        chars / max(len(html), 1),
+        sum(len(line) < 60 for line in lines[-10:]) / min(n, 10),
+    ]
+
+
+def gain_score(html: str, text: str) -> float:
+    """The estimated F1 gain of trafilatura over Resiliparse's `text` on this page."""
+    return SCORE_BIAS + sum(w * x for w, x in zip(SCORE_WEIGHTS, page_features(html, text), strict=True))
+
+
 def unsure(html: str, fast_text: str, config: ExtractConfig) -> bool:
     """Whether the cascade hands a page to the slow extractor (see the module docstring)."""
     if len(fast_text.strip()) < config.min_chars:
         return True
+    if config.signal == "score":
+        return gain_score(html, fast_text) >= config.min_gain
     markers = 0
     for _ in _COMMENT_MARKUP.finditer(html):
         markers += 1

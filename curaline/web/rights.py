@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 #: Bytes of the page searched for <meta>/<link> tags: the head of any sane page.
 HEAD_SCAN = 256 * 1024
@@ -81,3 +82,45 @@ def detect(headers: Iterable[tuple[str, str]], html: str) -> Reservation:
         elif tag == "link" and attrs.get("rel", "").strip().lower() == "tdm-policy" and attrs.get("href"):
             policy = policy or attrs["href"].strip()
     return Reservation(reserved, "; ".join(dict.fromkeys(evidence)) or None, policy)
+
+
+#: The ledger's reason for a page found reserved (action "flag" at raw_records; the release gate's
+#: removals carry the same reason, action "drop").
+REASON = "tdm_reserved"
+#: What a web source's raw_records ledger files say in their footer (`checks`): every record of the
+#: shard was looked at for a reservation, so no flag row means none was found (files without it
+#: were written before reservations were ledger rows: their count is not known).
+CHECK = REASON
+
+
+def page_host(url: str | None) -> str:
+    """The host a reservation is counted under: the URL's host name, lower-cased ("none" without one),
+    as the release gate's `_HOST_SQL` extracts it."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url or "").hostname
+    except ValueError:
+        host = None
+    return host or "none"
+
+
+def reservation_events(table: Any) -> Any:
+    """Ledger events (EVENT_SCHEMA, action "flag", reason `REASON`) for the reserved pages of one
+    batch of web records: the detail holds the page's host and the evidence, "host=news.example;
+    header:tdm-reservation=1; policy=https://news.example/tdm.json" (no record text)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from curaline.kernels.base import empty_events, make_events
+
+    if "tdm_reserved" not in table.column_names or not table.num_rows:
+        return empty_events()
+    reserved = table.filter(pc.fill_null(table["tdm_reserved"], False))
+    if not reserved.num_rows:
+        return empty_events()
+    cols = {c: reserved[c].to_pylist() if c in reserved.column_names else [None] * reserved.num_rows
+            for c in ("url", "tdm_evidence", "tdm_policy")}  # fmt: skip
+    details = ["; ".join([f"host={page_host(u)}", e or "reserved", *([f"policy={p}"] if p else [])])
+               for u, e, p in zip(cols["url"], cols["tdm_evidence"], cols["tdm_policy"], strict=True)]  # fmt: skip
+    return make_events(reserved["doc_id"].combine_chunks().cast(pa.string()), "flag", REASON, detail=details)

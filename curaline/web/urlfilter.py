@@ -133,6 +133,13 @@ class UrlFilters:
         return allowed, hits
 
 
+def list_files(config: UrlFilterConfig) -> tuple[str, ...]:
+    """Every list file and UT1 folder the config names (relative to the project root, as written):
+    the url_filtered stage's DVC deps (curaline.stages), so editing a list makes it changed."""
+    named = (config.domains, config.urls, config.patterns, config.ut1, config.allow)
+    return tuple(dict.fromkeys(p for v in named for p in ((v,) if isinstance(v, str) else v)))
+
+
 def load_filters(root: Path, config: UrlFilterConfig, setting: str = "stages.url_filtered") -> UrlFilters:
     """Read every list the config names; a missing file or a bad regex is an error naming it."""
     def path_of(rel: str, key: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -213,21 +214,29 @@ def test_queries_work_while_a_writer_process_writes(curated: Project, tmp_path: 
 
 
 def test_sources_counts_from_footers_equal_counts_from_the_rows(tmp_path: Path) -> None:
+    from curaline.kernels.base import FLAG_ACTIONS
     from curaline.ledger import REMOVAL_ACTIONS, SUMMARY_KEY, to_ledger
     from curaline.lineage import views
     from curaline.store import write_parquet
 
     assert views.REMOVAL_ACTIONS == REMOVAL_ACTIONS and queries.SUMMARY_KEY == SUMMARY_KEY
+    assert views.FLAG_ACTIONS == FLAG_ACTIONS
     project = Project.at(tmp_path)
     a, b = "notes:00000000000000a1", "notes:00000000000000a2"
     events = make_events([a, a, b], "drop", ["too_short", "too_long", "too_short"])
     write_ledger(project, events, stage="quality", partition="notes", run_id="r1")
     write_ledger(project, make_events([a], "redact", "email"), stage="pii", partition="notes", run_id="r1")
+    flags = make_events([a, b], "flag", "tdm_reserved", detail="host=x.example; header:tdm-reservation=1")
+    flagged = write_ledger(project, flags, stage="raw_records", partition="notes", run_id="r1")  # an observation
+    footer = json.loads(pq.read_metadata(flagged).metadata[SUMMARY_KEY.encode()])
+    assert footer["sources"] == {"notes": {"removed": 0, "changed": 0, "flagged": 2}}
+    assert footer["reasons"] == {"flag": {"tdm_reserved": 2}}
     con = duckdb.connect()
     from_footers = queries.ledger_counts(project, con)
     # the same rows written without the footer counts (as files from before they existed)
-    for stage, ev in (("quality", events), ("pii", make_events([a], "redact", "email"))):
+    for stage, ev in (("quality", events), ("pii", make_events([a], "redact", "email")), ("raw_records", flags)):
         path = ledger_path(project, stage, "notes", "r1")
         write_parquet(path, to_ledger(ev, stage=stage, partition="notes", run_id="r1"), LEDGER_SCHEMA)
     assert from_footers == queries.ledger_counts(project, con) == {
-        "notes": {"quality": {"removed": 2, "changed": 0}, "pii": {"removed": 0, "changed": 1}}}  # fmt: skip
+        "notes": {"quality": {"removed": 2, "changed": 0}, "pii": {"removed": 0, "changed": 1},
+                  "raw_records": {"removed": 0, "changed": 0}}}  # fmt: skip

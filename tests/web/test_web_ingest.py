@@ -184,6 +184,28 @@ def test_uncompressed_warc_and_extractor_choice(tmp_path: Path) -> None:
         assert "versions" in m.declaration()["extract"]
 
 
+def test_the_score_signal_sends_link_lists_to_trafilatura(tmp_path: Path) -> None:
+    """signal: score escalates a page whose Resiliparse text is mostly link titles (a related-posts
+    block kept), not a clean article; min_gain moves the line; the settings reach lineage."""
+    from curaline.web.extract import ExtractConfig, _resiliparse, extract, gain_score, unsure
+
+    clean = page("Clean article").decode()
+    teasers = "".join(f"<div class='teaser'><h3><a href='/p{i}'>Another story about the town council budget {i}</a>"
+                      "</h3><span>By Staff Writer</span></div>" for i in range(12))  # fmt: skip
+    listy = clean.replace("</article>", f"</article><div><h2>More stories</h2>{teasers}</div>")
+    score = ExtractConfig(signal="score")
+    assert not unsure(clean, _resiliparse(clean), score)
+    assert "Another story about the town council budget 11" in _resiliparse(listy)  # Resiliparse keeps the block
+    assert gain_score(listy, _resiliparse(listy)) > gain_score(clean, _resiliparse(clean))
+    assert unsure(listy, _resiliparse(listy), score)
+    text, used = extract(listy, score)
+    assert used == "trafilatura" and "Clean article paragraph 2" in text
+    assert not unsure(listy, _resiliparse(listy), ExtractConfig(signal="score", min_gain=1.0))
+    assert not unsure(listy, _resiliparse(listy), ExtractConfig())  # the markup signal does not see it
+    m = manifest(tmp_path, "crawl.warc.gz", extract={"signal": "score", "min_gain": 0.1})
+    assert (m.declaration()["extract"]["signal"], m.declaration()["extract"]["min_gain"]) == ("score", 0.1)
+
+
 # ---- format: html -------------------------------------------------------------------
 
 
@@ -217,6 +239,9 @@ def test_html_folder(tmp_path: Path) -> None:
         ({"extract": {"speed": 3}}, "extract.speed", "unknown key"),
         ({"extract": {"min_markers": -1}}, "extract.min_markers", "integer >= 0"),
         ({"extract": {"fast": "yes"}}, "extract.fast", "true or false"),
+        ({"extract": {"signal": "comments"}}, "extract.signal", "one of markup, score"),
+        ({"extract": {"min_gain": 2}}, "extract.min_gain", "a number between -1 and 1"),
+        ({"extract": {"min_gain": True}}, "extract.min_gain", "a number between -1 and 1"),
         ({"extract": "cascade"}, "extract", "must be a mapping"),
         ({"fields": {"text": "body"}}, "fields", "fixed layout"),
     ],

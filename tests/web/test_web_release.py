@@ -93,15 +93,44 @@ def test_reserved_pages_are_kept_out_where_the_law_or_the_manifest_says(tmp_path
     assert b.manifest["sources"][0]["removed"].get("tdm_reserved", 0) == removed
 
 
-def test_reports_list_reservations_per_source_and_top_host(tmp_path: Path) -> None:
-    crawl_source(tmp_path, "crawl", "honoured")
-    crawl_source(tmp_path, "other", "ignored")
+def test_reports_count_from_the_ledger_and_say_what_they_cannot(tmp_path: Path) -> None:
+    """The reports' counts come from the ingest's flag rows (here written as the shard runner writes
+    them) and the release's ledger; a web source whose ingest ledger predates the flags is listed as
+    not checked, and with no countable source at all the count is not known."""
+    import datetime as dt
+
+    from curaline.ledger import ledger_path, ledger_table, write_ledger
+    from curaline.release.versions import publish
+    from curaline.reports.release_data import load_release
+    from curaline.store import write_parquet
+    from curaline.web.rights import reservation_events
+
+    for sid, opt in (("crawl", "honoured"), ("other", "ignored")):
+        crawl_source(tmp_path, sid, opt)
     b = build(tmp_path, "research")
-    res = reservations(b.manifest)
-    assert isinstance(res, dict) and res["found"] == 6 and res["removed"] == 3
-    by_source = {r["source"]: r for r in res["by_source"]}
-    assert by_source["crawl"]["removed"] == 3 and by_source["other"]["removed"] == 0
-    assert [h["host"] for h in by_source["crawl"]["top_hosts"]] == ["news.example", "blog.example"]
+    project = Project.at(tmp_path)
+    manifest = publish(project, b, versioning=False).manifest
+    created = dt.datetime.fromisoformat(manifest["created_at"].replace("Z", "+00:00"))
+    write_ledger(project, b.events, stage="release", partition="r-research", run_id="rel",
+                 at=created + dt.timedelta(seconds=1))  # fmt: skip
+    before = created - dt.timedelta(minutes=1)
+
+    def ingest_ledger(sid: str, checked: bool) -> None:
+        table = pq.read_table(tmp_path / "data" / "decontaminated" / f"{sid}.parquet")
+        ledger = ledger_table(reservation_events(table), stage="raw_records", partition=sid, run_id="ing", at=before,
+                              **({"checks": ["tdm_reserved"]} if checked else {}))  # fmt: skip
+        write_parquet(ledger_path(project, "raw_records", sid, "ing", before), ledger, ledger.schema)
+
+    assert reservations(load_release(project, "r-research")) == NOT_KNOWN  # no ingest ledger at all
+    ingest_ledger("crawl", checked=True)
+    ingest_ledger("other", checked=False)  # written before the flags: found nothing, proves nothing
+    res = reservations(load_release(project, "r-research"))
+    assert isinstance(res, dict)
+    assert (res["found"], res["removed"], res["removed_otherwise"], res["not_removed"]) == (3, 3, 0, 0)
+    assert res["not_checked"] == [{"source": "other", "why": "its ingest ledger predates reservation flags (rerun it)"}]
+    [crawl] = res["by_source"]
+    assert [(h["host"], h["found"], h["removed"]) for h in crawl["top_hosts"]] == [("news.example", 2, 2),
+                                                                                  ("blog.example", 1, 1)]  # fmt: skip
     text = reservations_md(res)
-    assert "6 found among the candidates, 3 removed" in text and "news.example (2/2)" in text
-    assert reservations({}) == NOT_KNOWN  # a version built before reservations were kept
+    assert "3 found in the release's web sources, 3 removed by the release's gate" in text
+    assert "news.example (2/2)" in text and "Not checked for reservations: other (its ingest ledger predates" in text
