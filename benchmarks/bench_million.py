@@ -66,10 +66,14 @@ def write_source(folder: Path, copies: int) -> int:
     return n
 
 
-def write_project(root: Path, copies: int) -> int:
+def write_project(root: Path, copies: int, corpus: Path | None = None) -> int:
     (root / "sources").mkdir(parents=True)
     (root / "releases").mkdir()
-    docs = write_source(root / "corpus", copies)
+    if corpus is not None:  # the input of an earlier (kept) run, moved here
+        shutil.move(str(corpus), root / "corpus")
+        docs = sum(sum(1 for _ in gzip.open(f, "rb")) for f in sorted((root / "corpus").glob("*.jsonl.gz")))
+    else:
+        docs = write_source(root / "corpus", copies)
     manifest = {"id": "web-docs", "location": "../corpus/*.jsonl.gz", "format": "jsonl.gz", "kind": "document",
                 "fields": {"id": "id", "text": "text"}, "license": "MIT", "obtained": "public-dataset",
                 "languages": ["en"], "owner": "bench@example.com", "personal_data": "expected",
@@ -122,6 +126,7 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=10)
     ap.add_argument("--keep", action="store_true", help="keep the projects (printed) instead of removing them")
     ap.add_argument("--only-large", action="store_true", help="skip the one-copy run")
+    ap.add_argument("--corpus", type=Path, help="move this folder (a kept run's corpus/) in as the large run's input")
     args = ap.parse_args()
     if not CORPUS.is_dir():
         raise SystemExit(f"needs the benchmark corpus at {CORPUS}")
@@ -133,7 +138,7 @@ def main() -> None:
         for copies in (args.copies,) if args.only_large else (1, args.copies):
             root = work / f"x{copies}"
             t0 = time.perf_counter()
-            docs = write_project(root, copies)
+            docs = write_project(root, copies, args.corpus if copies == args.copies else None)
             made = time.perf_counter() - t0
             m = measure([str(curaline), "run", "--workers", "2", "--project", str(root)])
             read = read_by_run(root)
