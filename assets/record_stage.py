@@ -117,7 +117,9 @@ def source_records_asset(chain: Sequence[RecordStage], descriptions: Mapping[str
             requests, _ = load_requests(proj, strict=True)
         except ValueError as exc:
             raise dg.Failure(f"cannot apply takedown requests: {exc}") from exc
-        prepare_source(proj, manifest)  # a label-studio source: its judgements pulled first
+        # a label-studio source: its judgements pulled first; its fingerprint is Label Studio's
+        # state before the pull (its mirror is the pull's output, not what the sensor watches)
+        fingerprint = prepare_source(proj, manifest) or fingerprint
         chain_run = record_chain(manifest, proj)
         tasks = source_tasks(proj, manifest, context.run_id, chain_run, takedown_requests=requests)
         config = engine_config(proj)

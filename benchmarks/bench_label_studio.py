@@ -4,7 +4,8 @@ Starts a real Label Studio 1.23.2 (tests/label_studio_server.py: its own cached 
 127.0.0.1, a tmp data dir, stopped by its process group). The inputs of push are a
 10,000-row `review_queue` and the `pii_redacted` texts of its target records, written
 in the stages' schemas (synthetic: 60-word texts); pull reads a project of 10,000 tasks
-with 3 annotations each, imported in one request beforehand (not timed). `server s` is
+with 3 annotations each, imported in one request beforehand (not timed), then again after
+1% of the tasks and one annotation of another 1% were deleted (withdrawals). `server s` is
 the time spent waiting on HTTP responses: the server's share of the total.
 
     nice -n 10 .venv/bin/python benchmarks/bench_label_studio.py [--tasks 10000]
@@ -101,12 +102,42 @@ def main() -> None:
                 "format": "label-studio", "kind": "annotation", "label_type": "nominal", "labels": list(LABELS),
                 "label_studio": {"project": target["id"], "annotator_key_env": "BENCH_ANNOTATOR_KEY"}}))  # fmt: skip
             judged = parse_manifest(project.sources_dir / "judged.yaml")
-            for what in ("first pull", "second pull (nothing new)"):
-                pulled, _ = ls.pull_run(project, judged, ls.Client(server.url, server.token))
+
+            def report(what: str, project: Project = project, judged=judged, url: str = server.url,
+                       token: str = server.token) -> None:  # fmt: skip
+                pulled, _ = ls.pull_run(project, judged, ls.Client(url, token))
                 print(f"{what}: {pulled.annotations} judgements, {pulled.fetched_tasks} tasks fetched, "
-                      f"{pulled.new_entries} new ledger entries: "
+                      f"{pulled.new_entries} new ledger entries ({pulled.withdrawals} withdrawals): "
                       f"{pulled.total_s:.2f} s total, {pulled.server_s:.2f} s server, "
                       f"{pulled.total_s - pulled.server_s:.2f} s curaline")  # fmt: skip
+                spent: dict[str, list[float]] = {}
+                for call, took in pulled.calls:
+                    spent.setdefault(call, []).append(took)
+                print("    server time by request: " + ", ".join(f"{call} x{len(t)} {sum(t):.2f} s"
+                                                              for call, t in spent.items()))  # fmt: skip
+
+            for what in ("first pull", "second pull (nothing new)"):
+                report(what)
+            watch = ls.Client(server.url, server.token)
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                watch.watermark(target["id"])
+                times.append(time.perf_counter() - t0)
+            print(f"sensor's request per tick (Client.watermark, {args.tasks} tasks): median "
+                  f"{sorted(times)[2] * 1000:.0f} ms of 5")  # fmt: skip
+            # deletions (setup, not timed): whole tasks, and one annotation of as many other tasks
+            ids = sorted(t for t, _ in ls.Client(server.url, server.token).tasks_updated(target["id"], None))
+            deleted = max(1, args.tasks // 100)
+            setup = time.perf_counter()
+            for t in ids[:deleted]:
+                server.api("DELETE", f"/api/tasks/{t}/")
+            for t in ids[deleted : 2 * deleted]:
+                first = server.api("GET", f"/api/tasks/{t}/annotations/")[0]
+                server.api("DELETE", f"/api/annotations/{first['id']}/")
+            print(f"(setup: deleted {deleted} tasks and {deleted} annotations in {time.perf_counter() - setup:.1f} s)")
+            report(f"third pull ({deleted} tasks and {deleted} annotations deleted)")
+            report("fourth pull (nothing new)")
 
 
 if __name__ == "__main__":

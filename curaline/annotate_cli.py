@@ -77,11 +77,12 @@ def pull_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
         raise UserError(str(exc)) from None
     out = {"label_studio_project": result.ls_project, "annotations": result.annotations,
            "fetched_tasks": result.fetched_tasks,
-           "new_entries": result.new_entries, "edits": result.edits, "current": result.current,
+           "new_entries": result.new_entries, "edits": result.edits, "withdrawals": result.withdrawals,
+           "current": result.current,
            "mirror": str(result.mirror_path), "run_id": run.run_id,
            "server_s": round(result.server_s, 3), "total_s": round(result.total_s, 3)}  # fmt: skip
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"pulled {result.annotations} judgement(s) of {source_id}: {result.new_entries} new ledger entr(ies) "
-               f"({result.edits} edit(s)), {result.current} current; lineage run {run.run_id}")  # fmt: skip
+               f"({result.edits} edit(s), {result.withdrawals} withdrawn), {result.current} current; lineage run {run.run_id}")  # fmt: skip

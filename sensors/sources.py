@@ -1,7 +1,12 @@
 """The new-or-changed-source sensor.
 
 Triggers on: a new manifest in sources/ (adds its partition), or a change of a source's
-manifest or of the content of its files (content hash, not mtime alone). On its first tick
+manifest or of the content of its files (content hash, not mtime alone). A `format:
+label-studio` source changes when its judgements do: one small request per tick asks Label
+Studio for the project's judgement watermark (annotated tasks, their annotations, the newest
+update time), so a judgement made, edited or deleted there starts the source's wave; when
+Label Studio cannot be asked (down, no token) that source waits for a later tick, with the
+reason in the skip message and the log, and every other source is evaluated as usual. On its first tick
 (no cursor) a source counts as current when its latest `raw_records` materialization
 ingested exactly these bytes, so a project that `curaline run` built is not rebuilt.
 Requests, as one wave per tick with changes, each phase once the previous one's runs
@@ -27,6 +32,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.common import release_partitions, source_partitions
+from curaline.annotation.label_studio import LabelStudioError, Watcher
 from curaline.fingerprint import source_fingerprint
 from curaline.release.spec import TRAINING_KINDS, ReleaseSpec, load_spec, spec_digest
 from curaline.release.versions import blocked, held_release
@@ -165,10 +171,21 @@ def make_source_sensor(per_source_job, catalog_job, global_job, release_job, *,
         new_partitions: list[str] = []
         next_seen: dict[str, str] = {}
         next_files: dict[str, list] = {}
+        watcher = Watcher(proj)
+        unchecked: list[str] = []
         for m in manifests:
-            fp, cache = source_fingerprint(m, files)
+            if m.format == "label-studio":  # its judgements live in Label Studio: one request for their state
+                try:
+                    fp = watcher.fingerprint(m)
+                except LabelStudioError as exc:  # not evaluated this tick: what was seen stays, for the next
+                    unchecked.append(f"label-studio source {m.id} not checked for new judgements: {exc}")
+                    if m.id in seen:
+                        next_seen[m.id] = seen[m.id]
+                    continue
+            else:
+                fp, cache = source_fingerprint(m, files)
+                next_files.update(cache)
             next_seen[m.id] = fp
-            next_files.update(cache)
             if m.id not in known:
                 new_partitions.append(m.id)
                 changed.append(m.id)
@@ -233,6 +250,8 @@ def make_source_sensor(per_source_job, catalog_job, global_job, release_job, *,
         for line in spec_problems:
             context.log.warning(f"invalid release spec: {line}")
         log_notes(context, notes)
+        for line in unchecked:
+            context.log.warning(line)
 
         # the cursor stays small (the UI shows it): what was seen goes to a file named by its digest
         digest = save_state(proj, {"sources": next_seen, "files": next_files, "specs": next_specs})
@@ -244,7 +263,9 @@ def make_source_sensor(per_source_job, catalog_job, global_job, release_job, *,
         if new_releases:
             partition_requests.append(release_partitions.build_add_request(new_releases))
         if not requests:
-            reason = "; ".join(notes) or "no new or changed source"
+            reason = "; ".join(notes) or ("no other source new or changed" if unchecked else "no new or changed source")
+            if unchecked:  # first: the cap below must not cut what the operator has to fix
+                reason = "; ".join(unchecked) + "; " + reason
             if problem_lines:
                 reason += f"; {len(problem_lines)} manifest problem(s): " + " | ".join(problem_lines)
             if spec_problems:

@@ -195,3 +195,18 @@ def test_dawid_skene_beats_majority_vote_on_snow_rte_and_temp(shared_data: Path)
             mv, _ = majority_vote(j)
             diffs.append(float((dawid_skene(j).label[idx] == reference).mean() - (mv[idx] == reference).mean()))
         assert min(diffs) > 0, (key, diffs)  # measured: +1.4 .. +3 points per seed
+
+
+def test_the_posterior_plot_takes_values_one_ulp_apart() -> None:
+    """Unanimous items give Dawid-Skene posteriors equal up to float rounding; numpy refuses to
+    cut so narrow a range into 25 bins, which failed `adjudicated_labels` (found when a Label
+    Studio pull withdrew the only split item)."""
+    from curaline.reports.plots import histogram_png
+
+    values = np.array([0.1 + 0.2, 0.3, 0.3])
+    assert 0 < np.ptp(values) < 1e-15
+    with pytest.raises(ValueError, match="Too many bins"):
+        np.histogram(values, bins=25)
+    png = histogram_png(values, title="posterior", xlabel="posterior", bins=25)
+    assert png.startswith(b"\x89PNG")
+    assert histogram_png(np.array([0.2, 0.9]), title="t", xlabel="x", bins=25).startswith(b"\x89PNG")

@@ -107,6 +107,46 @@ def test_pseudonyms_are_keyed_and_stable() -> None:
     assert len({ls.pseudonym(b"k" * 16, u) for u in range(1000)}) == 1000
 
 
+def test_a_label_studio_fingerprint_is_the_manifest_and_the_watermark_not_the_mirror(tmp_path: Path) -> None:
+    path = _manifest(tmp_path, id="judged", location="../mirror/judged.jsonl", format="label-studio", kind="annotation",
+                     label_type="nominal", labels=["yes", "no"],
+                     label_studio={"project": 3, "annotator_key_env": "CURALINE_ANNOTATOR_KEY"})  # fmt: skip
+    m = parse_manifest(path, roots=[tmp_path])
+    mark = json.dumps({"annotations": 6, "newest": "2026-01-01T00:00:00Z", "tasks": 3})
+    fp = ls.source_fingerprint(m, mark)
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / "judged.jsonl").write_text('{"id": "1"}\n')  # the pull's output: not watched
+    assert ls.source_fingerprint(m, mark) == fp
+    assert ls.source_fingerprint(m, mark.replace("6", "5")) != fp
+    path.write_text(path.read_text() + "alpha_floor: 0.5\n")
+    assert ls.source_fingerprint(parse_manifest(path, roots=[tmp_path]), mark) != fp
+
+
+def test_the_watcher_asks_a_server_that_is_down_once_per_tick(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from label_studio_server import free_port
+
+    (tmp_path / "curaline.yaml").write_text(yaml.safe_dump({"annotation": {"label_studio": {
+        "url": f"http://127.0.0.1:{free_port()}", "project": "q", "token_env": TOKEN_ENV}}}))  # fmt: skip
+    manifests = [parse_manifest(_manifest(tmp_path, id=f"j{n}", location=f"../j{n}.jsonl", format="label-studio",
+                                          kind="annotation", label_type="nominal", labels=["a", "b"],
+                                          label_studio={"project": n, "annotator_key_env": KEY_ENV}),
+                                roots=[tmp_path]) for n in (1, 2)]  # fmt: skip
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    watcher = ls.Watcher(Project.at(tmp_path), timeout_s=2)
+    for m in manifests:  # no token: said for every source, nothing asked
+        with pytest.raises(ls.LabelStudioError, match=f"{TOKEN_ENV} .* is not set"):
+            watcher.fingerprint(m)
+    monkeypatch.setenv(TOKEN_ENV, "secret-token-value")
+    watcher = ls.Watcher(Project.at(tmp_path), timeout_s=2)
+    with pytest.raises(ls.LabelStudioUnreachable, match="cannot be reached") as first:
+        watcher.fingerprint(manifests[0])
+    asked = watcher._client.server_s if watcher._client else None
+    with pytest.raises(ls.LabelStudioUnreachable) as second:  # the same answer, without a second request
+        watcher.fingerprint(manifests[1])
+    assert second.value is first.value and watcher._client is not None and watcher._client.server_s == asked
+    assert "secret-token-value" not in str(first.value)
+
+
 # ---- a real Label Studio server ------------------------------------------------------------
 
 ANNOTATORS = ("ann1", "ann2", "ann3")
@@ -295,6 +335,49 @@ def test_round_trip_through_a_real_label_studio(server, tmp_path: Path, monkeypa
     assert sorted(j["label"] for j in judged["judgements"]) == sorted(given[(items[1], a)] for a in ANNOTATORS)
     assert {r["label"] for r in judged["adjudicated"] if r["method"] == "majority"} == {truth[items[1]]}
 
+    # deletions in Label Studio: a whole task (its three judgements) and one annotation of another
+    # task; the step's pull withdraws them (ledger entries), agreement and labels recompute
+    now_given = {**given, (item0, "ann1"): flipped}
+    gone_item = items[3]
+    # the annotation cut: one whose item's other two judgements agree (no tie for the majority to break)
+    cut_item, cut_by = next((i, a) for i in items[1:3] for a in ANNOTATORS
+                            if len({now_given[(i, b)] for b in ANNOTATORS if b != a}) == 1)  # fmt: skip
+    gone_task = [t["id"] for t in tasks if t["data"]["item_id"] == gone_item][0]
+    server.api("DELETE", f"/api/tasks/{gone_task}/")
+    server.api("DELETE", f"/api/annotations/{ann_ids[(cut_item, cut_by)]}/")
+    with dg.DagsterInstance.get() as instance:
+        assert (
+            defs.resolve_job_def("per_source_job").execute_in_process(instance=instance, partition_key="judged").success
+        )
+    left = {k: v for k, v in now_given.items() if k[0] != gone_item and k != (cut_item, cut_by)}
+    raw = pq.read_table(project.stage_path("raw_records", "judged"))
+    assert {(r["item_id"], name_of[r["annotator_id"]]): r["label"] for r in raw.to_pylist()} == left
+    ledger = ls.read_ledger(project, "judged")
+    withdrawn = [r for r in ledger.to_pylist() if r["event"] == "withdraw"]
+    assert ledger.num_rows == 13 + 4
+    assert sorted((r["item_id"], name_of[r["annotator_id"]], r["label"], r["version"]) for r in withdrawn) == sorted(
+        [(gone_item, a, None, 2) for a in ANNOTATORS] + [(cut_item, cut_by, None, 2)])  # fmt: skip
+    assert {r["ls_task"] for r in withdrawn if r["item_id"] == gone_item} == {gone_task}
+    kept_items = [i for i in items if i != gone_item]
+    data = np.array([[LABELS.index(left[(i, a)]) if (i, a) in left else np.nan for i in kept_items]
+                     for a in ANNOTATORS], dtype=float)  # fmt: skip
+    agreement = pq.read_table(project.stage_path("annotation_agreement", "judged")).to_pylist()
+    assert agreement[0]["krippendorff_alpha"] == pytest.approx(krippendorff.alpha(data, level_of_measurement="nominal"))
+    labels = pq.read_table(project.stage_path("adjudicated_labels", "judged")).to_pylist()
+    majority = {r["item_id"]: (r["label"], r["n_judgements"]) for r in labels if r["method"] == "majority"}
+    assert majority == {i: (collections.Counter(v for (j, _), v in left.items() if j == i).most_common(1)[0][0],
+                            sum(j == i for j, _ in left)) for i in kept_items}  # fmt: skip
+    # the pull run says so in its lineage; pulling again withdraws nothing twice
+    events = [json.loads(line) for line in default_events_file(project).read_text().splitlines()]
+    last_pull = [e for e in events if e["job"]["name"] == "label_studio_pull" and e["eventType"] == "COMPLETE"][-1]
+    facets = [o["facets"]["curaline_removals"] for o in last_pull["outputs"] if "curaline_removals" in o["facets"]]
+    assert [f["changed"]["label_studio_pull"] for f in facets] == [{"new": 0, "edit": 0, "withdraw": 4}]
+    assert validator.validate(last_pull) == []
+    again = json.loads(runner.invoke(main, ["annotate", "pull", "--source", "judged", "--project", str(project.root),
+                                            "--json"], catch_exceptions=False).output)  # fmt: skip
+    assert (again["new_entries"], again["withdrawals"], again["current"]) == (0, 0, len(left))
+    assert ls.read_ledger(project, "judged").num_rows == 17
+
 
 def test_push_and_pull_refuse_what_they_cannot_do_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No server needed: each refusal comes before the first request, and names the file or variable."""
@@ -357,3 +440,137 @@ def test_an_unchanged_pull_leaves_the_mirror_file_alone(tmp_path: Path) -> None:
     ls._write_mirror(mirror, current("off-topic"))
     assert mirror.stat().st_mtime_ns != 1
     assert [json.loads(line)["label"] for line in mirror.read_text().splitlines()] == ["off-topic", "off-topic"]
+
+
+# ---- the sensor watches Label Studio ---------------------------------------------------------
+
+
+def _sensor_tick(defs, instance, root: Path, cursor: str | None):
+    import dagster as dg
+
+    from resources.project import ProjectResource
+
+    sensor = defs.resolve_sensor_def("source_sensor")
+    result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs,
+                                            resources={"project": ProjectResource(root=str(root))}))  # fmt: skip
+    for req in result.dynamic_partitions_requests or []:  # what the daemon does first
+        instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+    return result
+
+
+def _per_source(result) -> list[str]:
+    return sorted(r.partition_key for r in result.run_requests or [] if r.job_name == "per_source_job")
+
+
+def _judge(server, task_id: int, name: str, label: str) -> int:
+    made = server.api("POST", f"/api/tasks/{task_id}/annotations/", {"result": [ls.result_value("nominal", label)]},
+                      token=server.annotators[name])  # fmt: skip
+    return int(made["id"])
+
+
+@pytest.mark.slow
+def test_the_sensor_starts_a_wave_when_judgements_change_in_label_studio(
+        server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A real Label Studio, a real Dagster instance, the real source sensor: a judgement made or
+    deleted there starts the label-studio source's wave, nothing else does (not the pull's own
+    rewrite of the mirror, not a task without judgements); an unreachable server or a missing
+    token is a skip reason, never a failed tick, and the other sources are still evaluated."""
+    import dagster as dg
+    from label_studio_server import free_port
+    from tests_support import make_project
+
+    import definitions
+    from sensors.sources import state_dir
+
+    for key in list(os.environ):
+        if key.startswith("OPENLINEAGE"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv(TOKEN_ENV, server.token)
+    monkeypatch.setenv(KEY_ENV, "a-secret-pseudonymisation-key")
+    created = server.api("POST", "/api/projects", {"title": f"sensor {tmp_path.name}",
+                                                   "label_config": ls.label_config("nominal", tuple(LABELS))})  # fmt: skip
+    ls_id = int(created["id"])
+    server.api("POST", f"/api/projects/{ls_id}/import", [{"data": {"item_id": f"i{k}", "task": "default",
+                                                                   "text": f"Item {k}."}} for k in range(3)])  # fmt: skip
+    task_ids = sorted(t["id"] for t in server.api("GET", f"/api/tasks?project={ls_id}&page_size=100")["tasks"])
+    for name in ("ann1", "ann2"):
+        for k, t in enumerate(task_ids):
+            _judge(server, t, name, LABELS[k % 2])
+
+    project = make_project(tmp_path / "proj")
+    root = project.root
+    url = server.url
+
+    def configure(at: str) -> None:
+        (root / "curaline.yaml").write_text(yaml.safe_dump({"annotation": {"label_studio": {
+            "url": at, "project": "unused by pull", "token_env": TOKEN_ENV}}}))  # fmt: skip
+
+    configure(url)
+    _manifest(root, id="judged", location="../label_studio/judged.jsonl", format="label-studio", kind="annotation",
+              label_type="nominal", labels=LABELS, alpha_floor=0.0,
+              label_studio={"project": ls_id, "annotator_key_env": KEY_ENV})  # fmt: skip
+    defs = definitions.build_definitions(Project.at(root))
+    with dg.instance_for_test() as instance:
+        first = _sensor_tick(defs, instance, root, None)
+        assert _per_source(first) == ["chat", "judged", "notes"]
+        # the judged run of the wave: its step pulls the judgements (4 of the 6 are ann1's and ann2's)
+        [req] = [r for r in first.run_requests if r.partition_key == "judged"]
+        assert req.asset_selection is None  # an annotation source runs the whole job
+        run = defs.resolve_job_def("per_source_job").execute_in_process(instance=instance, partition_key="judged",
+                                                                         tags=req.tags)  # fmt: skip
+        assert run.success
+        assert pq.read_table(project.stage_path("raw_records", "judged")).num_rows == 6
+
+        # the pull rewrote the mirror, and nothing changed in Label Studio: no new wave for judged
+        after = _sensor_tick(defs, instance, root, first.cursor)
+        assert "judged" not in _per_source(after)
+        # a fresh cursor (a new daemon) counts judged as current: its run recorded Label Studio's state
+        assert _per_source(_sensor_tick(defs, instance, root, None)) == ["chat", "notes"]
+
+        # a new judgement through the API: judged's wave starts, once
+        _judge(server, task_ids[0], "ann3", LABELS[0])
+        judged = _sensor_tick(defs, instance, root, after.cursor)
+        assert _per_source(judged) == ["judged"]
+        [req] = [r for r in judged.run_requests if r.job_name == "per_source_job"]
+        assert req.tags["curaline/sources"] == "judged" and req.run_key.startswith("source:srcw-")
+        quiet = _sensor_tick(defs, instance, root, judged.cursor)
+        assert not _per_source(quiet)
+
+        # a task without judgements (what a push adds) is no new judgement; a deleted annotation is a change
+        server.api(
+            "POST", f"/api/projects/{ls_id}/import", [{"data": {"item_id": "i9", "task": "default", "text": "x"}}]
+        )
+        pushed = _sensor_tick(defs, instance, root, quiet.cursor)
+        assert not _per_source(pushed)
+        some = server.api("GET", f"/api/tasks/{task_ids[1]}/annotations/")
+        server.api("DELETE", f"/api/annotations/{some[0]['id']}/")
+        deleted = _sensor_tick(defs, instance, root, pushed.cursor)
+        assert _per_source(deleted) == ["judged"]
+
+        # Label Studio down: the tick does not fail, says why, and still sees a changed source
+        configure(f"http://127.0.0.1:{free_port()}")  # nothing listens there
+        notes = root / "corpus" / "notes.jsonl"
+        notes.write_text(notes.read_text() + '{"id": "n99", "text": "A late note."}\n')
+        _judge(server, task_ids[2], "ann3", LABELS[1])  # made while the sensor cannot see it
+        down = _sensor_tick(defs, instance, root, deleted.cursor)
+        assert _per_source(down) == ["notes"]
+        still_down = _sensor_tick(defs, instance, root, down.cursor)
+        assert not still_down.run_requests
+        reason = still_down.skip_reason.skip_message
+        assert reason.startswith("label-studio source judged not checked for new judgements: Label Studio at "
+                                 "http://127.0.0.1:") and "cannot be reached" in reason, reason  # fmt: skip
+
+        # no token: the same, naming the variable; the token itself is never in the cursor or the state
+        configure(url)
+        monkeypatch.delenv(TOKEN_ENV)
+        no_token = _sensor_tick(defs, instance, root, still_down.cursor)
+        assert not no_token.run_requests
+        assert f"{TOKEN_ENV} (annotation.label_studio.token_env) is not set" in no_token.skip_reason.skip_message
+        monkeypatch.setenv(TOKEN_ENV, server.token)
+        # back: the judgement made while it was down starts judged's wave
+        back = _sensor_tick(defs, instance, root, no_token.cursor)
+        assert _per_source(back) == ["judged"]
+        for cursor in (first.cursor, judged.cursor, down.cursor, back.cursor):
+            assert server.token not in cursor
+        for state in state_dir(project).glob("*.json"):
+            assert server.token not in state.read_text()

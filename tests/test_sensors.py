@@ -200,3 +200,42 @@ def test_annotation_assets_run_only_for_annotation_sources(setup) -> None:
     job = defs.resolve_job_def("per_source_job")
     assert per_source_assets(job, "annotation") is None  # an annotation source runs the whole job
     assert set(per_source_assets(job, "document") or []) == set(job.asset_layer.selected_asset_keys) - annotation
+
+
+def test_a_label_studio_source_that_cannot_be_asked_waits_and_the_tick_goes_on(setup, monkeypatch) -> None:
+    """No Label Studio at all (no settings, then nothing listening, then no token): the tick never
+    fails, the label-studio source is neither added nor run and the skip reason says why, every
+    other source is evaluated as usual. (The real-server side: tests/test_label_studio.py.)"""
+    import socket
+
+    project, defs, instance = setup
+    (project.sources_dir / "judged.yaml").write_text(yaml.safe_dump({
+        "id": "judged", "location": "../label_studio/judged.jsonl", "format": "label-studio", "kind": "annotation",
+        "label_type": "nominal", "labels": ["yes", "no"], "license": "CC-BY-4.0", "obtained": "public-dataset",
+        "label_studio": {"project": 1, "annotator_key_env": "CURALINE_TEST_ANNOTATOR_KEY"}}))  # fmt: skip
+    first = tick(defs, instance, None)  # curaline.yaml has no annotation.label_studio
+    assert requested(first) == [("catalog_job", None), ("per_source_job", "chat"), ("per_source_job", "notes")]
+    assert "judged" not in instance.get_dynamic_partitions("sources")
+    quiet = tick(defs, instance, first.cursor)
+    assert quiet.skip_reason.skip_message.startswith(
+        "label-studio source judged not checked for new judgements: curaline.yaml has no annotation.label_studio"
+    )
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (project.root / "curaline.yaml").write_text(yaml.safe_dump({"annotation": {"label_studio": {
+        "url": f"http://127.0.0.1:{port}", "project": "q", "token_env": "CURALINE_TEST_LS_TOKEN"}}}))  # fmt: skip
+    monkeypatch.delenv("CURALINE_TEST_LS_TOKEN", raising=False)
+    no_token = tick(defs, instance, quiet.cursor)
+    assert "CURALINE_TEST_LS_TOKEN (annotation.label_studio.token_env) is not set" in no_token.skip_reason.skip_message
+    monkeypatch.setenv("CURALINE_TEST_LS_TOKEN", "a-token-that-must-not-leak")
+    notes = project.root / "corpus" / "notes.jsonl"
+    notes.write_text(notes.read_text() + '{"id": "n99", "text": "A late note."}\n')
+    down = tick(defs, instance, no_token.cursor)
+    assert requested(down) == [("per_source_job", "notes")]  # the other source changed: its wave starts
+    still = tick(defs, instance, down.cursor)
+    reason = still.skip_reason.skip_message
+    assert reason.startswith(f"label-studio source judged not checked for new judgements: Label Studio at "
+                             f"http://127.0.0.1:{port} cannot be reached"), reason  # fmt: skip
+    assert "a-token-that-must-not-leak" not in reason + still.cursor

@@ -15,13 +15,26 @@ Pull, incremental by update time: Label Studio moves a task's `updated_at` whene
 of its annotations is created, edited or deleted, so a pull lists the tasks updated after
 the previous pull's cursor (the newest task update time it listed, taken before the
 export, so nothing changed during a pull is skipped) and exports only those; the first
-pull exports everything. Annotation versions not yet in the ledger are new entries. Each version is
+pull exports everything (its cursor: the project's newest task update time, asked in one
+small request before the export). Annotation versions not yet in the ledger are new entries. Each version is
 appended to the judgement ledger (`lineage/label_studio/<source>/pull=<run>.parquet`:
 an edit in Label Studio is a new entry there), and the source's mirror file (its
 manifest `location`, JSONL) is rewritten with one current judgement per annotator per
 item, so ingest reads it like any annotation file. Annotators appear only as a keyed
 hash (HMAC-SHA256 of the Label Studio user id, the key in the environment variable the
 manifest names), so the ledger and the records hold no one's identity.
+
+Deletions: a judgement that was live in the ledger and is gone from Label Studio (its
+annotation deleted or cancelled: its task is fetched again, without it; its task deleted:
+seen when the project's task count falls short of the tasks the last pull knew plus those
+updated since, whereupon the task ids are listed) gets a `withdraw` entry (label null), and
+leaves the mirror, so agreement and labels recompute without it.
+
+Watching: `Client.watermark` is one small request whose answer changes whenever a judgement
+is made, edited or deleted (the annotated tasks' count, their annotations' count, the newest
+update time among them); the source sensor fingerprints a label-studio source by it and its
+manifest (`source_fingerprint`, through `Watcher`), and a pull records the same fingerprint
+taken before it starts, so the sensor's first tick knows a source it has already pulled.
 """
 
 from __future__ import annotations
@@ -71,6 +84,10 @@ LEDGER_SCHEMA = pa.schema([
 
 class LabelStudioError(RuntimeError):
     """Label Studio cannot be used as configured: str() says what and where, without the token."""
+
+
+class LabelStudioUnreachable(LabelStudioError):
+    """No answer from the server at all (refused, timed out): every request to it would fail alike."""
 
 
 # ---- settings ----------------------------------------------------------------------------
@@ -156,6 +173,8 @@ class Client:
         self.timeout_s = timeout_s
         #: seconds spent waiting for the server: the server's own share of a push or pull
         self.server_s = 0.0
+        #: (method and path without the query, seconds) of each request: where the server's share went
+        self.calls: list[tuple[str, float]] = []
 
     @classmethod
     def from_settings(cls, settings: LabelStudioSettings) -> Client:
@@ -175,9 +194,13 @@ class Client:
             detail = exc.read()[:300].decode("utf-8", "replace")
             raise LabelStudioError(f"Label Studio {method} {path}: HTTP {exc.code}: {detail}") from None
         except (urllib.error.URLError, OSError) as exc:
-            raise LabelStudioError(f"Label Studio at {self.url} cannot be reached ({method} {path}): {exc}") from None
+            raise LabelStudioUnreachable(
+                f"Label Studio at {self.url} cannot be reached ({method} {path}): {exc}"
+            ) from None
         finally:
-            self.server_s += time.perf_counter() - started
+            took = time.perf_counter() - started
+            self.server_s += took
+            self.calls.append((f"{method} {path.split('?', 1)[0]}", took))
         return json.loads(payload) if payload else None
 
     def find_project(self, title: str) -> dict[str, Any] | None:
@@ -213,16 +236,45 @@ class Client:
         task's `updated_at` moves whenever one of its annotations is created, edited or deleted."""
         items = [] if since is None else [{"filter": "filter:tasks:updated_at", "operator": "greater",
                                             "type": "Datetime", "value": since}]  # fmt: skip
-        query = urllib.parse.quote(json.dumps({"filters": {"conjunction": "and", "items": items}}))
         out: list[tuple[int, str]] = []
         page = 1
         while True:
-            got = self.request("GET", f"/api/tasks?project={project_id}&fields=task_only&page={page}"
-                                      f"&page_size={page_size}&query={query}")  # fmt: skip
+            got = self.tasks_page(project_id, items, page=page, page_size=page_size)
             out += [(int(t["id"]), str(t["updated_at"])) for t in got["tasks"]]
             if len(out) >= int(got.get("total", 0)) or not got["tasks"]:
                 return out
             page += 1
+
+    def tasks_page(self, project_id: int, filters: list[dict[str, Any]], *, page: int = 1, page_size: int = 1,
+                   ordering: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """One page of the project's task list (ids and update times only), with the list's
+        `total` (tasks that pass the filters) and `total_annotations` (their annotations)."""
+        query: dict[str, Any] = {"filters": {"conjunction": "and", "items": filters}}
+        if ordering:
+            query["ordering"] = [ordering]
+        got = self.request("GET", f"/api/tasks?project={project_id}&fields=task_only&page={page}"
+                                  f"&page_size={page_size}&query={urllib.parse.quote(json.dumps(query))}")  # fmt: skip
+        if not isinstance(got, dict) or not isinstance(got.get("tasks"), list):
+            raise LabelStudioError(
+                f"Label Studio GET /api/tasks?project={project_id}: not a task list: {str(got)[:200]}"
+            )
+        return got
+
+    def summary(self, project_id: int, filters: list[dict[str, Any]] | None = None) -> tuple[int, int, str | None]:
+        """(tasks, their annotations, the newest task update time) of the project's tasks that
+        pass `filters` (all when None), in one small request."""
+        got = self.tasks_page(project_id, filters or [], ordering="-tasks:updated_at")
+        newest = str(got["tasks"][0]["updated_at"]) if got["tasks"] else None
+        return int(got.get("total") or 0), int(got.get("total_annotations") or 0), newest
+
+    def watermark(self, project_id: int) -> str:
+        """What changes whenever a judgement of the project is made, edited or withdrawn, in one
+        small request: over the tasks that hold an annotation, their number, their annotations'
+        number and the newest task update time (a task's `updated_at` moves with any change of
+        its annotations). Tasks without annotations (a push adds them) leave it alone."""
+        annotated = [{"filter": "filter:tasks:total_annotations", "operator": "greater", "type": "Number", "value": 0}]
+        tasks, annotations, newest = self.summary(project_id, annotated)
+        return json.dumps({"tasks": tasks, "annotations": annotations, "newest": newest}, sort_keys=True)
 
 
 # ---- push --------------------------------------------------------------------------------
@@ -375,17 +427,84 @@ class PullResult:
     ls_project: int
     annotations: int  # live annotations in Label Studio now
     fetched_tasks: int  # tasks exported this time: all on the first pull, then those updated since
-    new_entries: int  # versions new since the last pull (new or edited judgements)
+    new_entries: int  # ledger entries this pull wrote: new, edited and withdrawn judgements
     edits: int  # of which edits of a judgement already in the ledger
+    withdrawals: int  # of which judgements gone from Label Studio (task or annotation deleted, or cancelled)
     current: int  # judgements in the mirror: one per (task, item, annotator)
     ledger_path: Path | None
     mirror_path: Path
     server_s: float
     total_s: float
+    #: (method and path, seconds) of each request to Label Studio
+    calls: list[tuple[str, float]] = field(default_factory=list)
+    #: the source's fingerprint as the sensor computes it, from the watermark taken before the
+    #: pull (curaline.annotation.label_studio.source_fingerprint): what `raw_records` records
+    fingerprint: str = ""
+
+
+def source_fingerprint(manifest: SourceManifest, watermark: str) -> str:
+    """A label-studio source's fingerprint: its manifest's bytes and the project's judgement
+    watermark (Client.watermark). The mirror file is left out: the pull writes it, so it would
+    read as a change after every run of the source."""
+    h = hashlib.sha256(manifest.path.read_bytes())
+    h.update(b"\x1elabel-studio\x1f" + watermark.encode())
+    return h.hexdigest()
+
+
+class Watcher:
+    """What the source sensor asks Label Studio on a tick: one small request per label-studio
+    source (Client.watermark), with a short timeout. A problem every source would meet alike
+    (no settings, no token, no answer from the server) is met once per tick: the sources after
+    get the same error without another request."""
+
+    def __init__(self, project: Project, timeout_s: float = 10.0):
+        self.project = project
+        self.timeout_s = timeout_s
+        self._client: Client | None = None
+        self._down: LabelStudioError | None = None
+
+    def fingerprint(self, manifest: SourceManifest) -> str:
+        """The source's fingerprint now; LabelStudioError (the token never in it) when it cannot be had."""
+        if self._down is not None:
+            raise self._down
+        try:
+            if self._client is None:
+                settings = settings_of(self.project)
+                self._client = Client(settings.url, settings.token(), timeout_s=self.timeout_s)
+        except LabelStudioError as exc:
+            self._down = exc
+            raise
+        project_id = int((manifest.label_studio or {}).get("project", 0))
+        try:
+            return source_fingerprint(manifest, self._client.watermark(project_id))
+        except LabelStudioUnreachable as exc:
+            self._down = exc
+            raise
+
+
+def _live(ledger: pa.Table) -> dict[int, dict[str, Any]]:
+    """Each annotation whose latest ledger entry is not a withdrawal: its latest entry."""
+    last: dict[int, dict[str, Any]] = {}
+    for row in ledger.select(["ls_project", "ls_task", "ls_annotation", "item_id", "task", "annotator_id",
+                              "event"]).to_pylist():  # fmt: skip
+        last[row["ls_annotation"]] = row
+    return {a: row for a, row in last.items() if row["event"] != WITHDRAW}
+
+
+#: the ledger event of a judgement gone from Label Studio (its task or annotation deleted, or cancelled)
+WITHDRAW = "withdraw"
 
 
 def pull(project: Project, manifest: SourceManifest, client: Client, run_id: str) -> PullResult:
-    """Fetch the project's annotations; append new versions to the ledger, rewrite the mirror."""
+    """Fetch the project's annotations; append new versions and withdrawals to the ledger, rewrite the mirror.
+
+    Deletions: a deleted annotation moves its task's update time, so its task is fetched again
+    and the annotation is missing from it; a deleted task is seen by its count (one request:
+    the project's task count against the tasks the last pull knew plus those updated since),
+    and only when the count is short are the project's task ids listed to find which. A
+    judgement in the ledger that is no longer live gets a `withdraw` entry: nothing vanishes
+    from the lineage, only from the mirror (and so from the records and labels built on it).
+    """
     from curaline.store import write_parquet
 
     started = time.perf_counter()
@@ -398,33 +517,49 @@ def pull(project: Project, manifest: SourceManifest, client: Client, run_id: str
         raise LabelStudioError(f"{manifest.path}: location: must name one file (the mirror pull writes), not "
                                f"{manifest.location!r}")  # fmt: skip
     mirror = files[0]
-    cursor, previous = _state(project, manifest.id, project_id)
-    listed = client.tasks_updated(project_id, cursor)  # before the export: later changes stay after the cursor
-    new_cursor = max([u for _, u in listed], default=cursor)
+    fingerprint = source_fingerprint(manifest, client.watermark(project_id))  # first: a later change reads as one
+    cursor, previous, known_tasks = _state(project, manifest.id, project_id)
     if cursor is None:  # first pull (or another project): everything
+        # the cursor: the newest task update time, taken before the export (later changes come after it)
+        new_cursor = client.summary(project_id)[2]
         export = client.export(project_id)
         now = _annotations(export, project_id, key)
+        updated_at = {int(t["id"]): str(t.get("updated_at") or "") for t in export}
+        tasks_now = set(updated_at)
     else:  # only the tasks updated since: their annotations replace what the last pull had of them
+        listed = client.tasks_updated(project_id, cursor)  # before the export: later changes stay after the cursor
+        new_cursor = max([u for _, u in listed], default=cursor)
+        updated_at = dict(listed)
         changed = [t for t, _ in listed]
+        expected = (known_tasks if known_tasks is not None else set(previous["ls_task"].to_pylist())) | set(changed)
+        if known_tasks is None or client.summary(project_id)[0] != len(expected):  # some were deleted: which
+            tasks_now = {t for t, _ in client.tasks_updated(project_id, None)}
+        else:
+            tasks_now = expected
         export = client.export(project_id, changed) if changed else []
-        kept = previous.filter(pc.invert(pc.is_in(previous["ls_task"], pa.array(changed, pa.int64()))))
+        gone = pa.array(sorted(set(changed) | (expected - tasks_now)), pa.int64())
+        kept = previous.filter(pc.invert(pc.is_in(previous["ls_task"], gone)))
         now = pa.concat_tables([kept, _annotations(export, project_id, key).select(kept.column_names)])
     ledger = read_ledger(project, manifest.id)
+    live = _live(ledger)
     # the cursor: the newest version of each annotation already in the ledger
     seen = {(a, u) for a, u in zip(ledger["ls_annotation"].to_pylist(), ledger["updated_at"].to_pylist(), strict=True)}
     known = set(ledger["ls_annotation"].to_pylist())
-    fresh = [i for i, (a, u) in enumerate(zip(now["ls_annotation"].to_pylist(), now["updated_at"].to_pylist(),
-                                               strict=True)) if (a, u) not in seen]  # fmt: skip
+    now_ids = now["ls_annotation"].to_pylist()
+    fresh = [i for i, (a, u) in enumerate(zip(now_ids, now["updated_at"].to_pylist(), strict=True))
+             if (a, u) not in seen or a not in live]  # fmt: skip
     new = now.take(pa.array(fresh, pa.int64()))
+    stamp = dt.datetime.now(dt.UTC)
+    still = set(now_ids)
+    withdrawn = [row for a, row in live.items() if a not in still]
     ledger_path = None
     edits = 0
-    if new.num_rows:
+    if new.num_rows or withdrawn:
         counts: dict[int, int] = {}
         for a in ledger["ls_annotation"].to_pylist():
             counts[a] = counts.get(a, 0) + 1
         ids = new["ls_annotation"].to_pylist()
         edits = sum(a in known for a in ids)
-        stamp = dt.datetime.now(dt.UTC)
         entries = pa.table({
             "source_id": pa.array([manifest.id] * new.num_rows, pa.string()),
             "ls_project": new["ls_project"], "ls_task": new["ls_task"], "ls_annotation": new["ls_annotation"],
@@ -435,34 +570,46 @@ def pull(project: Project, manifest: SourceManifest, client: Client, run_id: str
             "run_id": pa.array([run_id] * new.num_rows, pa.string()),
             "pulled_at": pa.array([stamp.isoformat()] * new.num_rows, pa.string()),
         }, schema=LEDGER_SCHEMA)  # fmt: skip
+        if withdrawn:  # the label is null: no judgement; when it went: its task's update time, or (task deleted) now
+            entries = pa.concat_tables([entries, pa.Table.from_pylist([{
+                **{k: row[k] for k in ("ls_project", "ls_task", "ls_annotation", "item_id", "task", "annotator_id")},
+                "source_id": manifest.id, "label": None, "updated_at": updated_at.get(row["ls_task"]) or stamp.isoformat(),
+                "version": counts.get(row["ls_annotation"], 0) + 1, "event": WITHDRAW, "run_id": run_id,
+                "pulled_at": stamp.isoformat()} for row in withdrawn], schema=LEDGER_SCHEMA)])  # fmt: skip
         ledger_path = ledger_folder(project, manifest.id) / f"pull={stamp:%Y%m%dT%H%M%S%fZ}-{run_id[:8]}.parquet"
         write_parquet(ledger_path, entries)
     current = _current(now)
     _write_mirror(mirror, current)
-    _save_state(project, manifest.id, project_id, new_cursor, now)
-    return PullResult(ls_project=project_id, annotations=now.num_rows, new_entries=new.num_rows, edits=edits,
-                      fetched_tasks=len(export),
+    _save_state(project, manifest.id, project_id, new_cursor, now, tasks_now)
+    return PullResult(ls_project=project_id, annotations=now.num_rows, new_entries=new.num_rows + len(withdrawn),
+                      edits=edits, withdrawals=len(withdrawn), fetched_tasks=len(export),
                       current=current.num_rows, ledger_path=ledger_path, mirror_path=mirror,
-                      server_s=client.server_s, total_s=time.perf_counter() - started)  # fmt: skip
+                      server_s=client.server_s, total_s=time.perf_counter() - started, calls=list(client.calls),
+                      fingerprint=fingerprint)  # fmt: skip
 
 
-def _state(project: Project, source_id: str, project_id: int) -> tuple[str | None, pa.Table]:
-    """(task update-time cursor, live annotations) of the last pull; (None, empty) if none or another project."""
+def _state(project: Project, source_id: str, project_id: int) -> tuple[str | None, pa.Table, set[int] | None]:
+    """(task update-time cursor, live annotations, the project's task ids) of the last pull;
+    (None, empty, None) if none or another project (task ids None: a state from before they were kept)."""
     folder = ledger_folder(project, source_id)
     try:
         state = json.loads((folder / "cursor.json").read_text())
         if state.get("ls_project") == project_id and state.get("task_updated_at"):
-            return str(state["task_updated_at"]), pq.read_table(folder / "current.parquet")
-    except (OSError, ValueError):
+            tasks_file = folder / "tasks.parquet"
+            tasks = set(pq.read_table(tasks_file)["ls_task"].to_pylist()) if tasks_file.exists() else None
+            return str(state["task_updated_at"]), pq.read_table(folder / "current.parquet"), tasks
+    except (OSError, ValueError, KeyError):
         pass
-    return None, pa.table({})
+    return None, pa.table({}), None
 
 
-def _save_state(project: Project, source_id: str, project_id: int, cursor: str | None, now: pa.Table) -> None:
+def _save_state(project: Project, source_id: str, project_id: int, cursor: str | None, now: pa.Table,
+                tasks: set[int]) -> None:  # fmt: skip
     from curaline.store import write_parquet
 
     folder = ledger_folder(project, source_id)
     write_parquet(folder / "current.parquet", now)
+    write_parquet(folder / "tasks.parquet", pa.table({"ls_task": pa.array(sorted(tasks), pa.int64())}))
     tmp = folder / f".cursor.json.tmp-{os.getpid()}"
     tmp.write_text(json.dumps({"ls_project": project_id, "task_updated_at": cursor}))
     os.replace(tmp, folder / "cursor.json")
@@ -561,8 +708,9 @@ def pull_run(project: Project, manifest: SourceManifest, client: Client | None =
                                      description=f"judgements of `{manifest.id}` pulled from Label Studio") as run:  # fmt: skip
             result = pull(project, manifest, client, run.run_id)
             if result.ledger_path is not None:
+                new = result.new_entries - result.edits - result.withdrawals
                 run.output(result.ledger_path, rows=result.new_entries, licence_mix=False,
-                           changes={"new": result.new_entries - result.edits, "edit": result.edits})  # fmt: skip
+                           changes={"new": new, "edit": result.edits, WITHDRAW: result.withdrawals})  # fmt: skip
             run.document(result.mirror_path, file_format="jsonl", rows=result.current)
     finally:
         emitter.close()

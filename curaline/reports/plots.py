@@ -37,6 +37,11 @@ def histogram_png(
             edges = np.logspace(np.log10(max(data.min(), 1e-9)), np.log10(max(data.max(), 1e-9)) + 1e-9, bins)
             ax.hist(data, bins=list(edges), color="#4F46E5")
             ax.set_xscale("log")
+        elif float(np.ptp(data)) <= 1e-9 * max(1.0, float(np.abs(data).max())):
+            # one value give or take float rounding (e.g. Dawid-Skene posteriors one ulp apart):
+            # numpy cannot cut so narrow a range into `bins` finite bins and raises
+            mid = float(data.mean())
+            ax.hist(data, bins=1, range=(mid - 0.5, mid + 0.5), color="#4F46E5")
         else:
             ax.hist(data, bins=bins, color="#4F46E5")
     if threshold is not None:

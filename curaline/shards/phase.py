@@ -69,15 +69,17 @@ def chain_fingerprint(chain: Sequence[ChainStage], ingest: Any, takedown_request
     return h.hexdigest()
 
 
-def prepare_source(project: Project, manifest: SourceManifest) -> None:
+def prepare_source(project: Project, manifest: SourceManifest) -> str | None:
     """What comes before a source is planned: a `format: label-studio` source's judgements are
     pulled from Label Studio (an OpenLineage run of its own), so the mirror file its one shard
     reads is current. The mirror is only rewritten when it changed: an unchanged source keeps
-    its shard key, and its committed shard is skipped."""
+    its shard key, and its committed shard is skipped. Returns such a source's fingerprint as
+    the sensor computes it (from Label Studio's state taken before the pull), else None."""
     if manifest.format == "label-studio":
         from curaline.annotation.label_studio import pull_run
 
-        pull_run(project, manifest)
+        return pull_run(project, manifest)[0].fingerprint
+    return None
 
 
 def source_tasks(project: Project, manifest: SourceManifest, run_id: str, chain: Sequence[ChainStage], *,
