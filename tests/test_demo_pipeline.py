@@ -151,8 +151,12 @@ def test_planted_pii_is_redacted_and_never_leaks(demo) -> None:
                                        [r["doc_id"] for r in truth["pii"]])}  # fmt: skip
     assert reached, "no planted PII record reached the PII stage"
     assert all(total > 0 for total in reached.values())
-    # the redacted outputs, the ledger, the lineage store and Dagster's own storage hold no planted value
-    later = [project.data_dir / s for s in ("pii_redacted", "toxicity_screened")]
+    # the redacted outputs (every per-record stage from pii_redacted on: it runs right after
+    # normalized), the ledger, the lineage store and Dagster's own storage hold no planted value
+    from curaline.stages import PER_SOURCE_STAGES
+
+    later = [project.data_dir / s for s in PER_SOURCE_STAGES[PER_SOURCE_STAGES.index("pii_redacted"):]]
+    assert {"language_checked", "quality_filtered", "toxicity_screened"} <= {d.name for d in later}
     haystacks = [*[p for d in later for p in d.rglob("*.parquet")], *project.lineage_dir.rglob("*"),
                  *project.dagster_home.rglob("*")]  # fmt: skip
     import pyarrow.parquet as pq

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+from dvc_http_store import http_store
 
 from curaline.pii_stages import PII_STAGES, holds_pii, is_local_remote
 from curaline.project import Project
@@ -63,54 +62,13 @@ def test_the_pii_stage_list_and_remote_kinds() -> None:
     assert not any(is_local_remote(u) for u in ("s3://b/p", "gs://b", "https://h/p", "ssh://h/p", "azure://c"))
 
 
-class _Store(BaseHTTPRequestHandler):
-    """A DVC HTTP remote on 127.0.0.1: a service, not a folder, and nothing leaves the machine."""
-
-    objects: dict[str, bytes] = {}
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _reply(self, code: int, body: bytes = b"") -> None:
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command == "GET":
-            self.wfile.write(body)
-
-    def do_POST(self) -> None:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            data = b""
-            while (size := int(self.rfile.readline().strip(), 16)) > 0:
-                data += self.rfile.read(size)
-                self.rfile.readline()
-            self.rfile.readline()
-        else:
-            data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.objects[self.path] = data
-        self._reply(201)
-
-    do_PUT = do_POST
-
-    def do_HEAD(self) -> None:
-        self._reply(200 if self.path in self.objects else 404, self.objects.get(self.path, b""))
-
-    do_GET = do_HEAD
-
-
 def test_a_push_to_a_remote_service_sends_no_pii(tmp_path: Path) -> None:
     project = _project(tmp_path / "proj")
-    _Store.objects = {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Store)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        _set_remote(project.root, f"http://127.0.0.1:{server.server_address[1]}/store")
+    with http_store() as (url, objects):
+        _set_remote(project.root, url)
         assert push(project) == 1
-    finally:
-        server.shutdown()
-        server.server_close()
-    [sent] = _Store.objects.values()
-    assert b"<EMAIL>" in sent and not any(EMAIL.encode() in body for body in _Store.objects.values())
+    [sent] = objects.values()
+    assert b"<EMAIL>" in sent and not any(EMAIL.encode() in body for body in objects.values())
 
 
 def test_the_lineage_travels_to_a_remote_service(tmp_path: Path) -> None:
@@ -122,19 +80,13 @@ def test_the_lineage_travels_to_a_remote_service(tmp_path: Path) -> None:
     ledger = project.root / "lineage" / "ledger" / "stage=normalized" / "partition=notes" / "x-run=r1.parquet"
     ledger.parent.mkdir(parents=True)
     pq.write_table(pa.table({"doc_id": ["notes:1"], "action": ["drop"], "reason": ["too_short"]}), ledger)
-    _Store.objects = {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Store)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        _set_remote(project.root, f"http://127.0.0.1:{server.server_address[1]}/store")
+    with http_store() as (url, objects):
+        _set_remote(project.root, url)
         commit_compliance_state(project, "lineage")
-        assert ledger.read_bytes() in _Store.objects.values()
-        assert not any(EMAIL.encode() in body for body in _Store.objects.values())
+        assert ledger.read_bytes() in objects.values()
+        assert not any(EMAIL.encode() in body for body in objects.values())
         clone = tmp_path / "clone"
         subprocess.run(["git", "clone", "-q", str(project.root), str(clone)], check=True)
         res = subprocess.run([str(BIN / "dvc"), "pull", "lineage/ledger"], cwd=clone, capture_output=True, text=True)
         assert res.returncode == 0, res.stderr
-    finally:
-        server.shutdown()
-        server.server_close()
     assert (clone / ledger.relative_to(project.root)).read_bytes() == ledger.read_bytes()

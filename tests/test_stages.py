@@ -97,13 +97,19 @@ def test_a_stage_is_one_row_one_kernel_and_one_short_asset_module(defs: dg.Defin
 
 
 def test_derived_lists_follow_the_registry() -> None:
-    assert stages.PER_SOURCE_STAGES == ("raw_records", "url_filtered", "normalized", "language_checked",
-                                        "quality_filtered", "pii_redacted", "toxicity_screened")  # fmt: skip
+    # PII is redacted right after normalization: nothing that judges the text sees it (curaline/pii_stages.py)
+    assert stages.PER_SOURCE_STAGES == ("raw_records", "url_filtered", "normalized", "pii_redacted",
+                                        "language_checked", "quality_filtered", "toxicity_screened")  # fmt: skip
     assert stages.GLOBAL_STAGES == ("deduplicated", "decontaminated", "preference_pairs")
     flow = stages.FLOW_ORDER
     assert flow.index("toxicity_screened") < flow.index("minhash_bands") < flow.index("deduplicated")
-    assert stages.PII_STAGES == ("raw_records", "quarantined_records", "url_filtered", "normalized",
-                                 "language_checked", "quality_filtered")  # fmt: skip
+    assert stages.PII_STAGES == ("raw_records", "quarantined_records", "url_filtered", "normalized")
+    # past redaction no stage reads a PII-holding output (decontamination reads evaluation items redacted);
+    # the annotation stages read judgements (labels, no text) from raw_records
+    annotation = {"annotation_agreement", "adjudicated_labels", "review_queue"}
+    for row in stages.STAGES[stages.STAGES.index(stages.stage("pii_redacted")) + 1 :]:
+        reads = {*row.upstream, *(d.split("/")[1] for d in row.extra_deps if d.startswith("data/"))}
+        assert not reads & set(stages.PII_STAGES) or row.name in annotation, row.name
     assert set(PURPOSE) == {*stages.PER_SOURCE_STAGES, *stages.GLOBAL_STAGES, "semantic_deduplicated", "release"}
     assert STAGE_CONFIGS["deduplicated"] == [("deduplicated", "curaline.kernels.dedup:DedupConfig"),
                                              ("minhash_bands", "curaline.kernels.minhash:MinHashConfig")]  # fmt: skip

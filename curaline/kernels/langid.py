@@ -92,8 +92,22 @@ class LangIdConfig:
     # lacks lands confidently (Macedonian as sr or bg, Afrikaans as nl, Galician as es or
     # pt); chosen on the tuning set (Lingua + TruthfulQA-Multi, measure_langid.py --tune).
     wide_always: tuple[str, ...] = ("bg", "es", "nl", "pt", "sr")
+    # Text the detectors do not read (an RE2 regex): the placeholders pii_redacted, which
+    # runs first, left where personal data was. `<EMAIL>`, `<PHONE>` are English words and
+    # no evidence of a record's language ("Kontakt: <EMAIL>, Tel. ..." read as Slovak with
+    # them, German without). The default matches pii_redacted's default placeholder; a run
+    # derives it from stages.pii_redacted.placeholder (`curaline.kernels.pii.placeholder_pattern`)
+    # unless set here. None: read everything.
+    placeholder_pattern: str | None = "<[A-Z][A-Z0-9_-]*>"
 
     def __post_init__(self) -> None:
+        if self.placeholder_pattern is not None:
+            try:
+                pc.replace_substring_regex(pa.array([""]), self.placeholder_pattern, " ")
+            except pa.ArrowInvalid as exc:
+                raise ValueError(
+                    f"placeholder_pattern {self.placeholder_pattern!r} is not a valid RE2 regex: {exc}"
+                ) from None
         if self.models not in MODELS:
             raise ValueError(f"language models {self.models!r} unknown; allowed: {', '.join(MODELS)}")
         for tag in self.keep_languages:
@@ -166,13 +180,25 @@ def keep_tag(tag: str, models: str = "eld+lid176") -> tuple[str, str | None]:
     return canonical_code(lang, models), script
 
 
-def detection_text(table: pa.Table, kind: str, max_chars: int) -> pa.Array:
-    """The kind's detect columns, each cut to an equal share of max_chars, LF-joined."""
+#: a column is cut to this many times its share before placeholders are taken out, then to
+#: its share: the text after them fills what they held
+PLACEHOLDER_SLACK = 2
+
+
+def detection_text(table: pa.Table, kind: str, max_chars: int, placeholder_pattern: str | None = None) -> pa.Array:
+    """The kind's detect columns, each cut to an equal share of max_chars, LF-joined; text matching
+    placeholder_pattern (PII placeholders) is replaced by a space first."""
     cols = [c for c in DETECT_COLUMNS[kind] if c in table.column_names]
     if not cols:
         raise KeyError(f"{kind} records need one of {DETECT_COLUMNS[kind]} for langid")
     share = max(1, max_chars // len(cols))
-    parts = [pc.utf8_slice_codeunits(pc.fill_null(table.column(c), ""), 0, share) for c in cols]
+    parts = []
+    for c in cols:
+        column = pc.fill_null(table.column(c), "")
+        if placeholder_pattern is not None:
+            column = pc.replace_substring_regex(pc.utf8_slice_codeunits(column, 0, share * PLACEHOLDER_SLACK),
+                                                placeholder_pattern, " ")  # fmt: skip
+        parts.append(pc.utf8_slice_codeunits(column, 0, share))
     if len(parts) == 1:
         return parts[0]
     return pc.binary_join_element_wise(*parts, "\n")
@@ -231,7 +257,7 @@ def detect_language(
         raise ValueError(f"unknown record kind {kind!r}")
     keep = [keep_tag(t, config.models) for t in config.keep_languages]
 
-    text = detection_text(table, kind, config.max_chars)
+    text = detection_text(table, kind, config.max_chars, config.placeholder_pattern)
     texts = text.to_pylist()
     detected, scores = detect_strings(texts)
     eld_lang = np.array(detected, dtype=object)

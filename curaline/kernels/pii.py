@@ -689,6 +689,24 @@ def find_pii(array: pa.Array, config: PiiConfig | None = None) -> dict[int, list
     return {row: resolve_overlaps(spans) for row, spans in merged.items()}
 
 
+#: a label as a placeholder holds it: upper-cased (built-in types and NER labels alike)
+PLACEHOLDER_LABEL = "[A-Z][A-Z0-9_-]*"
+
+
+def placeholder_pattern(placeholder: str = "<{label}>") -> str | None:
+    """A regex (RE2, as pyarrow.compute runs it, and Python's re) matching every placeholder
+    `redact_text` writes with this template, e.g. ``<[A-Z][A-Z0-9_-]*>``; None when the
+    template is the label alone (nothing then tells a placeholder from an upper-case word)."""
+    parts = placeholder.format(label="\0").split("\0")
+    if not "".join(parts).strip():
+        return None
+    # escape what is special to either engine; `\<char>` is the character itself in both
+    return PLACEHOLDER_LABEL.join("".join(f"\\{c}" if c in _REGEX_SPECIAL else c for c in part) for part in parts)
+
+
+_REGEX_SPECIAL = frozenset("\\.^$*+?()[]{}|-")
+
+
 def redact_text(text: str, spans: Sequence[Span], placeholder: str = "<{label}>") -> str:
     """Replace resolved (sorted, non-overlapping) spans by their placeholders."""
     parts: list[str] = []

@@ -14,9 +14,9 @@ Only a pair-level view sees the rest, done here:
   stage's input, not its output: "p A B" and "p B A" share almost every shingle, so dedup keeps
   one of them as the other's near duplicate and the contradiction vanishes from view, with one
   arbitrary side surviving. Every surviving record of a contradicted pair is dropped;
-- empty or identical responses once more, as a safety net: PII redaction can make two answers
-  equal ("write to a@x.org" and "write to b@y.org" both become "write to <EMAIL>"), and the
-  quality rule can be switched off.
+- empty or identical responses once more, as a safety net for when the quality rule is switched
+  off. (PII redaction can make two answers equal: "write to a@x.org" and "write to b@y.org" both
+  become "write to <EMAIL>". It runs before the quality stage, whose rule catches those.)
 """
 
 from __future__ import annotations

@@ -61,6 +61,11 @@ def stage_parameters(stage: str, settings: dict[str, dict[str, Any]]) -> dict[st
     out: dict[str, Any] = {}
     # settings committed before the keys were renamed to their stages' names read as the new keys
     settings = {stages.RENAMED_CONFIG_KEYS.get(k, k): v for k, v in settings.items()}
+    if stage == "language_checked":  # the placeholders it skips follow pii_redacted's, as in the run
+        from curaline.stage_settings import language_overrides
+
+        own = {**settings.get(stage, {}), **language_overrides(settings)}
+        settings = {**settings, stage: own}
     for key, target in STAGE_CONFIGS.get(stage, []):
         module, _, name = target.partition(":")
         config_cls = getattr(importlib.import_module(module), name)

@@ -26,6 +26,9 @@ from curaline.sql import literal, literal_list
 
 NOT_KNOWN = "not known"
 
+#: Where decontamination reads evaluation items (curaline.decontamination.EVAL_STAGE, which
+#: imports pyarrow), and where runs before pii_redacted moved up next to normalized read them.
+EVAL_ITEM_STAGES = ("pii_redacted", "normalized")
 #: Footer key of a ledger file's counts (curaline.ledger.SUMMARY_KEY; no pyarrow import here).
 LEDGER_SUMMARY_KEY = "curaline.ledger.summary"
 #: Source formats whose pages are checked for a TDM reservation (curaline.sources.WEB_FORMATS), and
@@ -248,7 +251,8 @@ class ReleaseData:
 
     def evaluation_sets(self) -> list[str] | str:
         """The evaluation sets the last decontamination run up to the build compared against: the
-        `normalized/<source>.parquet` inputs its OpenLineage COMPLETE event names (not known without it)."""
+        `pii_redacted/<source>` (before, `normalized/<source>`) inputs its OpenLineage COMPLETE event
+        names (not known without it)."""
         from curaline.lineage.views import open_events
 
         created = self.created_at
@@ -265,7 +269,7 @@ class ReleaseData:
             con.close()
         if not rows:
             return NOT_KNOWN
-        return sorted({Path(str(n)).stem for n in rows[0][0] or [] if Path(str(n)).parent.name == "normalized"})
+        return sorted({Path(str(n)).stem for n in rows[0][0] or [] if Path(str(n)).parent.name in EVAL_ITEM_STAGES})
 
     def stage_runs(self, stages: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Per stage: completed runs over this release's sources up to its build, the last

@@ -34,9 +34,9 @@ def _signals() -> dict[str, tuple[Callable[[str], Mapping[str, pa.DataType]], st
     return {
         "url_filtered": (lambda kind: urlfilter.SIGNAL_COLUMNS, "url_list_hits"),
         "normalized": (lambda kind: normalize.SIGNAL_COLUMNS, "normalize_changes"),
+        "pii_redacted": (lambda kind: pii.SIGNAL_COLUMNS, "pii_total"),
         "language_checked": (lambda kind: langid.SIGNAL_COLUMNS, "lang_score"),
         "quality_filtered": (lambda kind: quality.SIGNALS_BY_KIND.get(kind, {}), "q_word_count"),
-        "pii_redacted": (lambda kind: pii.SIGNAL_COLUMNS, "pii_total"),
         "toxicity_screened": (lambda kind: toxicity.SIGNAL_COLUMNS, "toxicity"),
     }
 
@@ -48,7 +48,8 @@ def chain_stages() -> tuple[str, ...]:
 
 def stage_settings(name: str, manifest: SourceManifest, project: Project) -> Any:
     """A stage's settings for one source: its profile and `stages:` laid over curaline.yaml's
-    (`Project.for_source`); the source's declared languages are language_checked's keep-list;
+    (`Project.for_source`); the source's declared languages are language_checked's keep-list,
+    and the placeholders it skips are pii_redacted's;
     the quality stage's trained model path resolves against the project root; the URL filter's
     lists are read here, once, and travel to the workers compiled."""
     own = project.for_source(manifest)
@@ -56,8 +57,13 @@ def stage_settings(name: str, manifest: SourceManifest, project: Project) -> Any
         from curaline.web import urlfilter
 
         return urlfilter.load_filters(own.root, own.config.for_stage(name))
-    if name == "language_checked" and manifest.languages:
-        return own.config.for_stage(name, keep_languages=tuple(manifest.languages))
+    if name == "language_checked":
+        from curaline.stage_settings import language_overrides
+
+        overrides: dict[str, Any] = language_overrides(own.config.stages)
+        if manifest.languages:
+            overrides["keep_languages"] = tuple(manifest.languages)
+        return own.config.for_stage(name, **overrides)
     if name == "quality_filtered":
         from curaline.stage_settings import quality_config
 
@@ -66,7 +72,7 @@ def stage_settings(name: str, manifest: SourceManifest, project: Project) -> Any
 
 
 def record_chain(manifest: SourceManifest, project: Project) -> tuple[ChainStage, ...]:
-    """url_filtered -> normalized -> language_checked -> quality_filtered -> pii_redacted -> toxicity_screened."""
+    """url_filtered -> normalized -> pii_redacted -> language_checked -> quality_filtered -> toxicity_screened."""
     signals = _signals()
     out = []
     for name in chain_stages():

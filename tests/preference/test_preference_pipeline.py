@@ -124,7 +124,10 @@ def test_preference_pairs_through_the_real_stages(project: Project) -> None:
     # upstream owns these, and does remove them
     quarantine = pq.read_table(project.stage_path("quarantined_records", "prefs")).to_pylist()
     assert [(q["reason"], q["field"]) for q in quarantine] == [("empty_text", "rejected")]
-    assert ledger(project, "quality_filtered")[doc("identical")] == "pref_identical_responses"
+    quality = ledger(project, "quality_filtered")
+    assert quality[doc("identical")] == "pref_identical_responses"
+    # PII redaction runs before the quality stage and made these answers equal: its rule drops them
+    assert quality[doc("pii-identical")] == "pref_identical_responses"
     dedup = ledger(project, "deduplicated")
     assert dedup[doc("exact-dup")] == "exact_duplicate"
     # near copies merge only when prompt, chosen and rejected each are near copies: the next pair
@@ -137,12 +140,11 @@ def test_preference_pairs_through_the_real_stages(project: Project) -> None:
 
     # the pair-level checks
     pairs = ledger(project, "preference_pairs")
-    assert pairs[doc("pii-identical")] == "identical_responses"  # PII redaction made the answers equal
     assert pairs[doc("truncated")] == "truncated_chosen"
     # a reversed pair (A>B and B>A for the same prompt): both sides are dropped
     pet = {d: dedup.get(d) or pairs.get(d) for d in (doc("pet-cat-wins"), doc("pet-dog-wins"))}
     assert sorted(pet.values()) == ["contradicting_pair", "contradicting_pair"]
-    assert set(pairs) == {doc("pii-identical"), doc("truncated"), *pet}
+    assert set(pairs) == {doc("truncated"), *pet}
 
     kept = pq.read_table(project.stage_path("preference_pairs", "prefs"))
     assert sorted(kept["doc_id"].to_pylist()) == sorted([doc("clean-basil"), run_kept, doc("run-second-rank")])
@@ -153,9 +155,9 @@ def test_preference_pairs_through_the_real_stages(project: Project) -> None:
     assert not project.stage_path("preference_pairs", "notes").exists()  # other kinds pass by
 
     assert checks == {"preference_pairs_balance": True, "preference_pairs_schema": True}
-    assert (meta["rows_in"].value, meta["rows_out"].value, meta["dropped"].value) == (7, 3, 4)
+    assert (meta["rows_in"].value, meta["rows_out"].value, meta["dropped"].value) == (6, 3, 3)
     assert {r.data["reason"]: r.data["count"] for r in meta["dropped_by_reason"].value.records} == {
-        "identical_responses": 1, "truncated_chosen": 1, "contradicting_pair": 2}  # fmt: skip
+        "truncated_chosen": 1, "contradicting_pair": 2}  # fmt: skip
     assert meta["prompts"].value == 2 and meta["length_bias"].value == 1.0  # both chosen answers are longer
     # repeated judgements before dedup: basil (2x, agreeing) and the pet pair (2x, both ways)
     assert meta["multi_judged_pairs"].value == 2 and meta["contradicted_pairs"].value == 1
@@ -163,7 +165,7 @@ def test_preference_pairs_through_the_real_stages(project: Project) -> None:
     (ledger_file,) = (project.lineage_dir / "ledger" / "stage=preference_pairs" / "partition=__all__").glob(
         f"*-run={run_id}.parquet"
     )
-    assert pq.read_table(ledger_file).num_rows == 4  # one row per dropped pair
+    assert pq.read_table(ledger_file).num_rows == 3  # one row per dropped pair
 
 
 def test_preference_assets_wire_into_the_definitions(tmp_path: Path) -> None:

@@ -55,8 +55,8 @@ def _decontam_event(project: Project, eval_set: str) -> None:
     base = {"eventTime": at.isoformat(), "producer": "https://example.com/test",
             "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent",
             "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "curaline", "name": "decontaminated"}}  # fmt: skip
-    inputs = [{"namespace": "file", "name": str(project.stage_path("normalized", eval_set))},
-              {"namespace": "file", "name": str(project.stage_path("pii_redacted", "wiki"))}]  # fmt: skip
+    inputs = [{"namespace": "file", "name": str(project.stage_path("deduplicated", "wiki"))},
+              {"namespace": "file", "name": str(project.stage_path("pii_redacted", eval_set))}]  # fmt: skip
     write_run(project, [{**base, "eventType": "START"}, {**base, "eventType": "COMPLETE", "inputs": inputs}])
 
 
