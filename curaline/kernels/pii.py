@@ -719,8 +719,13 @@ def redact_text(text: str, spans: Sequence[Span], placeholder: str = "<{label}>"
     return "".join(parts)
 
 
+#: Columns redacted besides the kind's text: a page's address can carry personal data as well
+#: (`?email=ann@corp.example`, `/users/+49301234567`), and it travels into releases beside the text.
+ADDRESS_COLUMNS = ("url",)
+
+
 def redact_pii(table: pa.Table, *, kind: str, config: PiiConfig | None = None) -> KernelResult:
-    """Redact PII in the kind's text columns; keep every record, log counts per record."""
+    """Redact PII in the kind's text columns and its `url`; keep every record, log counts per record."""
     config = config or PiiConfig()
     if kind not in TEXT_COLUMNS:
         raise ValueError(f"unknown record kind {kind!r}; known: {', '.join(TEXT_COLUMNS)}")
@@ -732,6 +737,7 @@ def redact_pii(table: pa.Table, *, kind: str, config: PiiConfig | None = None) -
     for column in TEXT_COLUMNS[kind]:
         if column not in table.column_names:
             raise ValueError(f"{kind} table lacks text column {column!r}")
+    for column in (*TEXT_COLUMNS[kind], *(c for c in ADDRESS_COLUMNS if c in table.column_names)):
         array = table[column].combine_chunks()
         found = find_pii(array, config)
         if not found:

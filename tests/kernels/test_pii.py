@@ -297,3 +297,20 @@ def test_presidio_gold_precision_and_recall_per_type(shared_data: Path) -> None:
         assert support[label] >= 10, label
         assert hit[label] / support[label] >= 0.90, (label, hit[label], support[label])
         assert correct[label] / predicted[label] >= 0.90, (label, correct[label], predicted[label])
+
+
+def test_a_page_address_is_redacted_too_and_an_ordinary_one_is_left_alone() -> None:
+    """The url travels into releases beside the text: an e-mail in its query string must not."""
+    import pyarrow as pa
+
+    from curaline.kernels.pii import redact_pii
+
+    table = pa.table({"doc_id": ["a", "b", "c"], "text": ["hello there", "write to ann@acme-mail.de", "x"],
+                      "url": ["https://shop.example.com/unsubscribe?email=bob.smith@acme-mail.de", None,
+                              "https://news.example.com/2019/12/31/story-1234567890.html"]})  # fmt: skip
+    result = redact_pii(table, kind="document")
+    assert result.table["url"].to_pylist() == ["https://shop.example.com/unsubscribe?email=<EMAIL>", None,
+                                               "https://news.example.com/2019/12/31/story-1234567890.html"]  # fmt: skip
+    assert result.table["text"].to_pylist() == ["hello there", "write to <EMAIL>", "x"]
+    assert result.table["pii_total"].to_pylist() == [1, 1, 0]
+    assert result.events["doc_id"].to_pylist() == ["a", "b"]
