@@ -7,8 +7,10 @@ uniqueness, which spans row groups, is checked with one DuckDB query over the fi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandera.polars as pa
@@ -188,6 +190,10 @@ class SourceCatalogRow(pa.DataFrameModel):
         strict = True
 
 
+#: failure cases a report keeps (the counts cover all)
+EXAMPLES = 20
+
+
 @dataclass
 class ValidationReport:
     """The outcome of validating one file: counts, and the first failure cases."""
@@ -212,6 +218,48 @@ class ValidationReport:
                 value = str(ex.get("failure_case"))[:60].replace("|", "\\|")
                 lines.append(f"| {ex.get('column')} | {ex.get('check')} | {ex.get('index')} | {value} |")
         return "\n".join(lines)
+
+    def add_batch(self, batch: pa_types.Table | pa_types.RecordBatch, schema: pa.DataFrameSchema) -> None:
+        """Validate one Arrow batch, its rows numbered after those already counted: a file, or a
+        shard's stream of batches, is validated in bounded memory."""
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        try:
+            schema.validate(frame, lazy=True)
+        except pa.errors.SchemaErrors as err:
+            cases = err.failure_cases
+            self.failures += cases.height
+            for row in cases.iter_rows(named=True):
+                key = f"{row.get('column')}: {row.get('check')}"
+                self.by_check[key] = self.by_check.get(key, 0) + 1
+                if len(self.examples) < EXAMPLES:
+                    if row.get("index") is not None:
+                        row["index"] = int(row["index"]) + self.rows
+                    self.examples.append({k: _json_safe(v) for k, v in row.items()})
+        self.rows += batch.num_rows
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready (a shard's commit marker stores it)."""
+        return {"rows": self.rows, "failures": self.failures, "by_check": dict(self.by_check),
+                "examples": list(self.examples)}  # fmt: skip
+
+    @classmethod
+    def merged(cls, reports: Iterable[ValidationReport | dict[str, Any]]) -> ValidationReport:
+        """One report of many (a source's shards), reports or their `to_dict` forms."""
+        out = cls()
+        for r in reports:
+            r = r if isinstance(r, ValidationReport) else cls(r["rows"], r["failures"], dict(r["by_check"]),
+                                                               list(r["examples"]))  # fmt: skip
+            out.rows += r.rows
+            out.failures += r.failures
+            for k, v in r.by_check.items():
+                out.by_check[k] = out.by_check.get(k, 0) + v
+            out.examples += r.examples[: max(0, EXAMPLES - len(out.examples))]
+        return out
+
+
+def _json_safe(value: Any) -> Any:
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
 def stage_schema(kind: str, signal_columns: dict[str, pa_types.DataType] | None = None) -> pa.DataFrameSchema:
@@ -238,25 +286,8 @@ def validate_file(
     """Validate a parquet file against a model or schema, batch by batch, plus global uniqueness."""
     report = ValidationReport()
     schema = model if isinstance(model, pa.DataFrameSchema) else model.to_schema()
-    pf = pq.ParquetFile(path)
-    offset = 0
-    for batch in pf.iter_batches(batch_size=batch_rows):
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
-        try:
-            schema.validate(frame, lazy=True)
-        except pa.errors.SchemaErrors as err:
-            cases = err.failure_cases
-            report.failures += cases.height
-            for row in cases.iter_rows(named=True):
-                key = f"{row.get('column')}: {row.get('check')}"
-                report.by_check[key] = report.by_check.get(key, 0) + 1
-                if len(report.examples) < 20:
-                    if row.get("index") is not None:
-                        row["index"] = int(row["index"]) + offset
-                    report.examples.append(row)
-        offset += batch.num_rows
-        report.rows += batch.num_rows
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+        report.add_batch(batch, schema)
     unique = [name for name, col in schema.columns.items() if col.unique]
     if unique and report.rows:
         con = duckdb.connect()

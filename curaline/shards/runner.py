@@ -36,8 +36,6 @@ from curaline.stage import Kernel, StageStats, output_schema, passthrough
 
 #: values of each stage's signal a shard keeps for the report's histogram
 SIGNAL_SAMPLE = 5_000
-#: failure examples a validation report keeps
-EXAMPLES = 20
 RAW = "raw_records"
 QUARANTINE = "quarantined_records"
 
@@ -88,47 +86,6 @@ class ShardTask:
 # ---- validation on the batches themselves ------------------------------------------------
 
 
-def _json_safe(value: Any) -> Any:
-    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
-
-
-def new_report() -> dict[str, Any]:
-    return {"rows": 0, "failures": 0, "by_check": {}, "examples": []}
-
-
-def validate_batch(table: pa.Table, schema: Any, report: dict[str, Any], offset: int) -> None:
-    """Validate one Arrow batch against a Pandera (polars) schema, adding to report (rows at offset)."""
-    import pandera.polars as pa_pl
-    import polars as pl
-
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    try:
-        schema.validate(frame, lazy=True)
-    except pa_pl.errors.SchemaErrors as err:
-        cases = err.failure_cases
-        report["failures"] += cases.height
-        for row in cases.iter_rows(named=True):
-            key = f"{row.get('column')}: {row.get('check')}"
-            report["by_check"][key] = report["by_check"].get(key, 0) + 1
-            if len(report["examples"]) < EXAMPLES:
-                if row.get("index") is not None:
-                    row["index"] = int(row["index"]) + offset
-                report["examples"].append({k: _json_safe(v) for k, v in row.items()})
-    report["rows"] += table.num_rows
-
-
-def merge_reports(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    out = new_report()
-    for r in reports:
-        out["rows"] += r["rows"]
-        out["failures"] += r["failures"]
-        for k, v in r["by_check"].items():
-            out["by_check"][k] = out["by_check"].get(k, 0) + v
-        out["examples"] += r["examples"][: max(0, EXAMPLES - len(out["examples"]))]
-    return out
-
-
 # ---- staged parquet ---------------------------------------------------------------------
 
 
@@ -165,16 +122,14 @@ def _matcher(requests: tuple[Any, ...]) -> Any:
 
 @dataclass
 class _StageAcc(StageStats):
-    """A stage's counts over one shard, with its validation report and ledger events."""
+    """A stage's counts over one shard, with its ledger events."""
 
-    report: dict[str, Any] = field(default_factory=new_report)
     events: list[pa.Table] = field(default_factory=list)
 
     def result(self) -> dict[str, Any]:
         return {"rows_in": self.rows_in, "kept": self.kept, "dropped": dict(self.dropped),
                 "changed": dict(self.changed), "records_changed": self.records_changed,
-                "ledger_drop_rows": self.ledger_drop_rows, "signal": self.signal_values().tolist(),
-                "validation": self.report}  # fmt: skip
+                "ledger_drop_rows": self.ledger_drop_rows, "signal": self.signal_values().tolist()}  # fmt: skip
 
 
 def _apply(stage: ChainStage, kind: str, table: pa.Table, acc: _StageAcc) -> pa.Table:
@@ -208,7 +163,7 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
     import datetime as dt
 
     from curaline.ledger import ledger_table, shard_ledger_file
-    from curaline.schemas import QuarantineRow, record_model, stage_schema
+    from curaline.schemas import QuarantineRow, ValidationReport, record_model, stage_schema
     from curaline.shards.reader import ShardReader
 
     m = task.manifest
@@ -236,7 +191,7 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
         writers[s.name] = _Staged(commit.stage(Path(task.outputs[s.name])), schemas[s.name])
     checks = {RAW: record_model(kind, m.format).to_schema(), QUARANTINE: QuarantineRow.to_schema(),
               **{s.name: stage_schema(kind, signals[s.name]) for s in task.chain}}  # fmt: skip
-    reports = {name: new_report() for name in checks}
+    reports = {name: ValidationReport() for name in checks}
     accs = {s.name: _StageAcc() for s in task.chain}
     takedown = _matcher(tuple(task.takedown_requests)) if task.takedown_requests else None
     takedown_events: list[pa.Table] = [EVENT_SCHEMA.empty_table()]
@@ -253,8 +208,8 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
                 takedown_events.append(ev)
             if web:  # a reservation found in a page is a ledger row of the stage that found it
                 flag_events.append(reservation_events(table))
-            validate_batch(table, checks[RAW], reports[RAW], reports[RAW]["rows"])
-            validate_batch(batch.quarantine, checks[QUARANTINE], reports[QUARANTINE], reports[QUARANTINE]["rows"])
+            reports[RAW].add_batch(table, checks[RAW])
+            reports[QUARANTINE].add_batch(batch.quarantine, checks[QUARANTINE])
             writers[RAW].write(table)
             writers[QUARANTINE].write(batch.quarantine)
             ids.append(table["doc_id"].combine_chunks())
@@ -263,7 +218,7 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
                 lengths += sizes[: SIGNAL_SAMPLE - len(lengths)].astype(float).tolist()
             for s in task.chain:
                 table = _apply(s, kind, table, accs[s.name])
-                validate_batch(table, checks[s.name], reports[s.name], reports[s.name]["rows"])
+                reports[s.name].add_batch(table, checks[s.name])
                 writers[s.name].write(table)
     finally:
         for w in writers.values():
@@ -274,8 +229,9 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
     all_ids = pa.concat_arrays(ids) if ids else pa.array([], pa.string())
     unique = len(pc.unique(all_ids)) == len(all_ids)
     if not unique:  # a doc id twice in one shard: the raw schema's uniqueness fails here, as in validate_file
-        reports[RAW]["failures"] += len(all_ids) - len(pc.unique(all_ids))
-        reports[RAW]["by_check"]["doc_id: unique across file"] = len(all_ids) - len(pc.unique(all_ids))
+        repeated = len(all_ids) - len(pc.unique(all_ids))
+        reports[RAW].failures += repeated
+        reports[RAW].by_check["doc_id: unique across file"] = repeated
     stamp = dt.datetime.now(dt.UTC)
     extra = {"shard": task.shard.index, "shards": task.shards}
     # a web source's raw ledger says its pages were checked for reservations: no flag is then a count
@@ -298,8 +254,8 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
                    "skipped": dict(stats.skipped),
                    "lengths": lengths, "takedown_rows": sum(t.num_rows for t in takedown_events),
                    "tdm_reserved": sum(t.num_rows for t in flag_events)},
-        "validation": {name: reports[name] for name in (RAW, QUARANTINE)},
-        "stages": {s.name: {**accs[s.name].result(), "validation": reports[s.name]} for s in task.chain},
+        "validation": {name: reports[name].to_dict() for name in (RAW, QUARANTINE)},
+        "stages": {s.name: {**accs[s.name].result(), "validation": reports[s.name].to_dict()} for s in task.chain},
         "outputs": dict(task.outputs), "ledgers": ledgers,
     }  # fmt: skip
     # the same shard of the same input, committed before without the ids of earlier shards: its

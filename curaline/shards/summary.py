@@ -17,7 +17,7 @@ import numpy as np
 
 from curaline.ingest import IngestStats
 from curaline.schemas import ValidationReport
-from curaline.shards.runner import QUARANTINE, RAW, merge_reports
+from curaline.shards.runner import QUARANTINE, RAW
 from curaline.stage import StageStats
 
 
@@ -39,11 +39,6 @@ class IngestSummary(IngestStats):
     quarantine_validation: ValidationReport = field(default_factory=ValidationReport)
 
 
-def _report(raw: dict[str, Any]) -> ValidationReport:
-    return ValidationReport(rows=raw["rows"], failures=raw["failures"], by_check=dict(raw["by_check"]),
-                            examples=list(raw["examples"]))  # fmt: skip
-
-
 def summarize_ingest(results: Sequence[dict[str, Any]]) -> IngestSummary:
     out = IngestSummary()
     for r in results:
@@ -59,8 +54,8 @@ def summarize_ingest(results: Sequence[dict[str, Any]]) -> IngestSummary:
         out.tdm_reserved += i.get("tdm_reserved", 0)  # absent from shards committed before the flags
         out.skipped.update(i.get("skipped", {}))  # absent from shards committed before web formats
     out.lengths = np.asarray([v for r in results for v in r["ingest"]["lengths"]], dtype=float)
-    out.raw_validation = _report(merge_reports([r["validation"][RAW] for r in results]))
-    out.quarantine_validation = _report(merge_reports([r["validation"][QUARANTINE] for r in results]))
+    out.raw_validation = ValidationReport.merged(r["validation"][RAW] for r in results)
+    out.quarantine_validation = ValidationReport.merged(r["validation"][QUARANTINE] for r in results)
     return out
 
 
@@ -75,7 +70,7 @@ def summarize_stage(results: Sequence[dict[str, Any]], stage: str) -> StageSumma
         out.records_changed += s["records_changed"]
         out.ledger_drop_rows += s["ledger_drop_rows"]
     out.signal = [np.asarray([v for r in results for v in r["stages"][stage]["signal"]], dtype=float)]
-    out.validation = _report(merge_reports([r["stages"][stage]["validation"] for r in results]))
+    out.validation = ValidationReport.merged(r["stages"][stage]["validation"] for r in results)
     return out
 
 
