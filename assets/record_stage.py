@@ -71,7 +71,8 @@ class RecordStage:
 
 def engine_config(project: Any) -> EngineConfig:
     workers = os.environ.get(WORKERS_ENV)
-    return project.config.engine.with_workers(int(workers) if workers else None)
+    # CURALINE_ENGINE / CURALINE_ENGINE_ADDRESS: `curaline run --engine ray --address ADDR`
+    return project.config.engine.with_workers(int(workers) if workers else None).with_environment()
 
 
 def _checks(chain: Sequence[RecordStage]) -> list[dg.AssetCheckSpec]:

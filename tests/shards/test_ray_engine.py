@@ -1,0 +1,246 @@
+"""The Ray engine on a real local cluster (one head, two worker nodes), all on loopback.
+
+The cluster is `ray.cluster_utils.Cluster` (never the `ray start` CLI, which binds the
+machine's interface address, nor `ray stop`, which ends every Ray process on the machine);
+`RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` keeps every process on 127.0.0.1. Shards run as Ray
+tasks and write the same bytes as the local engine; a worker node killed mid-map has its
+tasks retried; the teardown leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray is imported: read at import time
+ray = pytest.importorskip("ray", reason="the Ray tests need the ray extra: pip install -e '.[ray]'")
+
+import psutil  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+from engine_tasks import fail_on_three  # noqa: E402
+from ray.cluster_utils import Cluster  # noqa: E402
+from ray_tasks import logged_work, where  # noqa: E402
+from shard_project import write_project  # noqa: E402
+
+from curaline.engine import EngineConfig, LocalEngine, TaskError, make_engine  # noqa: E402
+from curaline.engine.ray import RayEngine, RayUnavailable  # noqa: E402
+from curaline.project import Project  # noqa: E402
+from curaline.shards.chain import record_chain  # noqa: E402
+from curaline.shards.phase import source_tasks  # noqa: E402
+from curaline.shards.runner import run_phase  # noqa: E402
+from curaline.sources import load_manifests  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+def cluster_processes(cluster: Cluster) -> list[psutil.Process]:
+    """Every process of the cluster's nodes (GCS, raylets, agents) and their children (the workers)."""
+    procs: dict[int, psutil.Process] = {}
+    for node in cluster.list_all_nodes():
+        for infos in node.all_processes.values():
+            for info in infos:
+                try:
+                    proc = psutil.Process(info.process.pid)
+                    procs.update({p.pid: p for p in [proc, *proc.children(recursive=True)]})
+                except psutil.NoSuchProcess:
+                    continue
+    return list(procs.values())
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    """Head (no CPUs: it schedules, it does not work) and two one-CPU worker nodes, dashboard off."""
+    # the nodes' processes inherit this environment: workers import curaline and the test tasks
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE), *filter(None, [saved])])
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+    started: list[psutil.Process] = []
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.add_node(num_cpus=1)
+        yield cluster
+    finally:
+        started = cluster_processes(cluster)
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()  # by its own handles: never `ray stop`, which ends every Ray process on the machine
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    assert len(started) >= 6  # GCS, raylets, agents, workers
+    alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, f"processes left behind by the cluster: {alive}"
+
+
+def _loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip.split("%")[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def test_every_socket_of_the_cluster_is_on_loopback(cluster: Cluster) -> None:
+    with RayEngine(cluster.address) as engine:
+        assert len(dict(engine.map(where, list(range(8))))) == 8  # workers started, so their sockets exist too
+        procs = [psutil.Process(), *cluster_processes(cluster)]  # the driver (this process) and the cluster
+        names, sockets, bad = set(), 0, []
+        for proc in procs:
+            try:
+                conns = proc.net_connections(kind="inet")
+                names.add(proc.name())
+            except psutil.NoSuchProcess:
+                continue
+            for conn in conns:
+                sockets += 1
+                for addr in (conn.laddr, conn.raddr):
+                    if addr and not _loopback(addr.ip):
+                        bad.append(f"{proc.name()} pid {proc.pid}: {addr.ip}:{addr.port} ({conn.status})")
+    assert {"gcs_server", "raylet"} <= names and sockets > 10
+    assert not bad, "non-loopback sockets:\n" + "\n".join(bad)
+
+
+def test_tasks_run_once_each_on_the_worker_nodes(cluster: Cluster) -> None:
+    with RayEngine(cluster.address) as engine:
+        results = dict(engine.map(where, list(range(20))))
+        assert engine.workers == 2  # the cluster's CPUs: the head has none
+    assert sorted(results) == list(range(20)) and all(results[i][0] == i * i for i in range(20))
+    workers = {n.node_id for n in cluster.worker_nodes}
+    assert {node for _, _, node in results.values()} <= workers
+    assert os.getpid() not in {pid for _, pid, _ in results.values()}
+    assert not ray.is_initialized()  # the engine disconnects what it connected
+
+
+def test_a_failing_task_is_named_and_not_retried(cluster: Cluster) -> None:
+    seen = []
+    with RayEngine(cluster.address) as engine, pytest.raises(TaskError, match="task-3: ValueError: three is not allowed"):
+        for _, value in engine.map(fail_on_three, list(range(6)), describe=lambda x: f"task-{x}"):
+            seen.append(value)
+    assert 3 not in seen and {0, 1, 2} <= set(seen)
+
+
+def test_no_cluster_at_the_address_is_refused_clearly() -> None:
+    with pytest.raises(RayUnavailable, match="no Ray cluster at '127.0.0.1:1'"), RayEngine("127.0.0.1:1") as engine:
+        list(engine.map(where, [1]))
+
+
+def test_engine_config_names_a_ray_cluster(tmp_path: Path) -> None:
+    (tmp_path / "curaline.yaml").write_text("engine:\n  kind: ray\n  address: ray://127.0.0.1:10001\n")
+    config = Project.at(tmp_path).config.engine
+    assert (config.kind, config.resolved_address) == ("ray", "ray://127.0.0.1:10001")
+    assert isinstance(make_engine(config), RayEngine)
+    assert EngineConfig.parse({"kind": "ray"}).resolved_address == "auto"
+    assert EngineConfig().with_engine(None, "127.0.0.1:6379") == EngineConfig(kind="ray", address="127.0.0.1:6379")
+    assert config.with_engine("local").kind == "local" and config.with_engine("local").address is None
+    for raw, message in [({"kind": "ray", "address": "nowhere"}, "'nowhere' is not a Ray address"),
+                         ({"kind": "local", "address": "auto"}, "only a ray engine has an address"),
+                         ({"kind": "ray", "address": "ray://h:99999"}, "is not a Ray address")]:  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            EngineConfig.parse(raw)
+    with pytest.raises(ValueError, match="--address: only the ray engine"):
+        EngineConfig().with_engine("local", "127.0.0.1:6379")
+
+
+# ---- the pipeline's shards on Ray -----------------------------------------------------------
+
+
+def _phase(root: Path, engine: object, run_id: str = "run-a", progress: object = None) -> list[dict]:
+    project = Project.at(root)
+    (manifest,) = load_manifests(project.sources_dir)[0]
+    return run_phase(engine, source_tasks(project, manifest, run_id, record_chain(manifest, project)),
+                     progress=progress)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _digests(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted((root / "data").rglob("*.parquet"))}  # fmt: skip
+
+
+def _ledger(root: Path) -> dict[str, list[dict]]:
+    """Every ledger file by name, its rows without `recorded_at` (the wall clock of the write)."""
+    out = {}
+    for path in sorted((root / "lineage" / "ledger").rglob("*.parquet")):
+        table = pq.read_table(path)
+        out[path.relative_to(root).as_posix()] = table.drop_columns(["recorded_at"]).to_pylist()
+    return out
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict]]:
+    root = write_project(tmp_path_factory.mktemp("local") / "p")
+    with LocalEngine(2) as engine:
+        return root, _phase(root, engine)
+
+
+def _same_as_local(root: Path, results: list[dict], local_run: tuple[Path, list[dict]]) -> None:
+    reference, expected = local_run
+    assert _digests(root) == _digests(reference) and len(_digests(root)) == 6 * 7  # raw, quarantine, 5 stages
+    assert _ledger(root) == _ledger(reference)  # same files (run, stage, source, shard), same rows
+    strip = ("outputs", "ledgers", "skipped")
+    assert [{k: v for k, v in r.items() if k not in strip} for r in results] == \
+        [{k: v for k, v in r.items() if k not in strip} for r in expected]  # fmt: skip
+
+
+def test_shards_on_ray_write_the_local_engines_bytes(cluster: Cluster, local_run: tuple[Path, list[dict]],
+                                                     tmp_path: Path) -> None:  # fmt: skip
+    root = write_project(tmp_path / "p")
+    with RayEngine(cluster.address) as engine:
+        results = _phase(root, engine)
+    assert not any(r["skipped"] for r in results)
+    _same_as_local(root, results, local_run)
+    with RayEngine(cluster.address) as engine:  # a rerun on the cluster skips every committed shard
+        assert all(r["skipped"] for r in _phase(root, engine, "run-b"))
+    _same_as_local(root, results, local_run)
+
+
+def test_a_worker_node_killed_mid_map_has_its_tasks_retried(cluster: Cluster, tmp_path: Path) -> None:
+    log = tmp_path / "attempts.log"
+    tasks = [(x, str(log)) for x in range(8)]
+    expected = {x: logged_work((x, str(tmp_path / "local.log"))) for x in range(8)}
+    results: dict[int, str] = {}
+    victim: int | None = None
+    try:
+        with RayEngine(cluster.address) as engine:
+            for i, digest in engine.map(logged_work, tasks):
+                results[i] = digest
+                if victim is None:  # kill the node of a task that started and has not finished
+                    lines = [line.split() for line in log.read_text().splitlines()]
+                    ended = {int(x) for what, x, _ in lines if what == "end"}
+                    running = [(int(x), node) for what, x, node in lines if what == "start" and int(x) not in ended]
+                    victim, node_id = running[0]
+                    (node,) = [n for n in cluster.worker_nodes if n.node_id == node_id]
+                    cluster.remove_node(node, allow_graceful=False)
+    finally:
+        if len(cluster.worker_nodes) < 2:
+            cluster.add_node(num_cpus=1)  # the other tests' cluster
+    assert results == expected
+    attempts = [line.split()[1] for line in log.read_text().splitlines() if line.startswith("start")]
+    assert attempts.count(str(victim)) == 2, attempts  # killed with its node, then run again elsewhere
+
+
+@pytest.mark.slow
+def test_a_worker_node_killed_mid_phase_leaves_the_local_engines_bytes(cluster: Cluster, local_run: tuple[Path, list[dict]],
+                                                                        tmp_path: Path) -> None:  # fmt: skip
+    root = write_project(tmp_path / "p")
+    killed: list[str] = []
+
+    def kill_one(result: dict) -> None:
+        if not killed:
+            node = sorted(cluster.worker_nodes, key=lambda n: n.node_id)[0]
+            killed.append(node.node_id)
+            cluster.remove_node(node, allow_graceful=False)
+
+    try:
+        with RayEngine(cluster.address) as engine:
+            results = _phase(root, engine, progress=kill_one)
+    finally:
+        if len(cluster.worker_nodes) < 2:
+            cluster.add_node(num_cpus=1)
+    assert killed
+    _same_as_local(root, results, local_run)
