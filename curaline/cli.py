@@ -172,8 +172,10 @@ def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo, 
         engine_config = project.config.engine.with_workers(workers).with_engine(engine, address)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    # the Dagster steps run in this process and build their engine from the project's config and these
-    saved = {k: os.environ.get(k) for k in (ENGINE_ENV, ADDRESS_ENV)}
+    # the Dagster steps run in this process and build their engine from curaline.yaml and these
+    saved = {k: os.environ.get(k) for k in ("CURALINE_WORKERS", ENGINE_ENV, ADDRESS_ENV)}
+    if workers is not None:
+        os.environ["CURALINE_WORKERS"] = str(workers)
     os.environ[ENGINE_ENV] = engine_config.kind
     if engine_config.kind == "ray":
         os.environ[ADDRESS_ENV] = engine_config.resolved_address
@@ -223,7 +225,6 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], engine_confi
     import socket
 
     tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-    os.environ["CURALINE_WORKERS"] = str(engine_config.resolved_workers)  # what the per-source steps use
     ok = True
     with DagsterInstance.get() as instance:
         fail_killed_runs(instance, echo)

@@ -423,15 +423,18 @@ def _raw_runs_since(project: Project, source: str, since: dt.datetime) -> bool:
 
 def _url_sources(project: Project, pattern: str) -> list[str]:
     """Sources whose current raw records have a url matching the pattern (reads the url column only)."""
+    from curaline.store import parquet_files
+
     out = []
-    for path in sorted((project.data_dir / RAW_STAGE).glob("*.parquet")):
-        pf = pq.ParquetFile(path)
-        if "url" not in pf.schema_arrow.names:
+    folder = project.data_dir / RAW_STAGE
+    for path in sorted(folder.glob("*")) if folder.is_dir() else []:  # a file per source, or a folder of shards
+        source = path.stem if path.suffix == ".parquet" else path.name
+        files = [pq.ParquetFile(f) for f in parquet_files(path)] if path.suffix == ".parquet" or path.is_dir() else []
+        if not files or "url" not in files[0].schema_arrow.names:
             continue
-        for batch in pf.iter_batches(columns=["url"], batch_size=65_536):
-            if pc.any(pc.match_substring_regex(batch.column(0), pattern)).as_py():
-                out.append(path.stem)
-                break
+        batches = (b for pf in files for b in pf.iter_batches(columns=["url"], batch_size=65_536))
+        if any(pc.any(pc.match_substring_regex(batch.column(0), pattern)).as_py() for batch in batches):
+            out.append(source)
     return out
 
 

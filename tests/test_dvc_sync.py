@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 from tests_support import make_project
 
+from curaline import stages
 from curaline.cli import main
 from curaline.demo import generate_demo_project
 from curaline.dvc_cli import asset_nodes, project_stage_specs
@@ -70,9 +71,9 @@ def test_every_asset_has_output_paths_and_its_dagster_deps_become_dvc_deps(nodes
                 if "{release}" in wanted[0]:
                     wanted = [w.replace("{release}", r) for w in wanted for r in inputs.releases]
                 assert set(wanted) <= set(spec.deps), (node.stage, key, wanted)
-    raw = specs["raw_records"]
+    raw = specs["source_records"]  # ingest and the per-record stages: one step, a folder of shards each
     assert raw.deps == ("data/source_catalog.parquet", "sources/${key}.yaml", "${item.data}")
-    assert raw.outs == ("data/quarantined_records/${key}.parquet", "data/raw_records/${key}.parquet")
+    assert raw.outs == tuple(f"data/{s}/${{key}}" for s in sorted(stages.SHARDED_STAGES))
     assert (raw.foreach or {})["web-crawl"] == {"data": "corpus/web-crawl"}  # a glob: its fixed folder
     assert specs["deduplicated"].outs == ("data/deduplicated",)
 
@@ -87,7 +88,7 @@ def test_the_demo_project_syncs_and_checks(demo: Project) -> None:
     check = runner.invoke(main, ["dvc", "sync", "--check", "--project", str(demo.root)])
     assert check.exit_code == 0 and "is in sync" in check.output
     stages = expand_stages(yaml.safe_load((demo.root / "dvc.yaml").read_text()))
-    assert {"raw_records@web-crawl", "deduplicated", "release@commercial", "release@research-all"} <= set(stages)
+    assert {"source_records@web-crawl", "deduplicated", "release@commercial", "release@research-all"} <= set(stages)
 
     spec = demo.releases_dir / "commercial.yaml"
     shutil.copy(spec, demo.releases_dir / "extra.yaml")
@@ -186,5 +187,6 @@ def test_materialize_refuses_unknown_assets_and_missing_partitions(tmp_path: Pat
     assert unknown.exit_code == 2 and "no asset 'nope' in the definitions; known: " in unknown.stderr
     partitioned = runner.invoke(main, ["materialize", "normalized", "--project", str(project.root)])
     assert partitioned.exit_code == 2 and "asset normalized is partitioned (sources): give --partition" in partitioned.stderr
-    missing = runner.invoke(main, ["materialize", "normalized", "--partition", "notes", "--project", str(project.root)])
-    assert missing.exit_code == 1 and "materializing normalized@notes failed" in missing.stderr
+    # minhash_bands reads toxicity_screened, never made here (source_records ingests by itself)
+    missing = runner.invoke(main, ["materialize", "minhash_bands", "--partition", "notes", "--project", str(project.root)])
+    assert missing.exit_code == 1 and "materializing minhash_bands@notes failed" in missing.stderr

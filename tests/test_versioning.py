@@ -114,7 +114,8 @@ def test_every_stage_output_is_tracked_with_the_hash_dvc_computes(project: Proje
     lock = _lock(project)
     assert set(lock) == set(_stage_names(project))  # every declared out exists: the table matches the assets
     outs = {o["path"]: o["md5"] for stage in lock.values() for o in stage["outs"]}
-    assert {"data/deduplicated", "data/decontaminated", "data/raw_records/notes.parquet"} <= set(outs)
+    assert {"data/deduplicated", "data/decontaminated", "data/raw_records/notes"} <= set(outs)
+    assert outs["data/raw_records/notes"].endswith(".dir")  # a sharded stage's folder
     assert outs["data/deduplicated"].endswith(".dir")
     for path, md5 in outs.items():
         assert dvc_hash(project.root / path) == md5, path
@@ -137,15 +138,15 @@ def test_track_writes_the_lock_dvc_commit_writes(project: Project) -> None:
 def test_track_is_cheap_and_batched_is_cheaper(project: Project) -> None:
     names = _stage_names(project)
     started = time.perf_counter()
-    hashes = track(project, ["normalized@notes"])
+    hashes = track(project, ["source_records@notes"])
     single = time.perf_counter() - started
     started = time.perf_counter()
     everything = track(project, names)
     batched = time.perf_counter() - started
-    assert hashes == {"data/normalized/notes.parquet": dvc_hash(project.root / "data/normalized/notes.parquet")}
+    assert hashes["data/normalized/notes"] == dvc_hash(project.root / "data/normalized/notes") and len(hashes) == 7
     declared = expand_stages(yaml.safe_load((project.root / DVC_YAML).read_text()))
     assert set(everything) == {o for stage in declared.values() for o in stage["outs"]}
-    assert len(everything) >= 19  # the catalog, 2 sources x (raw, quarantine + 6 stages), 2 global folders, ...
+    assert len(everything) >= 19  # the catalog, 2 sources x (raw, quarantine + 5 stage folders, bands), 2 global folders, ...
     assert single < 1.0 and batched < 3.0, (single, batched)
 
 
@@ -154,8 +155,8 @@ def test_concurrent_track_from_two_processes_waits_instead_of_failing(project: P
         "import sys\nfrom curaline.project import Project\nfrom curaline.versioning import track\n"
         "p = Project.at(sys.argv[1])\nfor _ in range(8):\n    track(p, sys.argv[2:])\n"
     )
-    groups = [["raw_records@notes", "normalized@notes", "deduplicated"],
-              ["raw_records@chat", "normalized@chat", "decontaminated"]]  # fmt: skip
+    groups = [["source_records@notes", "minhash_bands@notes", "deduplicated"],
+              ["source_records@chat", "minhash_bands@chat", "decontaminated"]]  # fmt: skip
     procs = [subprocess.Popen([sys.executable, "-c", script, str(project.root), *g], env=_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for g in groups]  # fmt: skip
     results = [p.communicate(timeout=120) for p in procs]
@@ -166,54 +167,53 @@ def test_concurrent_track_from_two_processes_waits_instead_of_failing(project: P
 
 
 def test_track_names_a_stage_missing_from_dvc_yaml_and_resyncs(project: Project) -> None:
-    with pytest.raises(VersioningError, match=r"no stage 'normalized@nope'.*curaline dvc sync"):
-        track(project, ["normalized@nope"])
+    with pytest.raises(VersioningError, match=r"no stage 'source_records@nope'.*curaline dvc sync"):
+        track(project, ["source_records@nope"])
     text = (project.root / DVC_YAML).read_text()
     try:
         (project.root / DVC_YAML).write_text(text.replace("      notes: {}\n", ""))  # notes dropped from a foreach
-        assert "pii_redacted@notes" not in _stage_names(project)
-        hashes = track_asset(project, "pii_redacted", "notes")  # regenerates dvc.yaml first
-        assert list(hashes) == ["data/pii_redacted/notes.parquet"]
+        assert "source_records@notes" not in _stage_names(project)
+        hashes = track_asset(project, "source_records", "notes")  # regenerates dvc.yaml first
+        assert "data/pii_redacted/notes" in hashes and len(hashes) == 7
         assert (project.root / DVC_YAML).read_text() == text
     finally:
         (project.root / DVC_YAML).write_text(text)
 
 
 def test_a_missing_input_is_recorded_as_missing_not_a_failure(project: Project, tmp_path: Path) -> None:
-    dep = project.root / "data" / "toxicity_screened" / "chat.parquet"  # as if chat failed upstream
-    dep.rename(tmp_path / "chat.parquet")
+    dep = project.root / "data" / "toxicity_screened" / "chat"  # as if chat failed upstream
+    dep.rename(tmp_path / "chat")
     try:
         hashes = track(project, ["deduplicated"])
         assert hashes == {"data/deduplicated": dvc_hash(project.root / "data" / "deduplicated")}
         deps = {d["path"]: d for d in _lock(project)["deduplicated"]["deps"]}
-        assert deps["data/toxicity_screened/chat.parquet"] == {"path": "data/toxicity_screened/chat.parquet",
-                                                               "hash": "md5"}  # fmt: skip
-        assert "deleted:            data/toxicity_screened/chat.parquet" in _dvc(project.root, "status").stdout
+        assert deps["data/toxicity_screened/chat"] == {"path": "data/toxicity_screened/chat", "hash": "md5"}
+        assert "deleted:            data/toxicity_screened/chat" in _dvc(project.root, "status").stdout
     finally:
-        (tmp_path / "chat.parquet").rename(dep)
+        (tmp_path / "chat").rename(dep)
     track(project, ["deduplicated"])
     assert _dvc(project.root, "status", "--json").stdout.strip() == "{}"
 
 
 def test_under_dvc_repro_track_only_hashes(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
     before = (project.root / DVC_LOCK).stat().st_mtime_ns
-    monkeypatch.setenv("DVC_STAGE", "normalized@chat")
-    hashes = track(project, ["normalized@chat"])
-    assert hashes == {"data/normalized/chat.parquet": _lock(project)["normalized@chat"]["outs"][0]["md5"]}
+    monkeypatch.setenv("DVC_STAGE", "source_records@chat")
+    hashes = track(project, ["source_records@chat"])
+    assert hashes == {o["path"]: o["md5"] for o in _lock(project)["source_records@chat"]["outs"]}
     assert (project.root / DVC_LOCK).stat().st_mtime_ns == before
 
 
 def test_restore_from_the_cache(project: Project, tmp_path: Path) -> None:
-    rel = "data/normalized/notes.parquet"
-    md5 = _lock(project)["normalized@notes"]["outs"][0]["md5"]
+    rel = "data/normalized/notes/shard-00000.parquet"  # a shard inside the stage's folder out
+    md5 = dvc_hash(project.root / rel)
     (written,) = restore(project, [(rel, md5)], tmp_path, strip="data")
-    assert written == tmp_path / "normalized" / "notes.parquet"
+    assert written == tmp_path / "normalized" / "notes" / "shard-00000.parquet"
     assert written.read_bytes() == (project.root / rel).read_bytes()
 
 
 def test_restore_from_the_remote_in_a_fresh_clone(project: Project, clone: Project, tmp_path: Path) -> None:
     assert not (clone.root / ".dvc" / "cache").exists()
-    files = ["data/normalized/chat.parquet", "data/deduplicated/notes.parquet"]  # the second: inside a folder out
+    files = ["data/normalized/chat/shard-00000.parquet", "data/deduplicated/notes.parquet"]  # both inside a folder out
     wanted = [(f, dvc_hash(project.root / f)) for f in files]
     restore(clone, wanted, tmp_path)
     for f in files:
@@ -226,15 +226,14 @@ def test_dvc_repro_in_a_fresh_clone_reproduces_the_bytes(project: Project, repro
     clone, proc = repro
     output, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, output
-    assert "Running stage 'raw_records@notes'" in output and "Running stage 'normalized@notes'" in output
-    for rel in ("data/raw_records/notes.parquet", "data/quarantined_records/notes.parquet",
-                "data/normalized/notes.parquet"):  # fmt: skip
+    assert "Running stage 'source_records@notes'" in output
+    for rel in ("data/raw_records/notes", "data/quarantined_records/notes", "data/normalized/notes"):
         assert dvc_hash(clone.root / rel) == _lock_outs(project)[rel], rel
-    assert _dvc(clone.root, "status", "--json", "normalized@notes").stdout.strip() == "{}"
+    assert _dvc(clone.root, "status", "--json", "source_records@notes").stdout.strip() == "{}"
 
 
 def test_corrupted_cache_object_is_a_clear_error(project: Project, tmp_path: Path) -> None:
-    rel = "data/normalized/chat.parquet"
+    rel = "data/normalized/chat/shard-00000.parquet"
     md5 = dvc_hash(project.root / rel)
     obj = project.root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
     original = obj.read_bytes()
@@ -293,18 +292,17 @@ def test_ensure_repo_is_idempotent_cheap_and_keeps_a_configured_remote(tmp_path:
 def test_track_after_a_change_updates_the_lock_and_the_dagster_data_version(project: Project) -> None:
     import dagster as dg
 
-    old = _lock(project)["raw_records@chat"]["outs"]
+    old = _lock(project)["source_records@chat"]["outs"]
     corpus = project.root / "corpus" / "chat.jsonl"
     corpus.write_bytes(corpus.read_bytes() + b'{"q": "one more?", "a": "Sure."}\n')
     assert materialize_asset(project, "raw_records", "chat")
-    hashes = track(project, ["raw_records@chat"])
-    new = {o["path"]: o["md5"] for o in _lock(project)["raw_records@chat"]["outs"]}
-    assert hashes == new and new["data/raw_records/chat.parquet"] != {o["path"]: o["md5"] for o in old}[
-        "data/raw_records/chat.parquet"]  # fmt: skip
+    hashes = track(project, ["source_records@chat"])
+    new = {o["path"]: o["md5"] for o in _lock(project)["source_records@chat"]["outs"]}
+    assert hashes == new and new["data/raw_records/chat"] != {o["path"]: o["md5"] for o in old}["data/raw_records/chat"]
     with dg.DagsterInstance.get() as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey("raw_records"))
     assert event is not None and event.asset_materialization is not None
     assert event.asset_materialization.partition == "chat"
-    assert (event.asset_materialization.tags or {})["dagster/data_version"] == new["data/raw_records/chat.parquet"]
-    status = _dvc(project.root, "status", "normalized@chat")
-    assert "modified:           data/raw_records/chat.parquet" in status.stdout  # DVC sees downstream stale too
+    assert (event.asset_materialization.tags or {})["dagster/data_version"] == new["data/raw_records/chat"]
+    status = _dvc(project.root, "status", "minhash_bands@chat")
+    assert "modified:           data/toxicity_screened/chat" in status.stdout  # DVC sees downstream stale too

@@ -117,11 +117,15 @@ def _catalog_rows(project: Project, rows: list[dict[str, Any]]) -> dict[str, dic
 
 
 def _row_counts(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
-    """Rows per partition file of a stage folder, from the parquet footers."""
-    if not folder.is_dir() or not any(folder.glob("*.parquet")):
-        return {}
-    rows = con.sql(f"SELECT file_name, num_rows FROM parquet_file_metadata({_q(folder / '*.parquet')})").fetchall()
-    return {Path(f).stem: int(n) for f, n in rows}
+    """Rows per partition of a stage folder (a file per source, or a folder of shards), from the parquet footers."""
+    out: dict[str, int] = {}
+    for pattern, key in (("*.parquet", lambda p: p.stem), ("*/shard-*.parquet", lambda p: p.parent.name)):
+        if not folder.is_dir() or not any(folder.glob(pattern)):
+            continue
+        rows = con.sql(f"SELECT file_name, num_rows FROM parquet_file_metadata({_q(folder / pattern)})").fetchall()
+        for f, n in rows:
+            out[key(Path(f))] = out.get(key(Path(f)), 0) + int(n)
+    return out
 
 
 def ledger_counts(project: Project, con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, dict[str, int]]]:
@@ -203,8 +207,9 @@ def _sources_report(project: Project, *, release: str | None = None,
         qdir = project.data_dir / "quarantined_records"
         by_reason: dict[str, dict[str, int]] = {}
         if any(n for n in quarantined.values()):
-            for source, reason, n in con.sql(
-                f"SELECT source_id, reason, count(*) FROM read_parquet({_q(qdir / '*.parquet')}) GROUP BY ALL ORDER BY 3 DESC, 1, 2"
+            files = [str(p) for p in sorted(qdir.glob("*.parquet")) + sorted(qdir.glob("*/shard-*.parquet"))]
+            for source, reason, n in con.execute(
+                "SELECT source_id, reason, count(*) FROM read_parquet(?) GROUP BY ALL ORDER BY 3 DESC, 1, 2", [files]
             ).fetchall():  # fmt: skip
                 by_reason.setdefault(source, {})[reason] = int(n)
         ledger = ledger_counts(project, con)

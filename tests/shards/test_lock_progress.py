@@ -93,3 +93,19 @@ def test_a_terminal_gets_one_bar_redrawn_in_place() -> None:
         progress.update()
     text = out.getvalue()
     assert text.count("\r") == 4 and text.endswith("\n") and "[" + "#" * 30 + "] 4/4 shards done" in text
+
+
+def test_curaline_run_refuses_a_project_another_run_holds(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from curaline.cli import main
+
+    proc = _holder(tmp_path)
+    try:
+        result = CliRunner().invoke(main, ["run", "--project", str(tmp_path)])
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert result.exit_code != 0
+    assert f"is being run by pid {proc.pid}" in result.output and "pass --wait" in result.output

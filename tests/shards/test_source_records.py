@@ -80,6 +80,14 @@ def test_each_sharded_asset_has_its_materialization_checks_and_lineage(ran: Path
     assert dataset["facets"]["dataQualityMetrics"]["fileCount"] == 6
 
 
+def test_lineage_sources_counts_the_shards(ran: Path) -> None:
+    out = subprocess.run([str(CURALINE), "lineage", "sources", "--json", "--project", str(ran)], capture_output=True,
+                         text=True, check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}).stdout  # fmt: skip
+    (web,) = [r for r in json.loads(out) if r["source"] == "web"]
+    assert web["ingested"] == pq.read_table(ran / "data" / "raw_records" / "web").num_rows == 230
+    assert web["quarantined"] == 10 and web["quarantined_by_reason"] == {"malformed_json": 5, "duplicate_source_id": 5}
+
+
 def test_workers_and_lock_options_are_in_the_help() -> None:
     out = subprocess.run([str(CURALINE), "run", "--help"], capture_output=True, text=True, check=True).stdout
     assert "--workers" in out and "--wait" in out
