@@ -101,6 +101,13 @@ class EngineConfig:
     def resolved_address(self) -> str:
         return self.address or "auto"
 
+    @property
+    def label(self) -> str:
+        """Where shards run, for logs: `local, 4 workers` or `ray at 10.0.0.5:6379`."""
+        if self.kind == "ray":
+            return f"ray at {self.resolved_address}"
+        return f"{self.kind}, {self.resolved_workers} worker(s)"
+
     def with_workers(self, workers: int | None) -> EngineConfig:
         """The config with a command-line override (`--workers N`) applied."""
         if workers is None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +22,11 @@ import pytest
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray is imported: read at import time
 ray = pytest.importorskip("ray", reason="the Ray tests need the ray extra: pip install -e '.[ray]'")
 
+import dagster as dg  # noqa: E402
 import psutil  # noqa: E402
+import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+import yaml  # noqa: E402
 from engine_tasks import fail_on_three  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 from ray_tasks import logged_work, where  # noqa: E402
@@ -37,6 +42,7 @@ from curaline.sources import load_manifests  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+CURALINE = Path(sys.executable).parent / "curaline"
 
 
 def cluster_processes(cluster: Cluster) -> list[psutil.Process]:
@@ -244,3 +250,57 @@ def test_a_worker_node_killed_mid_phase_leaves_the_local_engines_bytes(cluster: 
             cluster.add_node(num_cpus=1)
     assert killed
     _same_as_local(root, results, local_run)
+
+
+# ---- the whole pipeline through Dagster: curaline run --engine ray --address ADDR ---------------
+
+
+def _pipeline_digests(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for folder in ("data", "releases") if (root / folder).is_dir()
+            for p in sorted((root / folder).rglob("*")) if p.is_file()}  # fmt: skip
+
+
+def _dvc_outs(root: Path) -> dict[str, str]:
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+    return {o["path"]: o["md5"] for s in lock.values() for o in s["outs"]}
+
+
+def _ledger_rows(root: Path) -> list[tuple]:
+    """The ledger's rows without what names the run (Dagster run ids differ between two runs) or its clock."""
+    files = sorted((root / "lineage" / "ledger").rglob("*.parquet"))
+    table = pa.concat_tables(pq.read_table(f).drop_columns(["run_id", "recorded_at"]) for f in files)
+    return sorted(tuple(map(str, r.values())) for r in table.to_pylist())
+
+
+@pytest.mark.slow
+def test_curaline_run_on_ray_ends_with_the_local_runs_bytes(cluster: Cluster, tmp_path: Path) -> None:
+    local, remote = write_project(tmp_path / "local"), write_project(tmp_path / "ray")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("OPENLINEAGE_DISABLED", None)
+    jobs_before = len(cluster.global_state.job_table())
+    runs = {}
+    for root, args in ((local, ["--workers", "2"]), (remote, ["--engine", "ray", "--address", cluster.address])):
+        runs[root] = subprocess.run([str(CURALINE), "run", "--project", str(root), *args], capture_output=True, text=True,
+                                    env={**env, "DAGSTER_HOME": str(root / ".dagster")}, timeout=540)  # fmt: skip
+        assert runs[root].returncode == 0, runs[root].stdout + runs[root].stderr
+    assert not ray.is_initialized()
+    assert len(cluster.global_state.job_table()) >= jobs_before + 2  # the command's shard phase, then the step
+    digests = _pipeline_digests(remote)
+    assert any(p.startswith("data/deduplicated/") for p in digests)  # the global stages ran on the shards' output
+    assert digests == _pipeline_digests(local)
+    assert _dvc_outs(remote) == _dvc_outs(local)
+    assert _ledger_rows(remote) == _ledger_rows(local)
+    # the Dagster step of each source ran its shards on the cluster and said so in its logs
+    with dg.DagsterInstance.from_config(str(remote / ".dagster")) as instance:
+        logs = [e.user_message for run in instance.get_runs() for e in instance.all_logs(run.run_id)]
+    assert f"web: 6 shard(s) on the ray at {cluster.address} engine" in logs
+    assert any(m.startswith("web: shards: 6/6") for m in logs), [m for m in logs if "shards" in m]
+
+
+def test_curaline_run_refuses_a_bad_address_naming_it(tmp_path: Path) -> None:
+    root = write_project(tmp_path / "p")
+    out = subprocess.run([str(CURALINE), "run", "--project", str(root), "--engine", "ray", "--address", "nowhere"],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                         timeout=120)  # fmt: skip
+    assert out.returncode != 0 and "--address: 'nowhere' is not a Ray address" in out.stderr + out.stdout
