@@ -49,8 +49,9 @@ def upstream_files(project: Project, context: dg.AssetExecutionContext) -> list[
             files.append(project.stage_path(stage, partition))
         elif project.stage_path(stage).exists():
             files.append(project.stage_path(stage))
-        elif (project.data_dir / stage).is_dir():
-            files += sorted((project.data_dir / stage).glob("*.parquet"))
+        elif (project.data_dir / stage).is_dir():  # a file per source, or (a sharded stage) a folder per source
+            folder = project.data_dir / stage
+            files += sorted([*folder.glob("*.parquet"), *(p for p in folder.iterdir() if p.is_dir())])
     return files
 
 

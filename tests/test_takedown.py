@@ -262,7 +262,7 @@ def test_source_and_url_requests_find_their_releases(project: Project) -> None:
     src = new_request(project, source="chat", reason="r", requested_by="a")
     assert affected(project, src).releases == ["main"]
     # a url pattern: sources are those whose raw records match, releases those holding the ledger's records
-    raw = project.stage_path("raw_records", "notes")
+    raw = project.stage_path("raw_records", "notes") / "shard-00000.parquet"  # a sharded stage's folder
     raw.parent.mkdir(parents=True)
     pq.write_table(_records(NOTES, "notes", [None, "https://x.example/1", None, None, None, None]), raw)
     url = new_request(project, url_pattern=r"x\.example/1$", reason="r", requested_by="a")
@@ -289,7 +289,7 @@ def _sensor_defs(project: Project):
         proj, sid = project.project, context.partition_key
         table = pq.read_table(proj.root / "input" / f"{sid}.parquet")
         keep, events = project_matcher(proj)(table, sid)
-        out = proj.stage_path("raw_records", sid)
+        out = proj.stage_path("raw_records", sid) / "shard-00000.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table.filter(pa.array(keep)), out)
         write_ledger(proj, events, stage="raw_records", partition=sid, run_id=context.run_id)
@@ -299,7 +299,7 @@ def _sensor_defs(project: Project):
         proj = project.project
         if (proj.root / "fail_global").exists():
             raise RuntimeError("planted failure")
-        tables = [pq.read_table(p) for p in sorted((proj.data_dir / "raw_records").glob("*.parquet"))]
+        tables = [pq.read_table(p) for p in sorted((proj.data_dir / "raw_records").glob("*/*.parquet"))]
         pq.write_table(pa.concat_tables(tables), proj.stage_path("deduplicated"))
 
     @dg.asset(partitions_def=release_partitions, deps=[tiny_global])

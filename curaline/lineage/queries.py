@@ -251,8 +251,6 @@ def _sources_report(project: Project, *, release: str | None = None,
 
 def _candidate_files(project: Project, source: str) -> list[Path]:
     """Every stage output that can hold a record of the source: its partitions, global outputs."""
-    from curaline.store import parquet_files
-
     data = project.data_dir
     if not data.is_dir():
         return []
@@ -264,8 +262,8 @@ def _candidate_files(project: Project, source: str) -> list[Path]:
                 if p.is_file():
                     files.append(p)
             shards = Path(entry.path) / source  # a sharded stage: data/<stage>/<source>/shard-*.parquet
-            if shards.is_dir():
-                files += parquet_files(shards)
+            if shards.is_dir():  # (globbed here: `trace` imports no pyarrow)
+                files += sorted(p for p in shards.glob("shard-*.parquet"))
         elif entry.name.endswith(".parquet") and Path(entry.name).stem not in NOT_RECORDS:
             files.append(Path(entry.path))
     return sorted(files)

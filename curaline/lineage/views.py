@@ -150,8 +150,11 @@ def stage_views(project: Project) -> dict[str, str]:
     if data.is_dir():
         for single in sorted(data.glob("*.parquet")):  # global stages written as one file
             views.setdefault(single.stem, str(single))
-        for stage_dir in sorted(p for p in data.iterdir() if p.is_dir() and any(p.glob("*.parquet"))):
-            views[stage_dir.name] = str(stage_dir / "*.parquet")
+        for stage_dir in sorted(p for p in data.iterdir() if p.is_dir()):
+            if any(stage_dir.glob("*.parquet")):  # a file per source
+                views[stage_dir.name] = str(stage_dir / "*.parquet")
+            elif any(stage_dir.glob("*/shard-*.parquet")):  # a sharded stage: a folder of shards per source
+                views[stage_dir.name] = str(stage_dir / "*" / "shard-*.parquet")
     return views
 
 
@@ -313,9 +316,10 @@ def lineage_view_sql(project: Project) -> dict[str, str]:
         else _empty(LEDGER_COLUMNS)
     )
     raw = project.data_dir / "raw_records"
+    raw_glob = next((raw / g for g in ("*.parquet", "*/shard-*.parquet") if raw.is_dir() and any(raw.glob(g))), None)
     views["records"] = (
-        f"SELECT {_visible(RECORD_COLUMNS)} FROM read_parquet({_sql_str(raw / '*.parquet')}, union_by_name = true)"
-        if raw.is_dir() and any(raw.glob("*.parquet"))
+        f"SELECT {_visible(RECORD_COLUMNS)} FROM read_parquet({_sql_str(raw_glob)}, union_by_name = true)"
+        if raw_glob is not None
         else _empty(RECORD_COLUMNS)
     )
     rel = release_files(project)

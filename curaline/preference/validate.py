@@ -159,7 +159,9 @@ class JudgementIndex:
     @classmethod
     def from_files(cls, paths: Iterable[Path], batch_rows: int = BATCH_ROWS) -> JudgementIndex:
         def batches() -> Iterable[pa.Table]:
-            for path in paths:
+            from curaline.store import parquet_files
+
+            for path in (f for p in paths for f in parquet_files(Path(p))):  # a file, or a folder of shards
                 for batch in pq.ParquetFile(path).iter_batches(
                     batch_size=batch_rows, columns=["prompt", "chosen", "rejected"]
                 ):

@@ -76,13 +76,18 @@ def digit_kernel(table: pa.Table, *, kind: str, config: object = None) -> Kernel
                         events=pa.concat_tables([dropped, modified]))  # fmt: skip
 
 
+def shard_file(project: Project, stage: str, source: str) -> Path:
+    """The one shard of a small source in a per-record stage's folder (the layout of curaline.shards)."""
+    return project.stage_path(stage, source) / "shard-00000.parquet"
+
+
 def run_pipeline_with_lineage(project: Project, emitter: LineageEmitter, run_id: str = DAGSTER_RUN) -> None:
     """Ingest every source and filter the document sources, emitting lineage as the assets will."""
     manifests, problems = load_manifests(project.sources_dir)
     assert not problems
     for m in manifests:
-        raw = project.stage_path("raw_records", m.id)
-        quarantine = project.stage_path("quarantined_records", m.id)
+        raw = shard_file(project, "raw_records", m.id)
+        quarantine = shard_file(project, "quarantined_records", m.id)
         with emitter.materialization("raw_records", parent_run_id=run_id, parent_job="per_source_job",
                                      partition=m.id, description="The source's records.",
                                      owners=["team:data-curation"], engine_version="1.13.27") as run:  # fmt: skip
@@ -93,7 +98,7 @@ def run_pipeline_with_lineage(project: Project, emitter: LineageEmitter, run_id:
             run.output(quarantine, model=QuarantineRow, licence_mix=False)
         if m.kind != "document":
             continue
-        out = project.stage_path("quality_filtered", m.id)
+        out = shard_file(project, "quality_filtered", m.id)
         with emitter.materialization("quality_filtered", parent_run_id=run_id, parent_job="per_source_job",
                                      partition=m.id, owners=["team:data-curation"], inputs=[raw]) as run:  # fmt: skip
             stage_stats, events = run_record_stage(digit_kernel, kind=m.kind, config=None, input_path=raw,

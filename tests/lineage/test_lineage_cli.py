@@ -17,6 +17,7 @@ from lineage_fixtures import (
     make_project,
     release_record,
     run_pipeline_with_lineage,
+    shard_file,
     write_release_version,
 )
 
@@ -69,11 +70,11 @@ def test_trace_shows_origin_and_every_stage_of_a_record(curated: Project) -> Non
     assert "sources/notes.yaml" in stored and not any(Path(m).is_absolute() for m in stored)
     raw, quality = t["stages"]
     assert (raw["stage"], raw["status"], raw["events"]) == ("raw_records", "kept", [])
-    assert raw["version"] == file_digest(curated.stage_path("raw_records", "notes"))
+    assert raw["version"] == file_digest(shard_file(curated, "raw_records", "notes"))
     assert (quality["stage"], quality["status"]) == ("quality_filtered", "changed")
     assert [(e["action"], e["reason"], e["detail"], e["run_id"]) for e in quality["events"]] == [
         ("modify", "digit_three_marked", "marks=1", DAGSTER_RUN)]  # fmt: skip
-    assert quality["dataset"] == str(curated.stage_path("quality_filtered", "notes"))
+    assert quality["dataset"] == str(shard_file(curated, "quality_filtered", "notes"))
     assert t["releases"] == [{"release": "r1", "version": 1, "split": "train", "copies": 1, "status": "released",
                               "created_at": "2024-03-01T09:00:00+00:00", "latest": True}]  # fmt: skip
     assert t["removed_from_releases"] == []
@@ -102,8 +103,8 @@ def test_impact_lists_every_dataset_version_and_removal_of_a_source(curated: Pro
     result = as_json(curated, "impact", "notes")
     assert isinstance(result, dict)
     assert [(d["asset"], d["records"], d["version"]) for d in result["datasets"]] == [
-        ("raw_records", 20, file_digest(curated.stage_path("raw_records", "notes"))),
-        ("quality_filtered", 18, file_digest(curated.stage_path("quality_filtered", "notes")))]  # fmt: skip
+        ("raw_records", 20, file_digest(shard_file(curated, "raw_records", "notes"))),
+        ("quality_filtered", 18, file_digest(shard_file(curated, "quality_filtered", "notes")))]  # fmt: skip
     assert result["ledger"] == [
         {"stage": "quality_filtered", "action": "drop", "reason": "has_digit_seven", "records": 2},
         {"stage": "quality_filtered", "action": "modify", "reason": "digit_three_marked", "records": 2}]  # fmt: skip
@@ -134,8 +135,8 @@ def test_runs_show_history_with_versions_and_checks(curated: Project) -> None:
     assert {r["partition"] for r in runs} == {"notes", "forum"}
     notes = next(r for r in runs if r["partition"] == "notes")
     assert notes["status"] == "COMPLETE" and notes["parent_run_id"] == DAGSTER_RUN
-    assert notes["outputs"] == [{"dataset": str(curated.stage_path("quality_filtered", "notes")),
-                                 "version": file_digest(curated.stage_path("quality_filtered", "notes")), "rows": 18}]  # fmt: skip
+    assert notes["outputs"] == [{"dataset": str(shard_file(curated, "quality_filtered", "notes")),
+                                 "version": file_digest(shard_file(curated, "quality_filtered", "notes")), "rows": 18}]  # fmt: skip
     assert {c["name"]: c["passed"] for c in notes["checks"]} == {"rows_balance": True, "text_not_null": True}
     assert len(as_json(curated, "runs")) == 5  # type: ignore[arg-type]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from lineage_fixtures import DAGSTER_RUN, make_project, read_jsonl, run_pipeline_with_lineage
+from lineage_fixtures import DAGSTER_RUN, make_project, read_jsonl, run_pipeline_with_lineage, shard_file
 
 from curaline.lineage.custom_facets import FACET_SCHEMA_DIR, SCHEMA_BASE
 from curaline.lineage.emitter import LineageEmitter, default_events_file
@@ -65,7 +65,7 @@ def test_the_events_name_files_and_versions_anyone_can_open(curated: Project) ->
     out = raw_notes["outputs"][0]
     assert out["namespace"] == "file://"
     path = Path(out["name"])
-    assert path == curated.stage_path("raw_records", "notes") and path.is_absolute()
+    assert path == shard_file(curated, "raw_records", "notes") and path.is_absolute()
     assert out["facets"]["version"]["datasetVersion"] == file_digest(path)
     assert out["outputFacets"]["outputStatistics"] == {**out["outputFacets"]["outputStatistics"],
                                                        "rowCount": 20, "size": path.stat().st_size, "fileCount": 1}  # fmt: skip

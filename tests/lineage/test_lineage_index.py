@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from lineage_fixtures import DAGSTER_RUN, doc_id, make_project, run_pipeline_with_lineage
+from lineage_fixtures import DAGSTER_RUN, doc_id, make_project, run_pipeline_with_lineage, shard_file
 
 from curaline.kernels.base import make_events
 from curaline.ledger import LEDGER_SCHEMA, ledger_path, to_ledger, write_ledger
@@ -125,7 +125,7 @@ def test_a_changed_or_removed_ledger_file_is_reindexed_before_it_is_read(curated
 
 
 def test_a_busy_index_answers_from_memory(curated: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    raw = curated.stage_path("raw_records", "notes")
+    raw = shard_file(curated, "raw_records", "notes")
     write_parquet(raw, pq.read_table(raw))  # same rows, a new file (whose version lineage never recorded)
     before = traces(curated)
     write_parquet(raw, pq.read_table(raw))  # and again: the reader must re-index it, but cannot write
@@ -142,7 +142,7 @@ def test_a_busy_index_answers_from_memory(curated: Project, monkeypatch: pytest.
 
 def test_the_index_holds_no_record_text(curated: Project) -> None:
     traces(curated)
-    texts = {t for p in (curated.data_dir / "raw_records").glob("*.parquet")
+    texts = {t for p in (curated.data_dir / "raw_records").glob("*/*.parquet")
              for name in ("text", "prompt", "response") if name in pq.read_schema(p).names
              for t in pq.read_table(p, columns=[name])[name].to_pylist() if t}  # fmt: skip
     assert "Note number 3 about curation." in texts

@@ -17,7 +17,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
-from lineage_fixtures import doc_id, make_project, release_record, run_pipeline_with_lineage, write_release_version
+from lineage_fixtures import (
+    doc_id,
+    make_project,
+    release_record,
+    run_pipeline_with_lineage,
+    shard_file,
+    write_release_version,
+)
 
 from curaline.kernels.base import make_events
 from curaline.ledger import ledger_path, write_ledger
@@ -55,7 +62,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Project
                                                  forum(F)], created_at=V1_AT)  # fmt: skip
         # B is taken down: ingest leaves it out of its output and says so in the ledger
         for stage in ("raw_records", "quality_filtered"):
-            path = project.stage_path(stage, "notes")
+            path = shard_file(project, stage, "notes")
             table = pq.read_table(path)
             write_parquet(path, table.filter(pc.not_equal(table["doc_id"], B)))
         write_ledger(project, make_events([B], "takedown", "takedown_request", detail=REQUEST),

@@ -52,8 +52,8 @@ def raw_records(context: dg.AssetExecutionContext, project: ProjectResource, lin
     # the usage example handed to the lead, verbatim in spirit: see the final report
     proj = project.project
     manifest = project.manifest(context.partition_key)
-    records_path = proj.stage_path("raw_records", manifest.id)
-    quarantine_path = proj.stage_path("quarantined_records", manifest.id)
+    records_path = proj.stage_path("raw_records", manifest.id) / "shard-00000.parquet"  # a one-shard folder
+    quarantine_path = proj.stage_path("quarantined_records", manifest.id) / "shard-00000.parquet"
     model = RECORD_MODELS[manifest.kind]
     with lineage.materialization(context) as run:
         run.source(manifest)

@@ -54,7 +54,7 @@ def view_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def test_no_view_exposes_a_text_column_or_any_record_text(curated: Project) -> None:
     texts: set[str] = set()
-    for path in (curated.data_dir / "raw_records").glob("*.parquet"):
+    for path in (curated.data_dir / "raw_records").glob("*/*.parquet"):
         table = pq.read_table(path)
         for name in table.column_names:
             if name in {c for cols in TEXT_COLUMNS.values() for c in cols}:
@@ -131,7 +131,7 @@ WRITER = textwrap.dedent(
     project = Project.at(sys.argv[1])
     deadline = time.monotonic() + float(sys.argv[2])
     template = __import__("json").loads(Path(sys.argv[3]).read_text())
-    raw = project.stage_path("raw_records", "notes")
+    raw = project.stage_path("raw_records", "notes") / "shard-00000.parquet"  # the one shard of its folder
     base = __import__("pyarrow.parquet").parquet.read_table(raw)
     i = 0
     while time.monotonic() < deadline:

@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 
 import yaml
-from tests_support import prose
+from tests_support import prose, spec
 
 
-def write_project(root: Path, *, docs: int = 240, shard_records: int = 40) -> Path:
+def write_project(root: Path, *, docs: int = 240, shard_records: int = 40, release: bool = False) -> Path:
     (root / "sources").mkdir(parents=True)
+    if release:
+        (root / "releases").mkdir()
+        (root / "releases" / "r.yaml").write_text(yaml.safe_dump(spec("r", "all", {"web": 1.0})))
     (root / "corpus").mkdir()
     lines = []
     for i in range(docs):

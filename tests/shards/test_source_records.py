@@ -30,6 +30,24 @@ def digests(root: Path, folder: str) -> dict[str, str]:
             for p in sorted((root / folder).rglob("*.parquet"))}  # fmt: skip
 
 
+def release_md5s(root: Path) -> dict[str, str]:
+    manifest = json.loads((root / "data" / "releases" / "r" / "manifest.json").read_text())
+    return {f["path"]: f["md5"] for f in manifest["files"]}
+
+
+def kill_when(root: Path, marker: str, env: dict[str, str]) -> None:
+    """Run `curaline run` and kill -9 it as soon as it prints a line starting with marker (no sleep)."""
+    proc = subprocess.Popen([str(CURALINE), "run", "--workers", "2", "--project", str(root)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith(marker):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=300)
+    assert proc.returncode == -9, f"the run ended before printing {marker!r}"
+
+
 def dvc_outs(root: Path) -> dict[str, str]:
     lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
     return {o["path"]: o["md5"] for name, s in lock.items() if name.startswith(stages.SOURCE_RECORDS) for o in s["outs"]}
@@ -37,7 +55,7 @@ def dvc_outs(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = write_project(tmp_path_factory.mktemp("ran") / "p")
+    root = write_project(tmp_path_factory.mktemp("ran") / "p", release=True)
     env = {"DAGSTER_HOME": str(root / ".dagster"), "OPENLINEAGE_DISABLED": ""}
     old = {k: os.environ.get(k) for k in env}
     os.environ["DAGSTER_HOME"] = env["DAGSTER_HOME"]
@@ -94,18 +112,10 @@ def test_workers_and_lock_options_are_in_the_help() -> None:
 
 
 def test_kill_9_in_the_per_source_phase_resumes_byte_identical(ran: Path, tmp_path: Path) -> None:
-    root = write_project(tmp_path / "p")
+    root = write_project(tmp_path / "p", release=True)
     env = {**os.environ, "DAGSTER_HOME": str(root / ".dagster"), "PYTHONPATH": os.pathsep.join(sys.path)}
     env.pop("OPENLINEAGE_DISABLED", None)
-    proc = subprocess.Popen([str(CURALINE), "run", "--workers", "2", "--project", str(root)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
-    assert proc.stdout is not None
-    for line in proc.stdout:  # kill as soon as two shards are committed (no sleep: the progress line says so)
-        if line.startswith("per-source shards: 2/"):
-            proc.send_signal(signal.SIGKILL)
-            break
-    proc.wait(timeout=300)
-    assert proc.returncode == -9
+    kill_when(root, "per-source shards: 2/", env)  # two shards committed: the progress line says so
     committed = len(list((root / ".curaline" / "shards" / "web").glob("shard-*.json")))
     assert 2 <= committed < 6
     rerun = subprocess.run([str(CURALINE), "run", "--workers", "2", "--project", str(root)], capture_output=True,
@@ -116,9 +126,26 @@ def test_kill_9_in_the_per_source_phase_resumes_byte_identical(ran: Path, tmp_pa
                    "data/deduplicated", "data/decontaminated"):
         assert digests(root, folder) == digests(ran, folder), folder
     assert dvc_outs(root) == dvc_outs(ran)
+    assert release_md5s(root) == release_md5s(ran)
     for stage in ("raw_records", "normalized", "toxicity_screened"):
         names = [p.name for p in (root / "lineage/ledger" / f"stage={stage}" / "partition=web").iterdir()]
         assert sorted(n.split(".shard=")[1] for n in names) == [f"{i:05d}-of-00006.parquet" for i in range(6)]
+
+
+def test_kill_9_during_dedup_and_during_the_release_resumes_byte_identical(ran: Path, tmp_path: Path) -> None:
+    root = write_project(tmp_path / "p", release=True)
+    env = {**os.environ, "DAGSTER_HOME": str(root / ".dagster"), "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("OPENLINEAGE_DISABLED", None)
+    kill_when(root, "  web ", env)  # the per-source run is done: the global run (dedup) starts now
+    kill_when(root, "  global stages", env)  # dedup done: the release run starts now
+    rerun = subprocess.run([str(CURALINE), "run", "--workers", "2", "--project", str(root)], capture_output=True,
+                           text=True, env=env, timeout=600)  # fmt: skip
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    for folder in ("data/toxicity_screened", "data/deduplicated", "data/decontaminated", "data/releases"):
+        assert digests(root, folder) == digests(ran, folder), folder
+    assert dvc_outs(root) == dvc_outs(ran) and release_md5s(root) == release_md5s(ran)
+    with dg.DagsterInstance.from_config(str(root / ".dagster")) as instance:  # no run left STARTED by the kills
+        assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
 
 
 def test_runs_a_killed_run_left_started_are_marked_failed(tmp_path: Path) -> None:
