@@ -13,6 +13,7 @@ import importlib
 import dagster as dg
 
 from assets.common import release_partitions, source_partitions
+from assets.kept_fraction import KEPT_CHECKS
 from curaline import stages
 from curaline.project import Project
 from resources.lineage import LineageResource
@@ -69,6 +70,7 @@ def build_definitions(project: Project | None = None) -> dg.Definitions:
     project = project or Project.at()
     return dg.Definitions(
         assets=[*CATALOG_ASSETS, *PER_SOURCE_ASSETS, *GLOBAL_ASSETS, *RELEASE_ASSETS],
+        asset_checks=KEPT_CHECKS,
         jobs=JOBS,
         sensors=SENSORS,
         resources={"project": (proj := ProjectResource(root=str(project.root))), "lineage": LineageResource(project=proj)},

@@ -1,8 +1,9 @@
 """annotation_agreement, adjudicated_labels, review_queue: human judgements, per annotation source.
 
-They run in the per-source job for every partition; a source that is not of kind
-`annotation` gets a quick materialization that says so (nothing to measure), so the
-job never fails for it. For an annotation source, a task whose Krippendorff's alpha is
+They are in the per-source job, but only an annotation source materializes them: the
+sensors and `curaline run` leave them out of other sources' runs, and run from the UI
+for another kind of source they record nothing (their checks pass with a note), so its
+partition stays empty instead of showing a meaningless materialization. For an annotation source, a task whose Krippendorff's alpha is
 under its floor fails the blocking `alpha_floor` check, and no labels are made from it.
 """
 
@@ -91,6 +92,7 @@ def floor_report(results: list[agr.TaskAgreement]) -> str:
 @dg.asset(
     **stage_asset_args("annotation_agreement"),
     kinds={"python", "parquet"},
+    output_required=False,  # only annotation sources materialize it
     description=(
         "Inter-annotator agreement of every task of an annotation source: Krippendorff's alpha for "
         "the manifest's label type (nominal, ordinal, interval; missing judgements allowed), Fleiss' "
@@ -108,10 +110,10 @@ def floor_report(results: list[agr.TaskAgreement]) -> str:
 )
 def annotation_agreement(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     manifest = project.manifest(context.partition_key)
-    if manifest.kind != "annotation":
+    if manifest.kind != "annotation":  # nothing to measure: no materialization (the partition stays empty)
         note = _not_annotation(manifest)
-        yield dg.MaterializeResult(metadata={"applies": False, "kind": manifest.kind, "report": dg.MetadataValue.md(note)})
-        yield dg.AssetCheckResult(check_name="alpha_floor", passed=True, metadata={"note": note})
+        context.log.info(note)
+        yield dg.AssetCheckResult(check_name="alpha_floor", asset_key=AGREEMENT, passed=True, metadata={"note": note})
         return
     proj = project.project
     config = proj.config.for_stage("annotation_agreement")
@@ -186,13 +188,13 @@ def annotation_agreement(context: dg.AssetExecutionContext, project: ProjectReso
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(**stage_spec_args("adjudicated_labels"), kinds={"python", "parquet"},
+        dg.AssetSpec(**stage_spec_args("adjudicated_labels"), kinds={"python", "parquet"}, skippable=True,
                      description=("One label per item of every task of an annotation source, by majority vote and by "
                                   "Dawid-Skene EM (annotator confusion matrices; gold items clamped), with the "
                                   "confidence (vote share / posterior) and the judgement count; interval tasks get "
                                   "the item mean. target_doc_id joins a label to the record it describes. "
-                                  "data/adjudicated_labels/<source>.parquet, one row per (task, item, method).")),
-        dg.AssetSpec(**stage_spec_args("review_queue"), kinds={"python", "parquet"},
+                                  "`data/adjudicated_labels/<source>.parquet`, one row per (task, item, method).")),
+        dg.AssetSpec(**stage_spec_args("review_queue"), kinds={"python", "parquet"}, skippable=True,
                      description=("Items whose label is uncertain (low posterior, split vote, or the two methods "
                                   "disagree), ordered by the expected value of one more judgement: the expected "
                                   "rise in P(label correct) under the Dawid-Skene model with an average annotator "
@@ -208,11 +210,10 @@ def annotation_agreement(context: dg.AssetExecutionContext, project: ProjectReso
 )  # fmt: skip
 def adjudicated_labels(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     manifest = project.manifest(context.partition_key)
-    if manifest.kind != "annotation":
+    if manifest.kind != "annotation":  # (in a run with annotation_agreement this step is skipped)
         note = _not_annotation(manifest)
+        context.log.info(note)
         for key, check in ((LABELS, "adjudicated_labels_schema"), (REVIEW, "review_queue_schema")):
-            yield dg.MaterializeResult(asset_key=key, metadata={"applies": False, "kind": manifest.kind,
-                                                                "report": dg.MetadataValue.md(note)})  # fmt: skip
             yield dg.AssetCheckResult(check_name=check, asset_key=key, passed=True, metadata={"note": note})
         return
     proj = project.project

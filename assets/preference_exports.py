@@ -18,7 +18,7 @@ EXPORTS_KEY = dg.AssetKey(EXPORTS)
         "The release's preference pairs in training formats, one JSONL per split: `dpo/` "
         "(prompt, chosen, rejected: TRL DPOTrainer's standard format), `conversational/` (the same as "
         "role/content message lists) and `reward/` (chosen and rejected conversations plus `margin`: "
-        "TRL RewardTrainer), with a card listing counts, sources and licences. Under data/exports/<release>/."
+        "TRL RewardTrainer), with a card listing counts, sources and licences. Under `data/exports/<release>/`."
     ),
     check_specs=[
         dg.AssetCheckSpec(

@@ -40,6 +40,7 @@ from curaline.progress import Progress
 from curaline.records import NON_TEXT_KINDS
 from curaline.reports.plots import bar_png, histogram_png, png_markdown
 from curaline.schemas import RECORD_MODELS, QuarantineRow, stage_schema
+from curaline.settings import settings_markdown
 from curaline.shards.chain import WORKER_MODULES, record_chain
 from curaline.shards.phase import source_tasks
 from curaline.shards.runner import QUARANTINE, RAW, run_phase
@@ -239,7 +240,10 @@ def _stage_results(context: dg.AssetExecutionContext, lineage: LineageResource, 
                       "ledger_drop_rows": stats.ledger_drop_rows},
         ),
     ]  # fmt: skip
+    models = stage.config.lineage_tags() if hasattr(stage.config, "lineage_tags") else None
     with lineage.materialization(context, job=name, inputs=[upstream]) as run:
+        if models:  # models and their versions (language stage)
+            run.tags(models)
         run.output(out_path, asset_key=key, model=schema, version=version, rows=stats.kept, rows_in=stats.rows_in,
                    removals=dict(stats.dropped), changes=dict(stats.changed))  # fmt: skip
         run.checks(out_path, checks)
@@ -251,7 +255,7 @@ def _stage_results(context: dg.AssetExecutionContext, lineage: LineageResource, 
         f"### `{name}` of `{source_id}`\n\n{stats.rows_in} in, **{stats.kept} kept**, "
         f"**{stats.dropped_total} dropped**, {stats.records_changed} changed.\n\n"
         + (f"Records of kind `{manifest.kind}` are not text: they pass through unchanged."
-           if manifest.kind in NON_TEXT_KINDS else f"Config: `{stage.config}`")
+           if manifest.kind in NON_TEXT_KINDS else settings_markdown(stage.config))
     )  # fmt: skip
     report = "\n\n".join([summary, counts_markdown("Dropped by reason", dict(stats.dropped)),
                           counts_markdown("Changed by reason", dict(stats.changed)), plot])  # fmt: skip
@@ -262,5 +266,6 @@ def _stage_results(context: dg.AssetExecutionContext, lineage: LineageResource, 
         "dropped": stats.dropped_total, "changed": stats.records_changed,
         "dropped_by_reason": counts_table(dict(stats.dropped)), "changed_by_reason": counts_table(dict(stats.changed)),
         f"{column}_mean": float(np.nanmean(values)) if values.size else 0.0, "report": dg.MetadataValue.md(report),
+        **({"models": dg.MetadataValue.json(models)} if models else {}),
     })  # fmt: skip
     yield from checks

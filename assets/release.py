@@ -6,6 +6,7 @@ the checks an auditor asks for: the licence gate (blocking), split leakage, the 
 """
 
 import json
+import warnings
 
 import dagster as dg
 
@@ -25,7 +26,7 @@ from curaline.release.build import RELEASE_STAGE, build_release, gate_report, re
 from curaline.release.checks import split_leaks
 from curaline.release.schema import RELEASE_MODELS, ReleaseDocument
 from curaline.release.spec import load_spec, spec_digest
-from curaline.release.versions import publish, signals_path
+from curaline.release.versions import publish, record_blocked, signals_path
 from curaline.reports.plots import bar_png, png_markdown
 from curaline.schemas import validate_file
 from resources.lineage import LineageResource
@@ -37,6 +38,16 @@ KEY = dg.AssetKey("release")
 def _table(rows: list[dict], columns: list[tuple[str, str]]) -> dg.TableMetadataValue:
     schema = dg.TableSchema(columns=[dg.TableColumn(n, t) for n, t in columns])
     return dg.MetadataValue.table([dg.TableRecord({n: r.get(n) for n, _ in columns}) for r in rows], schema=schema)
+
+
+def _partitioned_checks(*specs: dg.AssetCheckSpec) -> list[dg.AssetCheckSpec]:
+    """The checks with the release partitions, so each release has its own results (a blocked
+    release's failed gate stays failed when another release passes). Dagster 1.13 marks
+    partitioned checks as a preview; the warning is expected."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return [dg.AssetCheckSpec(s.name, asset=s.asset_key, blocking=s.blocking, description=s.description,
+                                  partitions_def=release_partitions) for s in specs]  # fmt: skip
 
 
 @dg.asset(
@@ -56,12 +67,12 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> dg.TableMetadata
         "One versioned release per spec in `releases/<name>.yaml`: the curated records of the spec's "
         "sources, filtered by its languages and quality profile, gated by licence for its use, mixed to "
         "its target weights (documented up/down-sampling rule) and split by a seeded hash of each "
-        "record's duplicate cluster (no leakage). Parquet shards + manifest under data/releases/<name>/, "
+        "record's duplicate cluster (no leakage). Parquet shards + manifest under `data/releases/<name>/`, "
         "tracked by DVC, tagged `release/<name>/v<N>` in git; restore any version with "
         "`curaline release checkout`."
     ),
     metadata={"dagster/column_schema": column_schema(ReleaseDocument)},
-    check_specs=[
+    check_specs=_partitioned_checks(
         dg.AssetCheckSpec("release_license_gate", asset=KEY, blocking=True,
                           description="no record whose licence (or generator terms) the release's use forbids"),
         dg.AssetCheckSpec("release_splits_disjoint", asset=KEY, blocking=True,
@@ -71,7 +82,7 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> dg.TableMetadata
         dg.AssetCheckSpec("release_drift", asset=KEY, blocking=False,
                           description="language, domain, source, licence, length and quality-signal drift "
                                       "against the previous version, each under its threshold"),
-    ],  # fmt: skip
+    ),  # fmt: skip
 )
 def release(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
     proj = project.project
@@ -84,24 +95,23 @@ def release(context: dg.AssetExecutionContext, project: ProjectResource, lineage
         build = build_release(proj, spec, manifests)
         write_ledger(proj, build.events, stage=RELEASE_STAGE, partition=name, run_id=context.run_id)
         if build.blocked:
+            # a blocked release is a failed partition, not a green one: the step fails with the
+            # gate report as its failure (the run page leads with it), after the gate's check
+            # result for this partition, and no materialization is recorded
             report = gate_report(spec, build.gate)
+            record_blocked(proj, build, spec_digest=digest)
             context.log.error(report)
-            yield dg.MaterializeResult(
-                asset_key=KEY,
-                metadata={"status": "blocked", "spec_digest": digest, "gate_report": dg.MetadataValue.md(f"```\n{report}\n```"),
-                          "violations": _table(build.gate["violations"], [("source", "string"), ("license", "string"),
-                                               ("class", "string"), ("records", "int"), ("why", "string")])},
-            )  # fmt: skip
+            violations = _table(build.gate["violations"], [("source", "string"), ("license", "string"),
+                                                           ("class", "string"), ("records", "int"), ("why", "string")])  # fmt: skip
+            fix = (f"edit {spec_path.name}: remove these sources from `sources`, or change `use`; the source sensor "
+                   "rebuilds the release when the spec changes (re-executing this run cannot pass the gate)")  # fmt: skip
             yield dg.AssetCheckResult(check_name="release_license_gate", asset_key=KEY, passed=False,
-                                      metadata={"report": dg.MetadataValue.md(f"```\n{report}\n```")})  # fmt: skip
-            yield dg.AssetCheckResult(check_name="release_splits_disjoint", asset_key=KEY, passed=True,
-                                      metadata={"note": "not built: the licence gate blocked the release"})  # fmt: skip
-            yield dg.AssetCheckResult(check_name="release_schema", asset_key=KEY, passed=True,
-                                      metadata={"note": "not built: the licence gate blocked the release"})  # fmt: skip
-            yield dg.AssetCheckResult(check_name="release_drift", asset_key=KEY, passed=True,
-                                      severity=dg.AssetCheckSeverity.WARN,
-                                      metadata={"note": "not built: the licence gate blocked the release"})  # fmt: skip
-            return
+                                      description=report.splitlines()[0],
+                                      metadata={"report": dg.MetadataValue.md(f"```\n{report}\n```"),
+                                                "violations": violations, "fix": fix})  # fmt: skip
+            raise dg.Failure(description=report, allow_retries=False,
+                             metadata={"status": "blocked", "spec": dg.MetadataValue.path(str(spec_path)),
+                                       "spec_digest": digest, "violations": violations, "fix": fix})  # fmt: skip
         published = publish(proj, build)
         manifest = published.manifest
         folder = release_dir(proj, name)

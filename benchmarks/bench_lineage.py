@@ -223,6 +223,7 @@ def overhead(tmp: Path) -> list[tuple[str, str, str, str]]:
     (root / "sources" / "corpus.yaml").write_text(yaml.safe_dump({
         "id": "corpus", "location": str(CORPUS / "*.jsonl.gz"), "format": "jsonl.gz", "kind": "document",
         "fields": {"id": "id"}, "license": "GPL-2.0-or-later", "obtained": "public-dataset"}))  # fmt: skip
+    (root / "curaline.yaml").write_text(yaml.safe_dump({"ingest": {"allowed_roots": [str(CORPUS)]}}))
     project = Project.at(root)
     (m,), _ = load_manifests(project.sources_dir)
     raw, quarantine = project.stage_path("raw_records", "corpus"), project.stage_path("quarantined_records", "corpus")

@@ -60,7 +60,8 @@ def write_project(root: Path) -> None:
             "splits": {"train": 0.98, "validation": 0.01, "test": 0.01, "seed": 1}}  # fmt: skip
     (root / "releases" / f"{RELEASE}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     # the vendor agreement allows research use: without this the licence gate blocks the release
-    (root / "curaline.yaml").write_text(yaml.safe_dump({"license_classes": {"LicenseRef-Vendor-Manuals": "non-commercial"}}))
+    (root / "curaline.yaml").write_text(yaml.safe_dump({"license_classes": {"LicenseRef-Vendor-Manuals": "non-commercial"},
+                                                        "ingest": {"allowed_roots": [str(CORPUS)]}}))  # fmt: skip
 
 
 def timed(cmd: list[str]) -> tuple[float, str]:

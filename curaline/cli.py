@@ -16,14 +16,14 @@ from typing import Any
 
 import click
 
-from curaline.clitools import UserError, json_option, project_option, table
+from curaline.clitools import Group, UserError, json_option, project_option, table, table_options
 from curaline.project import PROJECT_ENV, Project
 from curaline.stages import JOBS, SCOPES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-class LazyGroup(click.Group):
+class LazyGroup(Group):
     """A group that imports a subcommand's module only when that command runs (or help lists
     it): `curaline lineage trace` must not pay for importing DVC, release or takedown code."""
 
@@ -44,10 +44,19 @@ class LazyGroup(click.Group):
 
             module, _, attribute = self.lazy[cmd_name].partition(":")
             self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
-        return self.commands.get(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """A broken curaline.yaml is a user error in every command: one line, exit 2."""
+        from curaline.project import ConfigError
+
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise UserError(str(exc)) from None
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("curaline", cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="curaline")
 def main() -> None:
     """curaline: curate licence-aware training data with record-level lineage."""
@@ -56,7 +65,7 @@ def main() -> None:
 # ---- sources --------------------------------------------------------------------------
 
 
-@main.group()
+@main.group(cls=Group)
 def sources() -> None:
     """Validate and list the project's source manifests."""
 
@@ -71,24 +80,36 @@ def sources_check(project_dir: Path | None, as_json: bool) -> None:
     project = Project.at(project_dir)
     if not project.sources_dir.is_dir():
         raise UserError(f"no sources/ folder in {project.root}")
+    from curaline.source_files import file_findings
+
     manifests, problems = load_manifests(project.sources_dir, strict=False)
+    warnings = []
+    for m in manifests:  # valid manifests can still read nothing: say so before a run does
+        found, warned = file_findings(m)
+        problems += found
+        warnings += warned
+    failed = {p.file for p in problems}
+    valid = [m.id for m in manifests if str(m.path) not in failed]
     if as_json:
         click.echo(json.dumps({
-            "valid": [m.id for m in manifests],
+            "valid": valid,
             "problems": [{"file": p.file, "field": p.field, "message": p.message} for p in problems],
+            "warnings": [{"file": p.file, "field": p.field, "message": p.message} for p in warnings],
         }, indent=2))  # fmt: skip
     else:
         for p in problems:
             click.echo(str(p))
-        bad = len({p.file for p in problems})
-        click.echo(f"{len(manifests)} valid manifest(s), {bad} invalid, {len(problems)} problem(s)")
+        for p in warnings:
+            click.echo(f"warning: {p}")
+        click.echo(f"{len(valid)} valid manifest(s), {len(failed)} invalid, {len(problems)} problem(s)"
+                   + (f", {len(warnings)} warning(s)" if warnings else ""))  # fmt: skip
     if problems:
         sys.exit(2)
 
 
 @sources.command("list")
 @project_option
-@json_option
+@table_options
 def sources_list(project_dir: Path | None, as_json: bool) -> None:
     """List the valid sources with licence, kind and how they were obtained."""
     from curaline.sources import load_manifests
@@ -198,18 +219,26 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], engine_confi
     from curaline.sources import load_manifests
 
     manifests, problems = load_manifests(project.sources_dir, strict=False)
-    if problems:
-        lines = "\n".join(str(p) for p in problems)
-        raise UserError(f"invalid source manifests (fix them or run `curaline sources check`):\n{lines}")
     if not manifests:
-        raise UserError(f"no source manifests in {project.sources_dir}")
+        lines = "".join(f"\n{p}" for p in problems)
+        raise UserError(f"no valid source manifests in {project.sources_dir}{lines}")
     from curaline.release.spec import load_specs
     from curaline.sources import ManifestError
 
     try:
-        specs = load_specs(project.releases_dir, manifests)
+        # with invalid manifests, a spec naming one of them is skipped below, not refused here
+        specs = load_specs(project.releases_dir, None if problems else manifests)
     except ManifestError as exc:
         raise UserError(f"invalid release specs:\n{exc}") from None
+    broken = sorted({Path(p.file).stem for p in problems})
+    if problems:  # one bad manifest must not stop the good sources: report it, run the rest, fail at the end
+        echo(f"  {len(broken)} invalid source manifest(s), not run (fix them; `curaline sources check` lists all):")
+        for p in problems:
+            echo(f"    {p}")
+        held = [s.name for s in specs if s.sources is None or set(s.sources) & set(broken)]
+        if held:
+            echo(f"  release(s) held back until they are fixed (they would lose those sources): {', '.join(held)}")
+        specs = [s for s in specs if s.name not in held]
     _prepare_dagster_home(project)
     definitions = _load_definitions(project)
     from dagster import DagsterInstance
@@ -242,7 +271,8 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], engine_confi
                 _shards_of_all_sources(project, manifests, run_ids, engine_config, echo)
                 for m in manifests:
                     res = job.execute_in_process(instance=instance, run_config=quiet, partition_key=m.id, raise_on_error=False,
-                                                 run_id=run_ids[m.id], tags=tags)  # fmt: skip
+                                                 run_id=run_ids[m.id], tags=tags,
+                                                 asset_selection=per_source_assets(job, m.kind))  # fmt: skip
                     echo(f"  {m.id:<24} {'ok' if res.success else 'FAILED'}  (run {res.run_id[:8]})")
                     ok &= res.success
             elif scope == "global":
@@ -251,7 +281,18 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], engine_confi
                 ok &= res.success
             else:
                 ok &= _run_releases(specs, job, definitions, instance, quiet, echo, tags)
-    return ok
+    return ok and not problems
+
+
+def per_source_assets(job: Any, kind: str) -> list[Any] | None:
+    """The assets of one source's run: all of the job's for an annotation source, the job's
+    without the annotation group for any other (their steps would add nothing). None: all."""
+    if kind == "annotation":
+        return None
+    keys = job.asset_layer.selected_asset_keys
+    graph = job.asset_layer.asset_graph
+    others = [k for k in keys if graph.get(k).group_name != "annotation"]
+    return others if len(others) < len(keys) else None
 
 
 def _shards_of_all_sources(project: Project, manifests: list[Any], run_ids: dict[str, str], engine_config: Any,
@@ -293,7 +334,7 @@ def _run_releases(specs: list[Any], job: Any, definitions: Any, instance: Any, r
         # WARN checks (drift, facts not known) inform; only an ERROR check (the licence gate) blocks
         failed = [c for c in evaluations if c.severity.value == "ERROR"]
         warned = [c for c in evaluations if c.severity.value != "ERROR"]
-        status = "ok" if res.success and not failed else "BLOCKED" if failed else "FAILED"
+        status = release_outcome(res) if res.success and not failed else "BLOCKED" if failed else "FAILED"
         note = f", {len(warned)} warning(s)" if warned else ""
         echo(f"  release {spec.name:<16} {status}  (run {res.run_id[:8]}{note})")
         for check in failed:
@@ -304,6 +345,20 @@ def _run_releases(specs: list[Any], job: Any, definitions: Any, instance: Any, r
             echo(f"    warning {check.asset_key.to_user_string()}.{check.check_name}: {check.description or 'failed'}")
         ok &= res.success and not failed
     return ok
+
+
+def release_outcome(result: Any) -> str:
+    """What a successful release run made: "new version vN" or "unchanged (vN)"."""
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if materialization.asset_key.to_user_string() != "release":
+            continue
+        meta = materialization.metadata
+        version = getattr(meta.get("version"), "value", None)
+        if version is None:
+            break
+        return f"new version v{version}" if getattr(meta.get("new_version"), "value", False) else f"unchanged (v{version})"
+    return "ok"
 
 
 def ingest_summary(project: Project) -> list[dict[str, Any]]:
@@ -330,7 +385,7 @@ def ingest_summary(project: Project) -> list[dict[str, Any]]:
         ) if quarantine.exists() else {}  # fmt: skip
         counts = list(rows.values())
         dropped = {stage: counts[i - 1] - counts[i] for i, stage in enumerate(rows) if i > 0}
-        out.append({"source": m.id, "kind": m.kind, "license": m.license,
+        out.append({"source": m.id, "kind": m.kind, "license": m.license, "stages": list(rows),
                     "read": counts[0] + sum(reasons.values()), "quarantined": sum(reasons.values()),
                     "by_reason": reasons, "dropped_by_stage": dropped, "kept": counts[-1]})  # fmt: skip
     con.close()
@@ -338,16 +393,37 @@ def ingest_summary(project: Project) -> list[dict[str, Any]]:
 
 
 def _print_summary(project: Project) -> None:
+    """Per source: read, quarantined, dropped, kept and the kept-fraction check; the removals by
+    reason and stage in the table when it is printed whole, else as lines under it."""
+    from curaline.clitools import note, terminal_width
+    from curaline.kept import config, verdict
+
     rows = ingest_summary(project)
-    lines = [[r["source"], r["kind"], r["license"], r["read"], r["quarantined"],
+    cfg = config(project)
+    verdicts = [verdict(r["source"], r["read"], r["kept"], cfg, measured_at=next(reversed(r["stages"]), "ingest"))
+                for r in rows]  # fmt: skip
+    wide = terminal_width() is None
+    reasons = [", ".join(f"{k}={v}" for k, v in r["by_reason"].items()) for r in rows]
+    stages = [", ".join(f"{k}={v}" for k, v in r["dropped_by_stage"].items() if v) for r in rows]
+    lines = [[r["source"], *([r["kind"]] if wide else []), r["license"], r["read"], r["quarantined"],
               sum(r["dropped_by_stage"].values()), r["kept"],
-              ", ".join(f"{k}={v}" for k, v in r["by_reason"].items()),
-              ", ".join(f"{k}={v}" for k, v in r["dropped_by_stage"].items() if v)] for r in rows]  # fmt: skip
+              "" if v.fraction is None else f"{v.fraction:.0%}", {"ok": "", "warn": "warn", "error": "ERROR"}[v.level],
+              *([q, d] if wide else [])]
+             for r, v, q, d in zip(rows, verdicts, reasons, stages, strict=True)]  # fmt: skip
     totals = [sum(r[k] for r in rows) for k in ("read", "quarantined")]
     dropped = sum(sum(r["dropped_by_stage"].values()) for r in rows)
-    lines.append(["TOTAL", "", "", *totals, dropped, sum(r["kept"] for r in rows), "", ""])
-    click.echo(table(["source", "kind", "license", "read", "quarantined", "dropped", "kept",
-                       "quarantined by reason", "dropped by stage"], lines))  # fmt: skip
+    lines.append(["TOTAL", *([""] if wide else []), "", *totals, dropped, sum(r["kept"] for r in rows), "", "",
+                  *(["", ""] if wide else [])])  # fmt: skip
+    headers = ["source", *(["kind"] if wide else []), "license", "read", "quarantined", "dropped", "kept", "kept %",
+               "check", *(["quarantined by reason", "dropped by stage"] if wide else [])]  # fmt: skip
+    click.echo(table(headers, lines, status=("check",), fixed=("source", "read", "kept", "kept %", "check")))
+    if not wide:
+        for r, q, d in zip(rows, reasons, stages, strict=True):
+            if q or d:
+                note(f"  {r['source']}: " + "; ".join(x for x in (q and f"quarantined {q}", d and f"dropped {d}") if x))
+    for v in verdicts:
+        if v.level != "ok":
+            note(f"{'warning' if v.level == 'warn' else 'ERROR'} {v.message()}")
 
 
 def _example_doc(project: Project) -> str | None:
@@ -489,6 +565,7 @@ from curaline.lineage.cli import lineage  # noqa: E402  (the group is defined wi
 
 main.add_command(lineage)
 
+main.add_lazy("init", "curaline.init_cli:init")
 main.add_lazy("release", "curaline.release.cli:release")
 main.add_lazy("report", "curaline.reports.cli:report")
 

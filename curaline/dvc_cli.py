@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from curaline.clitools import UserError, json_option, project_option
+from curaline.clitools import Group, UserError, json_option, project_option
 from curaline.project import Project
 from curaline.stage_outputs import AssetNode, project_inputs, registry_nodes, stage_specs
 from curaline.versioning import StageSpec, ensure_repo, stage_name, sync, sync_difference, track
@@ -58,7 +58,7 @@ def track_asset(project: Project, stage: str, partition: str | None = None) -> d
     return track(project, [stage_name(stage, partition)], resync=lambda: sync_project(project))
 
 
-@click.group("dvc")
+@click.group("dvc", cls=Group)
 def dvc() -> None:
     """Version the project's data with DVC (dvc.yaml is generated from the stage registry)."""
 

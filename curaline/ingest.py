@@ -26,12 +26,13 @@ import pyarrow.parquet as pq
 
 from curaline.project import IngestConfig
 from curaline.records import EXTRA_COLUMNS, TEXT_COLUMNS, canonical_label, make_doc_id, own_key, position_key
+from curaline.safe_paths import source_file_problem
 from curaline.sources import FieldRef, SourceManifest
 
 QUARANTINE_REASONS = (
     "malformed_json",  # a line or file that is not valid JSON
     "not_an_object",  # valid JSON, but not a record (object)
-    "malformed_csv",  # the CSV reader could not split the row
+    "malformed_csv",  # the CSV reader could not split the row, or its cell count is not the header's
     "undecodable_bytes",  # bytes that are not UTF-8
     "missing_field",  # a mapped field is absent or null
     "wrong_type",  # a mapped text field holds a number, list, ...
@@ -153,6 +154,16 @@ class Batch:
     quarantine: pa.Table
 
 
+def _skip_line(fh: Any, chunk: int = 1 << 20) -> int:
+    """Read to the end of the current line in bounded chunks; the bytes skipped."""
+    skipped = 0
+    while True:
+        part = fh.readline(chunk)
+        skipped += len(part)
+        if not part or part.endswith(b"\n"):
+            return skipped
+
+
 def _lookup(obj: Any, ref: str | int) -> tuple[bool, Any]:
     """Find a source field: a column index, a key, or a dotted path into nested objects."""
     if isinstance(ref, int):
@@ -219,14 +230,21 @@ class SourceReader:
         """The lines of a file, or of its bytes [begin, end) whose first line is first_line (a shard)."""
         opener = gzip.open if self.m.format == "jsonl.gz" or path.suffix == ".gz" else open
         offset = begin
+        limit = self.config.max_line_bytes
         with opener(path, "rb") as fh:
             if begin:
                 fh.seek(begin)
-            for lineno, raw in enumerate(fh, start=first_line):
+            for lineno, raw in enumerate(iter(lambda: fh.readline(limit + 1), b""), start=first_line):
                 if end is not None and offset >= end:
                     break
                 start = offset
                 offset += len(raw)
+                if len(raw) > limit and not raw.endswith(b"\n"):
+                    size = len(raw) + _skip_line(fh)
+                    offset = start + size
+                    yield _Item(rel, lineno, None, raw=raw[:RAW_CAP], reason="oversize_record", byte_offset=start,
+                                detail=f"a line of {size} bytes > ingest.max_line_bytes {limit}: not read whole")  # fmt: skip
+                    continue
                 line = raw.rstrip(b"\r\n")
                 if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
                     line = line[3:]
@@ -295,6 +313,11 @@ class SourceReader:
                     yield _Item(rel, start, None, raw=raw, reason="undecodable_bytes",
                                 detail=f"invalid UTF-8 in the row (near character {bad})")  # fmt: skip
                     continue
+                if header is not None and len(row) != len(header):
+                    # an unquoted comma shifts text into the next column; extra cells would be lost
+                    yield _Item(rel, start, None, raw=raw, reason="malformed_csv",
+                                detail=f"{len(row)} cells where the header has {len(header)}")  # fmt: skip
+                    continue
                 obj: Any = row if header is None else dict(zip(header, row, strict=False))
                 yield _Item(rel, start, None, obj=obj, raw=raw)
 
@@ -313,6 +336,13 @@ class SourceReader:
                 row += 1
 
     def _text(self, path: Path, rel: str) -> Iterator[_Item]:
+        size = path.stat().st_size
+        if size > self.config.max_line_bytes:
+            with path.open("rb") as fh:
+                head = fh.read(RAW_CAP)
+            yield _Item(rel, None, 0, raw=head, reason="oversize_record",
+                        detail=f"a file of {size} bytes > ingest.max_line_bytes {self.config.max_line_bytes}: not read whole")  # fmt: skip
+            return
         data = path.read_bytes()
         if data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]
@@ -481,6 +511,11 @@ class SourceReader:
                 rel = path.relative_to(root).as_posix()
             except ValueError:
                 rel = path.name
+            problem = source_file_problem(path, self.m.ingest_roots)
+            if problem:  # one quarantine row for the file; the other files are still read
+                self.stats.read += 1
+                self._quarantine(qrows, _Item(rel, None, None, reason="unreadable_file", detail=problem))
+                continue
             for item in self._items(path, rel):
                 self.stats.read += 1
                 mapped, fault = (None, None) if item.reason else self._map(item)

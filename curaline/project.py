@@ -12,8 +12,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from curaline.engine.base import EngineConfig
 
 PROJECT_ENV = "CURALINE_PROJECT"
@@ -30,6 +28,13 @@ class IngestConfig:
     shard_records: int = 50_000
     #: ... and about this many bytes of input
     shard_bytes: int = 128 << 20
+    #: a line (jsonl) or text file longer than this many bytes is quarantined as oversize
+    #: without being held whole: bounds the memory one record can take (16 MiB holds a
+    #: 1M-character record even as JSON-escaped non-Latin text)
+    max_line_bytes: int = 16 << 20
+    #: folders (besides the project folder) a manifest's location may point into;
+    #: relative ones are relative to the project folder
+    allowed_roots: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,9 @@ class ProjectConfig:
     provider: ProviderConfig = field(default_factory=ProviderConfig)
     #: where shards run: `engine: {kind: local, workers: N}` (default: every core)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    #: push the stage outputs that hold PII verbatim (curaline.pii_stages) to a DVC remote
+    #: that is not a local folder; off: they stay on this machine
+    pii_to_remote: bool = False
 
     def for_stage(self, stage: str, **overrides: Any) -> Any:
         """The settings of a stage of curaline.stages: its config class from `stages.<stage>`."""
@@ -152,7 +160,12 @@ class ProjectConfig:
 def _load_config(path: Path) -> ProjectConfig:
     if not path.exists():
         return ProjectConfig()
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    from curaline.safe_yaml import load_file
+
+    try:
+        data = load_file(path) or {}
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: must be a YAML mapping")
     allowed = {f.name for f in fields(ProjectConfig)}
@@ -164,6 +177,13 @@ def _load_config(path: Path) -> ProjectConfig:
     bad = sorted(set(ingest) - ingest_allowed)
     if bad:
         raise ValueError(f"{path}: ingest: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(ingest_allowed))}")
+    roots = ingest.get("allowed_roots")
+    if roots is not None:
+        if isinstance(roots, str):
+            roots = [roots]
+        if not isinstance(roots, list) or not all(isinstance(r, str) and r.strip() for r in roots):
+            raise ValueError(f"{path}: ingest.allowed_roots: must be a list of folders, got {roots!r}")
+        ingest = {**ingest, "allowed_roots": tuple(roots)}
     stages = data.get("stages") or {}
     if not isinstance(stages, dict) or not all(isinstance(v, dict) for v in stages.values()):
         raise ValueError(f"{path}: stages: must map a stage name to its settings")
@@ -178,11 +198,19 @@ def _load_config(path: Path) -> ProjectConfig:
     terms = data.get("generator_terms") or {}
     if not isinstance(terms, dict) or not all(v in ("restricted", "permitted") for v in terms.values()):
         raise ValueError(f"{path}: generator_terms: must map a generator name to restricted or permitted")
+    pii_to_remote = data.get("pii_to_remote", False)
+    if not isinstance(pii_to_remote, bool):
+        raise ValueError(f"{path}: pii_to_remote: must be true or false, got {pii_to_remote!r}")
     return ProjectConfig(name=str(data.get("name", "curaline")), ingest=IngestConfig(**ingest), stages=stages,
+                         pii_to_remote=pii_to_remote,
                          license_classes={str(k): str(v) for k, v in classes.items()},
                          generator_terms={str(k): str(v) for k, v in terms.items()},
                          provider=_provider(path, data.get("provider")),
                          engine=EngineConfig.parse(data.get("engine"), str(path)))
+
+
+class ConfigError(ValueError):
+    """curaline.yaml cannot be used: str() is one line naming the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -194,7 +222,19 @@ class Project:
     def at(cls, root: str | Path | None = None) -> Project:
         """The project at root, else $CURALINE_PROJECT, else the current directory."""
         chosen = Path(root or os.environ.get(PROJECT_ENV) or ".").expanduser().resolve()
-        return cls(root=chosen, config=_load_config(chosen / CONFIG_FILE))
+        try:
+            config = _load_config(chosen / CONFIG_FILE)
+        except ConfigError:
+            raise
+        except (ValueError, TypeError) as exc:  # every problem of the file, as one line
+            raise ConfigError(" ".join(str(exc).split())) from None
+        return cls(root=chosen, config=config)
+
+    @property
+    def ingest_roots(self) -> tuple[Path, ...]:
+        """The folders source files may come from: the project and `ingest.allowed_roots`, resolved."""
+        extra = (self.root / Path(r).expanduser() for r in self.config.ingest.allowed_roots)
+        return (self.root, *(p.resolve() for p in extra))
 
     @property
     def sources_dir(self) -> Path:

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from curaline.kernels.langcodes import language_tag_problem
 from curaline.records import KINDS, LABEL_TYPES, canonical_label
 
 if TYPE_CHECKING:
@@ -113,6 +112,8 @@ class SourceManifest:
     labels: tuple[str, ...] = ()
     target_source: str | None = None
     alpha_floor: float = DEFAULT_ALPHA_FLOOR
+    #: the folders its files may resolve into (see curaline.safe_paths); empty = not checked
+    ingest_roots: tuple[Path, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def root(self) -> Path:
@@ -136,10 +137,11 @@ class SourceManifest:
         pattern = self._pattern()
         if glob.has_magic(pattern):
             found = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
-            return [p for p in found if p.is_file()]
+            # a dangling symlink stays in the list: ingest quarantines it instead of losing it silently
+            return [p for p in found if p.is_file() or (p.is_symlink() and not p.exists())]
         p = Path(pattern)
         if p.is_dir():
-            return sorted(q for q in p.rglob("*") if q.is_file())
+            return sorted(q for q in p.rglob("*") if q.is_file() or (q.is_symlink() and not q.exists()))
         return [p]
 
     def declaration(self) -> dict[str, Any]:
@@ -296,18 +298,49 @@ def _check_fields(c: _Checker, raw: object, kind: str | None, fmt: str | None) -
     return out
 
 
-def parse_manifest(path: Path) -> SourceManifest:
-    """Load and validate one manifest; raises ManifestError listing every problem."""
+def project_ingest_roots(manifest_path: Path) -> tuple[Path, ...]:
+    """The folders a manifest's location may point into: its project's (sources/ is in the project)
+    plus `ingest.allowed_roots` of the project's curaline.yaml."""
+    from curaline.project import Project
+
+    root = manifest_path.resolve().parent.parent
+    try:
+        return Project.at(root).ingest_roots
+    except ValueError:  # a broken curaline.yaml is reported by the commands that load it
+        return (root,)
+
+
+def _location_problem(location: str, manifest_path: Path, roots: tuple[Path, ...]) -> str | None:
+    """Why `location` is outside the ingest roots (None when inside), judged on its fixed part
+    (the glob's prefix), resolved; files a glob matches are checked again at ingest."""
+    from curaline.safe_paths import outside_roots
+
+    probe = SourceManifest(id="-", path=manifest_path, location=location, format="text", kind="document",
+                           license="-", obtained="-")  # fmt: skip
+    pattern = probe._pattern()
+    fixed = probe.root if glob.has_magic(pattern) else Path(pattern)
+    if outside_roots(fixed, roots):
+        return (f"{location!r} resolves to {fixed.resolve()}, outside the allowed ingest roots "
+                f"({', '.join(str(r) for r in roots)}); add its folder to ingest.allowed_roots in curaline.yaml "
+                "if it is meant to be read")  # fmt: skip
+    return None
+
+
+def parse_manifest(path: Path, *, roots: Iterable[Path] | None = None) -> SourceManifest:
+    """Load and validate one manifest; raises ManifestError listing every problem.
+
+    ``roots``: the folders its location may point into (default: `project_ingest_roots`).
+    """
     file = str(path)
     c = _Checker(file)
+    from curaline.safe_yaml import YamlError, load_file
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError([Problem(file, "-", f"cannot read the file: {exc}")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "-"
-        raise ManifestError([Problem(file, where, f"not valid YAML: {exc}")]) from None
+        data = load_file(path)
+    except OSError as exc:
+        raise ManifestError([Problem(file, "-", f"cannot read the file: {exc.strerror or exc}")]) from None
+    except YamlError as exc:
+        raise ManifestError([Problem(file, exc.where, exc.message)]) from None
     if not isinstance(data, dict):
         raise ManifestError([Problem(file, "-", "must be a YAML mapping of manifest keys")])
 
@@ -322,9 +355,16 @@ def parse_manifest(path: Path) -> SourceManifest:
     if sid is not None:
         if not all(ch.isalnum() or ch in "-_." for ch in sid) or ":" in sid:
             c.add("id", f"{sid!r} may hold only letters, digits, '-', '_' and '.'")
+        elif sid.startswith("."):  # '.', '..' and hidden names make paths like data/raw_records/..parquet
+            c.add("id", f"{sid!r} must start with a letter, a digit, '-' or '_'")
         elif sid != path.stem:
             c.add("id", f"{sid!r} must match the file name {path.stem!r}")
     location = c.text(data, "location")
+    allowed = tuple(roots) if roots is not None else project_ingest_roots(path)
+    if location is not None:
+        problem = _location_problem(location, path, allowed)
+        if problem:
+            c.add("location", problem)
     fmt = c.choice(data, "format", FORMATS)
     kind = c.choice(data, "kind", KINDS)
     obtained = c.choice(data, "obtained", OBTAINED)
@@ -386,6 +426,9 @@ def parse_manifest(path: Path) -> SourceManifest:
     if not isinstance(languages, list) or not all(isinstance(x, str) and x for x in languages):
         c.add("languages", f"must be a list of language codes, got {languages!r}")
         languages = []
+    for tag in languages:  # any code form or alias (nob, fil, cmn), optionally with a script: sr-Latn
+        if (problem := language_tag_problem(tag)) is not None:
+            c.add("languages", problem)
     priority = data.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool):
         c.add("priority", f"must be an integer, got {priority!r}")
@@ -426,6 +469,7 @@ def parse_manifest(path: Path) -> SourceManifest:
         labels=labels,
         target_source=target_source,
         alpha_floor=alpha_floor,
+        ingest_roots=allowed,
     )
 
 
@@ -479,9 +523,11 @@ def load_manifests(sources_dir: Path, *, strict: bool = True) -> tuple[list[Sour
     """Every manifest of a project; with strict, raise listing all problems of all files."""
     manifests: list[SourceManifest] = []
     problems: list[Problem] = []
-    for path in manifest_paths(sources_dir):
+    paths = manifest_paths(sources_dir)
+    roots = project_ingest_roots(paths[0]) if paths else ()  # one curaline.yaml read for all of them
+    for path in paths:
         try:
-            manifests.append(parse_manifest(path))
+            manifests.append(parse_manifest(path, roots=roots))
         except ManifestError as err:
             problems.extend(err.problems)
     seen: dict[str, Path] = {}

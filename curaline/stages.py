@@ -146,6 +146,7 @@ STAGES: tuple[Stage, ...] = (
           purpose="cleaning: text normalization (mojibake, Unicode NFC, control characters, whitespace)"),
     Stage("language_checked", "source", CLEANING, ("normalized",), (_sharded("language_checked"),),
           kernel="curaline.kernels.langid:detect_language", config="curaline.kernels.langid:LangIdConfig",
+          code=("curaline.kernels.langid_wide", "curaline.kernels.langcodes", "curaline.kernels.scripts"),
           pii=True, records=True,
           op=SOURCE_RECORDS, module=SOURCE_RECORDS,
           purpose="selection: language identification; languages a source does not declare are removed"),

@@ -10,7 +10,10 @@ the sensor is running. Status is computed, never stored:
 - ``applied``:  the ledger holds its ``takedown`` rows (or every affected source has
   been re-ingested since, when nothing matched);
 - ``complete``: every release whose version current at the time of the request held
-  an affected record has a later version, and its latest version holds none of them.
+  an affected record has a later version, and its latest version holds none of them;
+- ``no-match``: it names nothing that exists (an unknown source, ids of one, a URL
+  pattern no record has) and every current source has been ingested since: it would
+  otherwise stay ``pending`` forever and keep the sensor re-running.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ ACTION = "takedown"
 REASON = "takedown_request"
 #: The ingest stage that applies requests (its ledger files prove a source was re-ingested).
 RAW_STAGE = "raw_records"
-STATUSES = ("pending", "applied", "complete")
+STATUSES = ("pending", "applied", "complete", "no-match")
 FORMAT_VERSION = 1
 _ID = re.compile(r"^td-\d{8}T\d{6}Z-[0-9a-f]{8}$")
 _RELEASE_FILE = re.compile(r"^v(\d+)\.parquet$")
@@ -413,6 +416,14 @@ def _ledger_hits(project: Project) -> pa.Table:
                        "WHERE action = $action", params={"files": files, "action": ACTION}).to_arrow_table()  # fmt: skip
 
 
+def _matches_nothing(project: Project, request: TakedownRequest, sources: set[str]) -> bool:
+    """No current source is one the request names, and every one was ingested since it."""
+    current = {p.stem for p in (project.data_dir / RAW_STAGE).glob("*.parquet")}
+    return bool(current) and not (sources & current) and all(
+        _raw_runs_since(project, s, request.requested_at) for s in current
+    )
+
+
 def _raw_runs_since(project: Project, source: str, since: dt.datetime) -> bool:
     from curaline.ledger import ledger_dir
 
@@ -488,6 +499,8 @@ def statuses(project: Project, requests: Sequence[TakedownRequest]) -> list[Requ
             and all(_raw_runs_since(project, s, r.requested_at) for s in sources)
         )  # fmt: skip
         status = "pending" if not applied else "complete" if not pending else "applied"
+        if status == "pending" and not len(taken) and not affected_releases and _matches_nothing(project, r, sources):
+            status = "no-match"
         out.append(RequestStatus(request=r, status=status, records_taken_down=len(taken),
                                  affected=Affected(sorted(sources), affected_releases), releases_pending=pending))  # fmt: skip
     return out

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from curaline.clitools import UserError, json_option, project_option, table
+from curaline.clitools import UserError, json_option, project_option, table, table_options
 
 
 def _project(project_dir: Path | None):  # -> Project (kept lazy: the CLI imports this module on start)
@@ -40,10 +40,13 @@ def _default_user() -> str:
 @click.option("--url-pattern", default=None, help="take down records whose url matches this RE2 regex (searched, not anchored)")
 @click.option("--reason", required=True, help="why: the legal ground or ticket, kept as the audit record")
 @click.option("--requested-by", default=None, help="who asked (default: $USER)")
+@click.option("--erase", is_flag=True,
+              help="also remove the records now from every stage output holding their raw text, and every cached "
+                   "version of those outputs in the local DVC cache (recorded in lineage/erasures/)")  # fmt: skip
 @project_option
 @json_option
 def takedown(source: str | None, doc_ids_file: Path | None, url_pattern: str | None, reason: str,
-             requested_by: str | None, project_dir: Path | None, as_json: bool) -> None:  # fmt: skip
+             requested_by: str | None, erase: bool, project_dir: Path | None, as_json: bool) -> None:  # fmt: skip
     """Record a takedown / erasure request; ingest drops the records from then on."""
     from curaline.takedown import TakedownError, affected, new_request, read_doc_ids, record_request
 
@@ -56,11 +59,17 @@ def takedown(source: str | None, doc_ids_file: Path | None, url_pattern: str | N
         path = record_request(project, request)
     except TakedownError as exc:
         raise UserError(str(exc)) from None
+    erased = None
+    if erase:
+        from curaline.erasure import erase as erase_records
+
+        erased = erase_records(project, request).to_json()
     hit = affected(project, request)
     unknown = sorted(set(hit.sources) - set(_known(project))) if request.kind == "doc_ids" else []
     if as_json:
         click.echo(json.dumps({**request.to_json(), "file": str(path), "affected_sources": hit.sources,
-                               "affected_releases": hit.releases, "sources_without_manifest": unknown}, indent=2))  # fmt: skip
+                               "affected_releases": hit.releases, "sources_without_manifest": unknown,
+                               **({"erased": erased} if erased is not None else {})}, indent=2))  # fmt: skip
         return
     bindir = Path(sys.executable).parent
     sources = ", ".join(hit.sources) or ("found at the next ingest" if request.kind == "url_pattern" else "none")
@@ -73,6 +82,9 @@ def takedown(source: str | None, doc_ids_file: Path | None, url_pattern: str | N
         click.echo(f"  {label:<13} {value}")
     if unknown:
         click.echo(f"note: {', '.join(unknown)} has no manifest in {project.sources_dir}; those ids match nothing at ingest")
+    if erased is not None:
+        counts = ", ".join(f"{k}={v}" for k, v in erased["records"].items()) or "nothing matched"
+        click.echo(f"erased: {counts}; {len(erased['cache_objects'])} cached old version(s) deleted")
     click.echo("\nWhat happens next:")
     click.echo("  - the takedown sensor (dagster dev / dagster-daemon) re-ingests the affected sources, then runs the")
     click.echo("    global stages, then rebuilds the releases that hold affected records;")
@@ -91,7 +103,7 @@ def _known(project) -> list[str]:
 @click.command("takedown-status")
 @click.argument("request_id", required=False)
 @project_option
-@json_option
+@table_options
 def takedown_status(request_id: str | None, project_dir: Path | None, as_json: bool) -> None:
     """Every takedown request (or one) with its status: pending, applied or complete."""
     from curaline.takedown import load_requests, statuses

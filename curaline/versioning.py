@@ -250,8 +250,35 @@ def project_lock(project: Project) -> Iterator[None]:
 def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     res = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
     if check and res.returncode != 0:
+        lock = _LOCK_IN_MESSAGE.search(res.stderr or "")
+        if lock:
+            raise VersioningError(_stale_lock_message(Path(lock.group(1)), root))
         raise VersioningError(f"git {' '.join(args)} failed in {root}: {(res.stderr or res.stdout).strip()}")
     return res
+
+
+_LOCK_IN_MESSAGE = re.compile(r"'([^']*\.lock)': File exists")
+
+
+def _stale_lock_message(lock: Path, root: Path) -> str:
+    return (f"{lock} exists: another git process is working in {root}, or one crashed and left it behind; "
+            f"if no git process is running there, delete {lock} and run again")  # fmt: skip
+
+
+def check_git_unlocked(project: Project) -> None:
+    """Refuse to start a release while git's index is locked (before anything is written).
+
+    A leftover ``.git/index.lock`` made every release fail after its folder already claimed
+    the new version; checking first keeps publishing all-or-nothing.
+    """
+    root = project.root
+    if not (root / ".git").exists():
+        return
+    res = _git(root, "rev-parse", "--git-path", "index.lock", check=False)
+    lock = Path(res.stdout.strip()) if res.returncode == 0 and res.stdout.strip() else root / ".git" / "index.lock"
+    lock = lock if lock.is_absolute() else root / lock
+    if lock.exists():
+        raise VersioningError(_stale_lock_message(lock, root))
 
 
 def _identity(root: Path) -> tuple[str, ...]:
@@ -417,8 +444,8 @@ def _commit_stages(repo: Any, names: Sequence[str]) -> dict[str, str]:
         for stage in stages:
             # Stage.save, but a missing input (its source failed upstream) is recorded as missing,
             # so DVC calls the stage stale, instead of failing the asset that did run
-            stage.save_deps(allow_missing=True)
-            missing = [dep for dep in stage.deps if not dep.exists]
+            unreadable = _save_deps(stage)
+            missing = [dep for dep in stage.deps if dep in unreadable or not dep.exists]
             for dep in missing:  # not the hash of an earlier run
                 dep.hash_info, dep.meta = HashInfo(), Meta()
             stage.save_outs()
@@ -435,6 +462,26 @@ def _commit_stages(repo: Any, names: Sequence[str]) -> dict[str, str]:
         if text != lock_text:
             _atomic_write(lock_path, text)
     return hashes
+
+
+def _save_deps(stage: Any) -> list[Any]:
+    """Hash a stage's deps; return those that cannot be read.
+
+    A missing dep is left to the caller (recorded as missing); so is an unreadable one: a
+    source location that is a dangling symlink, or a folder holding one (ingest quarantined
+    it as `unreadable_file`), must not fail the stage that read everything else.
+    """
+    from dvc.dependency.base import DependencyDoesNotExistError, DependencyIsNotFileOrDirError
+
+    unreadable = []
+    for dep in stage.deps:
+        try:
+            dep.save()
+        except DependencyDoesNotExistError:
+            pass
+        except (DependencyIsNotFileOrDirError, OSError):
+            unreadable.append(dep)
+    return unreadable
 
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -464,13 +511,35 @@ def _outs(stages: Mapping[str, Mapping[str, Any]], name: str, root: Path) -> lis
 
 
 def push(project: Project, targets: Sequence[str] | None = None) -> int:
-    """Push cached outputs (all, or these stages/paths) to the default remote; objects sent."""
+    """Push cached outputs (all, or these stages/paths) to the default remote; objects sent.
+
+    "All" leaves out the outputs that hold PII verbatim (curaline.pii_stages) when the
+    remote is not a local folder, unless curaline.yaml says `pii_to_remote: true`.
+    """
     with project_lock(project):
         def run() -> int:
             with _open_repo(project.root) as repo:
-                return int(repo.push(targets=list(targets) if targets else None))
+                chosen = list(targets) if targets else shareable_outputs(project, repo)
+                if chosen == []:
+                    return 0  # nothing that may leave (an empty list would mean "everything" to DVC)
+                return int(repo.push(targets=chosen))
 
         return int(_retry_dvc_lock(run))
+
+
+def shareable_outputs(project: Project, repo: Any) -> list[str] | None:
+    """What a plain push may send: None (every output) for a local remote or when the project
+    allows PII on its remote; else the dvc.lock outputs of every stage that holds no PII."""
+    from curaline.pii_stages import holds_pii, is_local_remote
+
+    name = repo.config["core"].get("remote")
+    url = str((repo.config.get("remote") or {}).get(name, {}).get("url", "")) if name else ""
+    if not url or is_local_remote(url) or project.config.pii_to_remote:
+        return None
+    lock_path = project.root / DVC_LOCK
+    lock = (yaml.load(lock_path.read_text(encoding="utf-8"), Loader=_Loader) or {}) if lock_path.exists() else {}
+    outs = [str(o["path"]) for stage in (lock.get("stages") or {}).values() for o in stage.get("outs") or []]
+    return sorted(p for p in set(outs) if not holds_pii(p))
 
 
 # ---- restoring ------------------------------------------------------------------------------

@@ -85,6 +85,10 @@ class AssetLineage:
         """Record asset check results as data quality assertions on an output."""
         self.run.assertions(path, [check_assertion(r) for r in results])
 
+    def tags(self, tags: dict[str, str]) -> None:
+        """Add run tags (e.g. the model files a stage used); they appear from the next event on."""
+        self.run.tags.update(tags)
+
     def document(self, path: str | Path, *, file_format: str, version: str | None = None, rows: int | None = None) -> None:
         """`MaterializationRun.document`, with the asset's description and owners."""
         self.run.document(path, file_format=file_format, version=version, rows=rows)
@@ -110,6 +114,9 @@ class _Disabled(AssetLineage):
         pass
 
     def checks(self, path: str | Path, results: Iterable[dg.AssetCheckResult]) -> None:
+        pass
+
+    def tags(self, tags: dict[str, str]) -> None:
         pass
 
     def document(self, path: str | Path, *, file_format: str, version: str | None = None, rows: int | None = None) -> None:

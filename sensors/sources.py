@@ -13,18 +13,23 @@ phase: its release is (re)built without re-running any source. It also adds a re
 whose `manifests_valid` check shows invalid manifests in the UI; an invalid manifest
 or release spec is reported in the skip reason and the log, never crashes the sensor.
 A failed run holds its wave (re-execute it and the wave goes on); a later change of the
-same sources replaces a wave still held at its per-source runs.
+same sources replaces a wave still held at its per-source runs. A release the licence gate
+blocked holds its wave with a note saying what to change in its spec (re-executing cannot
+help); the wave goes on once the spec changes (its new build takes over) or is removed.
 """
 
 import hashlib
 import json
+import os
 import time
+from pathlib import Path
 
 import dagster as dg
 
 from assets.common import release_partitions, source_partitions
 from curaline.fingerprint import source_fingerprint
 from curaline.release.spec import TRAINING_KINDS, ReleaseSpec, load_spec, spec_digest
+from curaline.release.versions import blocked, held_release
 from curaline.sources import ManifestError, SourceManifest, load_manifests
 from resources.project import ProjectResource
 from sensors import waves as wave_runs
@@ -51,6 +56,8 @@ def releases_including(specs: list[ReleaseSpec], manifests: list[SourceManifest]
 
 
 RAW_KEY = dg.AssetKey("raw_records")
+#: state files kept besides the current one (the daemon may still hold the previous cursor)
+_KEEP_STATES = 4
 RELEASE_KEY = dg.AssetKey("release")
 
 
@@ -68,6 +75,49 @@ def recorded(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str, nam
         return None
     value = records[0].asset_materialization.metadata.get(name)
     return str(getattr(value, "value", value)) if value is not None else None
+
+
+def state_dir(project) -> Path:
+    """Where the source sensor keeps what it has seen (every file's size, mtime and hash, each
+    source's fingerprint, each spec's digest): the project's Dagster storage, not the cursor."""
+    return project.dagster_home / "curaline-sensors" / "source_sensor"
+
+
+def save_state(project, detail: dict) -> str:
+    """Write `detail` to a file named by its digest (never rewritten: a tick whose cursor the
+    daemon discards leaves the previous file intact); keep the few newest. The digest."""
+    text = json.dumps(detail, sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    folder = state_dir(project)
+    path = folder / f"{digest}.json"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp-{os.getpid()}")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    else:
+        os.utime(path)
+    old = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)[_KEEP_STATES:]
+    for stale in old:
+        stale.unlink(missing_ok=True)
+    return digest
+
+
+def load_state(project, digest: str) -> dict:
+    """What the cursor's digest names; empty (a first tick: nothing rebuilt that is current) if gone."""
+    try:
+        return dict(json.loads((state_dir(project) / f"{digest}.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
+
+
+def built_from(instance: dg.DagsterInstance, project, name: str) -> str | None:
+    """The spec digest of the release's latest build: a blocked build records none in Dagster
+    (its step fails), so its verdict file has it."""
+    block = blocked(project, name)
+    if block is not None and block.get("spec_digest"):
+        return str(block["spec_digest"])
+    return recorded(instance, RELEASE_KEY, name, "spec_digest")
 
 
 def load_release_specs(project, manifests: list[SourceManifest]) -> tuple[list[ReleaseSpec], list[str]]:
@@ -97,15 +147,16 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
     )
     def source_sensor(context: dg.SensorEvaluationContext, project: ProjectResource):
         state = json.loads(context.cursor) if context.cursor else {}
-        seen: dict[str, str] = state.get("sources", {})
-        files = state.get("files", {})
+        proj = project.project
+        detail = load_state(proj, state["state"]) if "state" in state else state  # (an older cursor held it all)
+        seen: dict[str, str] = detail.get("sources", {})
+        files = detail.get("files", {})
         waves: list[dict] = state.get("waves", [])
         # a fresh cursor (a new daemon, a reset sensor) counts on from now: run keys the
         # instance has seen before would be skipped by the daemon
         start = time.time_ns() // 1_000_000  # ms: two resets in one second still differ
         seq = int(state.get("seq", start))
         catalog_runs = int(state.get("catalog_runs", start))
-        proj = project.project
         manifests, problems = load_manifests(proj.sources_dir, strict=False)
         specs, spec_problems = load_release_specs(proj, manifests)
         known = set(context.instance.get_dynamic_partitions(str(source_partitions.name)))
@@ -126,11 +177,11 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
                     m.id not in seen and recorded(context.instance, RAW_KEY, m.id, "source_fingerprint") != fp):
                 changed.append(m.id)
         new_releases = sorted(s.name for s in specs if s.name not in known_releases)
-        seen_specs: dict[str, str] = state.get("specs", {})
+        seen_specs: dict[str, str] = detail.get("specs", {})
         next_specs = {sp.name: spec_digest(proj.releases_dir / f"{sp.name}.yaml") for sp in specs}
         changed_specs = sorted(n for n, h in next_specs.items() if seen_specs.get(n, h) != h or (
             n not in seen_specs and (n not in known_releases
-                                     or recorded(context.instance, RELEASE_KEY, n, "spec_digest") != h)))  # fmt: skip
+                                     or built_from(context.instance, proj, n) != h)))  # fmt: skip
 
         def phase_keys(wave: dict, phase: str) -> list[str]:
             if phase == "sources":
@@ -146,7 +197,11 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
         requests: list[dg.RunRequest] = []
         notes: list[str] = []
         if runner is not None:
-            requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags)
+            selection_of = wave_runs.per_source_selection(context, runner.per_source_job.name,
+                                                          {m.id: m.kind for m in manifests})  # fmt: skip
+            requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags,
+                                             lambda phase, key: held_release(proj, key) if phase == "releases" else None,
+                                             selection_of)  # fmt: skip
         if changed or (changed_specs and runner is not None):
             seq += 1
             changes = [f"{s}={next_seen[s]}" for s in changed] + [f"release:{n}={next_specs[n]}" for n in changed_specs]
@@ -160,7 +215,8 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
             if runner is not None:
                 waves.append(wave)
                 # a spec-only change reads the current global outputs: its wave starts at the releases
-                requests += runner.start(wave, 0 if changed else PHASES.index("releases"), phase_keys, wave_tags)
+                requests += runner.start(wave, 0 if changed else PHASES.index("releases"), phase_keys, wave_tags,
+                                         selection_of)  # fmt: skip
             else:
                 requests += [dg.RunRequest(job_name=per_source_job.name, partition_key=s, run_key=f"source:{wave['id']}:{s}",
                                            tags={"curaline/trigger": "source"}, run_config=wave_runs.run_config() or {})
@@ -187,8 +243,10 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
             context.log.warning(f"invalid release spec: {line}")
         log_notes(context, notes)
 
-        cursor = json.dumps({"sources": next_seen, "files": next_files, "catalog": catalog_key, "waves": waves, "seq": seq,
-                             "catalog_runs": catalog_runs, "specs": next_specs}, sort_keys=True)  # fmt: skip
+        # the cursor stays small (the UI shows it): what was seen goes to a file named by its digest
+        digest = save_state(proj, {"sources": next_seen, "files": next_files, "specs": next_specs})
+        cursor = json.dumps({"state": digest, "catalog": catalog_key, "waves": waves, "seq": seq,
+                             "catalog_runs": catalog_runs}, sort_keys=True)  # fmt: skip
         partition_requests = []
         if new_partitions:
             partition_requests.append(source_partitions.build_add_request(new_partitions))

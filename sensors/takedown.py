@@ -17,6 +17,8 @@ import time
 import dagster as dg
 
 from assets.common import release_partitions, source_partitions
+from curaline.release.versions import held_release
+from curaline.sources import load_manifests
 from curaline.takedown import load_requests, statuses
 from resources.project import ProjectResource
 from sensors import waves as wave_runs
@@ -62,7 +64,12 @@ def make_takedown_sensor(per_source_job, global_job, release_job, *, interval_se
         def wave_tags(wave: dict) -> dict[str, str]:
             return {"curaline/takedown_requests": ",".join(wave["requests"])[:200]}
 
-        run_requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags)
+        manifests, _ = load_manifests(proj.sources_dir, strict=False)
+        selection_of = wave_runs.per_source_selection(context, runner.per_source_job.name,
+                                                      {m.id: m.kind for m in manifests})  # fmt: skip
+        run_requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags,
+                                             lambda phase, key: held_release(proj, key) if phase == "releases" else None,
+                                             selection_of)  # fmt: skip
 
         handled = set(done) | {i for w in waves for i in w["requests"]}
         new = [r for r in requests if r.id not in handled]
@@ -78,7 +85,7 @@ def make_takedown_sensor(per_source_job, global_job, release_job, *, interval_se
                 digest = hashlib.blake2b(",".join(todo).encode(), digest_size=6).hexdigest()
                 wave = {"id": f"tdw-{time.time_ns() // 1_000_000}-{digest}", "requests": todo}
                 waves.append(wave)
-                run_requests += runner.start(wave, 0, phase_keys, wave_tags)
+                run_requests += runner.start(wave, 0, phase_keys, wave_tags, selection_of)
                 context.log.info(f"takedown wave {wave['id']} for {', '.join(todo)}: {wave['phase']} {wave['keys']}")
 
         for wave in [w for w in waves if w["phase"] == "done"]:

@@ -29,6 +29,13 @@ EXECUTOR_ENV = "CURALINE_SENSOR_EXECUTOR"
 KeysOf = Callable[[dict, str], list[str]]
 #: wave -> extra tags for its runs
 TagsOf = Callable[[dict], dict[str, str]]
+#: source id -> the asset keys of its per-source run (None: every asset of the job)
+SelectionOf = Callable[[str], "list[dg.AssetKey] | None"]
+#: the asset group that only annotation sources materialize (assets.common.ANNOTATION)
+ANNOTATION_GROUP = "annotation"
+#: (phase, key) of a run that failed -> None (re-executing it is the fix), or (let the wave go
+#: on without it?, the note for the operator): e.g. a release the licence gate blocked
+Verdict = Callable[[str, str], "tuple[bool, str] | None"]
 
 
 def interval_seconds(default: int = 30) -> int:
@@ -66,7 +73,8 @@ class WaveRunner:
     def jobs(self) -> list:
         return [j for j in (self.per_source_job, self.global_job, self.release_job) if j is not None]
 
-    def start(self, wave: dict, phase_index: int, keys_of: KeysOf, tags_of: TagsOf | None = None) -> list[dg.RunRequest]:
+    def start(self, wave: dict, phase_index: int, keys_of: KeysOf, tags_of: TagsOf | None = None,
+              selection_of: SelectionOf | None = None) -> list[dg.RunRequest]:  # fmt: skip
         """Enter the first phase from phase_index on that has something to run; its requests."""
         for phase in PHASES[phase_index:]:
             wave["phase"] = phase
@@ -81,12 +89,14 @@ class WaveRunner:
                 run_tags = {"curaline/trigger": self.kind, self.wave_tag: wave["id"], self.phase_tag: phase, **(tags_of(wave) if tags_of else {})}
                 return [dg.RunRequest(job_name=job.name, run_key=f"{self.kind}:{wave['id']}:{phase}:{key}",
                                       partition_key=None if phase == "global" else key, tags=run_tags,
-                                      run_config=run_config() or {})
+                                      run_config=run_config() or {},
+                                      asset_selection=selection_of(key) if selection_of and phase == "sources" else None)
                         for key in keys]  # fmt: skip
         return []
 
-    def progress(self, instance: dg.DagsterInstance, wave: dict) -> tuple[bool, list[str]]:
-        """(every key of the phase has a successful run, the failures the operator must act on)."""
+    def progress(self, instance: dg.DagsterInstance, wave: dict,
+                 verdict: Verdict | None = None) -> tuple[bool, list[str]]:  # fmt: skip
+        """(every key of the phase has a successful run or was let go, the notes for the operator)."""
         runs = instance.get_runs(filters=dg.RunsFilter(tags={self.wave_tag: wave["id"], self.phase_tag: wave["phase"]}))
         failures = []
         all_ok = True
@@ -94,29 +104,53 @@ class WaveRunner:
             mine = [r for r in runs if (r.job_name if wave["phase"] == "global" else r.tags.get("dagster/partition")) == key]
             if any(r.status == dg.DagsterRunStatus.SUCCESS for r in mine):
                 continue
-            all_ok = False
             if mine and all(r.status in _FINISHED_BAD for r in mine):
-                failures.append(f"{wave['phase']} run for {key!r} {mine[0].status.value.lower()} "
-                                f"(run {mine[0].run_id[:8]}); re-execute it to let the wave go on")  # fmt: skip
+                held = verdict(wave["phase"], key) if verdict is not None else None
+                if held is None:
+                    failures.append(f"{wave['phase']} run for {key!r} {mine[0].status.value.lower()} "
+                                    f"(run {mine[0].run_id[:8]}); re-execute it to let the wave go on")  # fmt: skip
+                else:
+                    let_go, note = held
+                    failures.append(note)
+                    if let_go:
+                        continue
+            all_ok = False
         return all_ok, failures
 
     def advance(self, instance: dg.DagsterInstance, waves: list[dict], keys_of: KeysOf,
-                tags_of: TagsOf | None = None) -> tuple[list[dg.RunRequest], list[str]]:  # fmt: skip
+                tags_of: TagsOf | None = None, verdict: Verdict | None = None,
+                selection_of: SelectionOf | None = None) -> tuple[list[dg.RunRequest], list[str]]:  # fmt: skip
         """Move every wave whose phase succeeded to its next phase; (requests, notes for the operator)."""
         requests: list[dg.RunRequest] = []
         notes: list[str] = []
         for wave in waves:
             if wave["phase"] == "done":
                 continue
-            ok, failures = self.progress(instance, wave)
+            ok, failures = self.progress(instance, wave, verdict)
             notes += [f"wave {wave['id']}: {f}" for f in failures]
             if ok:
-                requests += self.start(wave, PHASES.index(wave["phase"]) + 1, keys_of, tags_of)
+                requests += self.start(wave, PHASES.index(wave["phase"]) + 1, keys_of, tags_of, selection_of)
             else:
                 notes.append(f"wave {wave['id']}: waiting for {wave['phase']} runs of {', '.join(wave['keys'])}")
         return requests, notes
 
 
+def per_source_selection(context: dg.SensorEvaluationContext, job_name: str,
+                         kinds: dict[str, str]) -> SelectionOf:  # fmt: skip
+    """source id -> the assets its per-source run materializes: the whole job for an annotation
+    source, the job without the annotation group for any other (None: the whole job)."""
+    repo = context.repository_def
+    if repo is None:
+        return lambda source_id: None
+    keys = repo.get_job(job_name).asset_layer.selected_asset_keys
+    graph = repo.asset_graph
+    others = sorted((k for k in keys if graph.get(k).group_name != ANNOTATION_GROUP), key=lambda k: k.to_user_string())
+    if len(others) == len(keys):
+        return lambda source_id: None
+    return lambda source_id: None if kinds.get(source_id) == "annotation" else others
+
+
 def log_notes(context: dg.SensorEvaluationContext, notes: list[str]) -> None:
     for line in notes:
-        (context.log.warning if "re-execute" in line else context.log.info)(line)
+        act = "re-execute" in line or "blocked by the licence gate for" in line  # the operator must act
+        (context.log.warning if act else context.log.info)(line)

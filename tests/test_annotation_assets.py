@@ -86,11 +86,18 @@ def test_annotation_partitions_pass_the_chain_and_labels_join_their_records(defs
             assert job.execute_in_process(instance=instance, partition_key=key).success, key
         assert defs.resolve_job_def("global_job").execute_in_process(instance=instance).success
 
-        # a document partition: the annotation assets say they do not apply, and write nothing
+        # a document partition: the annotation assets record nothing (no materialization to show
+        # in the UI), their checks pass with a note, and nothing is written
         docs_meta = {e.partition_key: e.asset_materialization.metadata for e in
                      instance.fetch_materializations(dg.AssetKey("annotation_agreement"), limit=10).records}  # fmt: skip
-        assert docs_meta["docs"]["applies"].value is False
-        assert "is a `document` source" in docs_meta["docs"]["report"].value
+        assert set(docs_meta) == {"ratings"}
+        for key in ("annotation_agreement", "adjudicated_labels", "review_queue"):
+            assert instance.get_materialized_partitions(dg.AssetKey(key)) == {"ratings"}, key
+        [docs_run] = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": "docs"}), limit=1)
+        notes = [e.dagster_event.asset_check_evaluation_data for e in instance.all_logs(docs_run.run_id)
+                 if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+                 and e.dagster_event.asset_check_evaluation_data.check_name == "alpha_floor"]  # fmt: skip
+        assert notes and notes[0].passed and "is a `document` source" in notes[0].metadata["note"].value
         assert not project.stage_path("annotation_agreement", "docs").exists()
 
         # the annotation partition: judgements passed every text stage unchanged

@@ -260,7 +260,7 @@ def test_oasst_real_sample_pairs_match_an_independent_count(tmp_path: Path, shar
     for line in path.read_text().splitlines():
         walk(json.loads(line)["prompt"])
     m = parse_manifest(write_manifest(tmp_path, "oasst", location=str(path), format="oasst", kind="preference",
-                                      license="Apache-2.0"))  # fmt: skip
+                                      license="Apache-2.0"), roots=[path.parent])  # fmt: skip
     records, quarantine, stats = read_source(m)
     assert len(expected) == 754 and quarantine.num_rows == 0 and stats.trees == 100
     assert dict(zip(records["source_record_id"].to_pylist(), records["margin"].to_pylist(), strict=True)) == expected

@@ -36,7 +36,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     assert "TOTAL" in result.output and "dagster dev -w workspace.yaml" in result.output
     assert "lineage trace" in result.output
     # the compliance checks warn (the demo declares no provider) without blocking a release
-    assert "release research-all     ok  (run " in result.output and "3 warning(s))" in result.output
+    assert "release research-all     new version v1  (run " in result.output and "3 warning(s))" in result.output
     assert "warning eu_ai_act_summary.eu_ai_act_facts_known: 14 field(s) to declare or fix: 1.1.fields.provider_name" in result.output
     project = Project.at(root)
     mp.setenv("DAGSTER_HOME", str(project.dagster_home))

@@ -47,6 +47,7 @@ def manifest(tmp_path: Path, sid: str, **spec: object) -> SourceManifest:
 def test_readers_on_real_files(
     tmp_path: Path, shared_data: Path, location: str, fmt: str, kind: str, fields: dict, expected_rows: int | None
 ) -> None:
+    (tmp_path / "curaline.yaml").write_text(yaml.safe_dump({"ingest": {"allowed_roots": [str(shared_data)]}}))
     m = manifest(tmp_path, "real", location=str(shared_data / location), format=fmt, kind=kind, fields=fields)
     records, quarantine, stats = read_source(m, IngestConfig(max_record_chars=5_000_000))
     assert stats.balanced and stats.read == records.num_rows + quarantine.num_rows

@@ -31,7 +31,7 @@ def test_no_pii_value_survives_a_run(tmp_path: Path, shared_data: Path, monkeypa
         "fields": {"text": "full_text"}, "license": "MIT", "obtained": "public-dataset", "personal_data": "expected",
     }))  # fmt: skip
     # one-sentence records: the web-page quality rules would drop them all before PII
-    (root / "curaline.yaml").write_text(yaml.safe_dump({"stages": {
+    (root / "curaline.yaml").write_text(yaml.safe_dump({"ingest": {"allowed_roots": [str(source.parent)]}, "stages": {
         "pii_redacted": {"keep_reserved_examples": False},
         "quality_filtered": {"gopher_quality": False, "gopher_repetition": False, "c4": False, "fineweb": False},
     }}))  # fmt: skip

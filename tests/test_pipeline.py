@@ -65,9 +65,12 @@ def test_run_pipeline_materializes_every_source_into_the_instance(project: Proje
     assert shard_bytes() == before
 
 
-def test_invalid_manifest_refuses_the_run_with_every_problem(project: Project) -> None:
+def test_a_run_without_any_valid_manifest_is_refused_with_every_problem(project: Project) -> None:
+    """With some valid sources the run goes on without the invalid ones (tests/test_hostile_inputs.py)."""
     from curaline.cli import UserError, run_pipeline
 
+    for path in project.sources_dir.glob("*.yaml"):
+        path.unlink()
     (project.sources_dir / "bad.yaml").write_text("id: bad\nlocation: x\nformat: xml\nkind: document\nlicense: Nope\n")
     with pytest.raises(UserError) as err:
         run_pipeline(project)

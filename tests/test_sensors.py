@@ -153,3 +153,50 @@ def test_a_reset_cursor_never_reuses_a_run_key(setup) -> None:
     again = tick(defs, instance, None)
     assert requested(again) == requested(first)
     assert not {r.run_key for r in first.run_requests} & {r.run_key for r in again.run_requests}
+
+
+def test_the_cursor_is_a_small_digest_and_the_detail_lives_in_project_storage(setup) -> None:
+    """The UI shows the cursor: it must not list every file. What was seen is in a file named by
+    the cursor's digest; without that file the sensor acts as on a first tick (rebuilds nothing
+    current), never crashes."""
+    from sensors.sources import state_dir
+
+    project, defs, instance = setup
+    for i in range(40):  # a source of many files: the old cursor listed each with size, mtime, hash
+        (project.root / "corpus" / f"part-{i:03d}.jsonl").write_text(f'{{"id": "p{i}", "text": "Part {i}."}}\n')
+    (project.sources_dir / "parts.yaml").write_text(yaml.safe_dump({
+        "id": "parts", "location": "../corpus/part-*.jsonl", "format": "jsonl", "kind": "document",
+        "fields": {"id": "id"}, "license": "CC-BY-4.0", "obtained": "public-dataset"}))  # fmt: skip
+    first = tick(defs, instance, None)
+    cursor = json.loads(first.cursor)
+    assert set(cursor) == {"state", "catalog", "waves", "seq", "catalog_runs"}
+    assert "part-0" not in first.cursor and len(first.cursor) < 1200, len(first.cursor)
+    detail = json.loads((state_dir(project) / f"{cursor['state']}.json").read_text())
+    assert len([f for f in detail["files"] if "part-" in f]) == 40 and set(detail["sources"]) == {"chat", "notes", "parts"}
+    # the same state again: the same digest, no new file
+    again = tick(defs, instance, first.cursor)
+    assert json.loads(again.cursor)["state"] == cursor["state"]
+    assert not again.run_requests
+    # the detail is gone (a wiped .dagster): a first tick's judgement, from what was materialized
+    # (nothing here, so every source is due again, in one wave that replaces the waiting one)
+    for f in state_dir(project).glob("*.json"):
+        f.unlink()
+    lost = tick(defs, instance, again.cursor)
+    assert requested(lost) == [("per_source_job", "chat"), ("per_source_job", "notes"), ("per_source_job", "parts")]
+    assert len(json.loads(lost.cursor)["waves"]) == 1
+
+
+def test_annotation_assets_run_only_for_annotation_sources(setup) -> None:
+    from curaline.cli import per_source_assets
+
+    project, defs, instance = setup
+    annotation = {dg.AssetKey(k) for k in ("annotation_agreement", "adjudicated_labels", "review_queue")}
+    first = tick(defs, instance, None)
+    per_source = [r for r in first.run_requests if r.job_name == "per_source_job"]
+    assert [r.partition_key for r in per_source] == ["chat", "notes"]
+    for req in per_source:  # document and instruction sources: the job without the annotation group
+        assert req.asset_selection and not annotation & set(req.asset_selection)
+        assert dg.AssetKey("toxicity_screened") in req.asset_selection
+    job = defs.resolve_job_def("per_source_job")
+    assert per_source_assets(job, "annotation") is None  # an annotation source runs the whole job
+    assert set(per_source_assets(job, "document") or []) == set(job.asset_layer.selected_asset_keys) - annotation

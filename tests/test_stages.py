@@ -21,7 +21,7 @@ from curaline.versioning import expand_stages
 
 REPO = Path(__file__).resolve().parents[1]
 #: assets/ modules that are frames shared by the stages, not stages
-SHARED_MODULES = {"__init__", "common", "record_stage", "global_stage"}
+SHARED_MODULES = {"__init__", "common", "record_stage", "global_stage", "kept_fraction"}  # kept_fraction: a check
 
 
 @pytest.fixture(scope="module")

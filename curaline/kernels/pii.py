@@ -27,6 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curaline.kernels.base import KernelResult, empty_events, make_events
+from curaline.kernels.card_schemes import CARD_CONTEXT, MAX_CARD_DIGITS, MIN_CARD_DIGITS, card_scheme
+from curaline.kernels.card_schemes import luhn_ok as luhn_ok  # re-exported: callers check numbers with it
 from curaline.records import TEXT_COLUMNS
 
 #: Built-in PII types, most specific first: on equal-length overlaps the earlier one wins.
@@ -115,49 +117,12 @@ _IBAN_LENGTHS = {
     "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
 }  # fmt: skip  # SWIFT IBAN Registry, release 99 (2024)
 
-# (first IIN, last IIN, digits compared, allowed card lengths): public IIN ranges of the
-# networks (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro, Mir).
-_IIN_RANGES = (
-    (4, 4, 1, (13, 16, 19)),
-    (51, 55, 2, (16,)),
-    (2221, 2720, 4, (16,)),
-    (34, 34, 2, (15,)),
-    (37, 37, 2, (15,)),
-    (6011, 6011, 4, (16, 17, 18, 19)),
-    (644, 649, 3, (16, 17, 18, 19)),
-    (65, 65, 2, (16, 17, 18, 19)),
-    (300, 305, 3, (14, 15, 16, 17, 18, 19)),
-    (3095, 3095, 4, (14, 15, 16, 17, 18, 19)),
-    (36, 36, 2, (14, 15, 16, 17, 18, 19)),
-    (38, 39, 2, (14, 15, 16, 17, 18, 19)),
-    (3528, 3589, 4, (16, 17, 18, 19)),
-    (62, 62, 2, (16, 17, 18, 19)),
-    (50, 50, 2, (13, 14, 15, 16, 17, 18, 19)),
-    (56, 58, 2, (13, 14, 15, 16, 17, 18, 19)),
-    (67, 67, 2, (13, 14, 15, 16, 17, 18, 19)),
-    (2200, 2204, 4, (16, 17, 18, 19)),
-)
-
 # SSNs published in advertising and by the SSA as examples: never anyone's.
 _SSN_EXAMPLES = frozenset({"078051120", "219099999", "123456789"})
 
 
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
 def _card_ok(digits: str) -> bool:
-    n = len(digits)
-    for lo, hi, width, lengths in _IIN_RANGES:
-        if n in lengths and lo <= int(digits[:width]) <= hi:
-            return luhn_ok(digits)
-    return False
+    return card_scheme(digits) is not None
 
 
 def iban_ok(compact: str) -> bool:
@@ -226,9 +191,9 @@ _NOT_IP_BEFORE = re.compile(
 _HEADING = re.compile(r"(?:^|\n)[ \t]*$")
 _HEADING_AFTER = re.compile(r"\.[ \t]+[A-Z]")
 
-# 13-19 digits, bare or in groups with one kind of separator (not in a URL path).
+# 12-19 digits, bare or in groups with one kind of separator (not in a URL path).
 _CARD = re.compile(
-    r"[0-9](?<![\w.,/-][0-9])(?:[0-9]{12,18}|[0-9]{2,5}(?:[ -][0-9]{3,6}){1,4})(?![\w-]|[.,][0-9])"
+    r"[0-9](?<![\w.,/-][0-9])(?:[0-9]{11,18}|[0-9]{2,5}(?:[ -][0-9]{1,6}){1,5})(?![\w-]|[.,][0-9])"
 )
 # Found at the check digits (two letters behind), so the scan stops only at digits.
 _IBAN = re.compile(
@@ -397,17 +362,34 @@ def _make_ip_checks(
     return check_v4, check_v6
 
 
+def _card_groups_ok(sizes: list[int]) -> bool:
+    """Cards print as 4-4-4-4(-3), 4-6-5, 4-6-4, 4-3-3-3 or 4-4-4-2; "390 391 392 393" is a list."""
+    first, *middle, last = sizes
+    return first == 4 and all(3 <= g <= 6 for g in middle) and 1 <= last <= 6
+
+
 def _check_card(m: re.Match[str], text: str) -> tuple[int, int] | None:
     value = m.group()
     seps = {ch for ch in value if not ch.isdigit()}
     if len(seps) > 1:
         return None
-    if seps:
-        first, *middle, last = (len(g) for g in value.split(seps.pop()))
-        if first != 4 or not all(4 <= g <= 6 for g in middle) or not 3 <= last <= 6:
-            return None  # cards print as 4-4-4-4(-3) or 4-6-5; "390 391 392 393 394" is a list
-    digits = value.replace(" ", "").replace("-", "")
-    return m.span() if 13 <= len(digits) <= 19 and _card_ok(digits) else None
+    if not seps:
+        if not _card_ok(value):
+            return None
+        if len(value) == 12 and not CARD_CONTEXT.search(text, max(0, m.start() - 60), m.start()):
+            return None  # Maestro's 12 digits, bare: only where the text says it is a card
+        return m.span()
+    groups = value.split(seps.pop())
+    # all the groups, or without a trailing group of 1-2 digits: "4111 1111 1111 1111 5 times"
+    # ends before the 5, but "1514 1514 1514 1514 1514" is a run of numbers, not a card in it
+    for k in (len(groups), len(groups) - 1):
+        digits = "".join(groups[:k])
+        if MIN_CARD_DIGITS <= len(digits) <= MAX_CARD_DIGITS and _card_groups_ok([len(g) for g in groups[:k]]) \
+                and _card_ok(digits):  # fmt: skip
+            return m.start(), m.start() + len(value) - sum(len(g) + 1 for g in groups[k:])
+        if k < 3 or len(groups[k - 1]) > 2:
+            break
+    return None
 
 
 def _check_iban(m: re.Match[str], text: str) -> tuple[int, int] | None:
@@ -556,7 +538,7 @@ def _rules(config: PiiConfig) -> list[_Rule]:
             ),
         ],
         "credit_card": [
-            _Rule("credit_card", (r"\d(?:[ -]?\d){12}",), _CARD, _check_card),
+            _Rule("credit_card", (r"\d(?:[ -]?\d){11}",), _CARD, _check_card),
         ],
         "iban": [
             _Rule("iban", (r"(?i)\b[a-z]{2}\d{2} ?[a-z0-9]{4} ?[a-z0-9]{4}",), _IBAN, _check_iban),

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from curaline.clitools import UserError, json_option, project_option
+from curaline.clitools import Group, UserError, note, project_option, table_options, terminal_width
 from curaline.clitools import table as text_table
 
 
@@ -50,7 +50,7 @@ def _short(path: str | None, root: Path) -> str | None:
         return path
 
 
-@click.group()
+@click.group(cls=Group)
 def lineage() -> None:
     """Read-only questions about where records came from and what happened to them."""
 
@@ -59,7 +59,7 @@ def lineage() -> None:
 @click.option("--release", default=None, metavar="NAME[@vN]",
               help="only the sources in this release version (default: its latest), with their record counts")
 @project_option
-@json_option
+@table_options
 def sources_cmd(release: str | None, project_dir: Path | None, as_json: bool) -> None:
     """Every source: licence and licence class, how obtained, records read, kept, removed by stage."""
     from curaline.lineage.queries import LineageQueryError, sources_report
@@ -83,7 +83,7 @@ def sources_cmd(release: str | None, project_dir: Path | None, as_json: bool) ->
 @lineage.command("trace")
 @click.argument("doc_id")
 @project_option
-@json_option
+@table_options
 def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
     """Where record DOC_ID came from, and every stage it passed, was changed or dropped at, and why."""
     from curaline.lineage.queries import LineageQueryError, trace
@@ -97,13 +97,13 @@ def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
         _dump(t)
         return
     s, o = t["source"], t["origin"]
-    click.echo(f"record   {t['doc_id']}")
-    click.echo(f"source   {s['id']}  licence {s.get('license')} ({s.get('license_class')}), obtained {s.get('obtained')}")
+    note(f"record   {t['doc_id']}")
+    note(f"source   {s['id']}  licence {s.get('license')} ({s.get('license_class')}), obtained {s.get('obtained')}")
     if o:
         where = f"line {o['line']}" if o["line"] is not None else f"row {o['row']}"
-        click.echo(f"origin   {o['file']} {where}  ({o['path']})  licence {o['license']}  content {o['content_hash']}")
+        note(f"origin   {o['file']} {where}  ({o['path']})  licence {o['license']}  content {o['content_hash']}")
     else:
-        click.echo("origin   not in the current raw_records output (see history)")
+        note("origin   not in the current raw_records output (see history)")
     rows = []
     for st in t["stages"]:
         why = "; ".join(f"{e['action']} {e['reason']}" + (f" value={e['value']:g}" if e["value"] is not None else "")
@@ -113,7 +113,7 @@ def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
     click.echo("")
     click.echo(text_table(["stage", "status", "dataset", "version", "why"], rows))
     if t["history"]:
-        click.echo(f"\n{len(t['history'])} ledger row(s) from earlier runs: use --json to see them")
+        note(f"\n{len(t['history'])} ledger row(s) from earlier runs: use --json to see them")
     click.echo("")
     if t["releases"]:
         click.echo(text_table(["release", "version", "split", "copies", "status", "created"],
@@ -125,20 +125,20 @@ def trace_cmd(doc_id: str, project_dir: Path | None, as_json: bool) -> None:
     for r in t["removed_from_releases"]:
         why = "; ".join(f"{e['action']} {e['reason']} at {e['stage']}" + (f" ({e['detail']})" if e["detail"] else "")
                         for e in r["removed_by"]) or "no ledger row removed it (the release's spec or sources changed)"
-        click.echo(f"removed  from {r['release']} in v{r['first_version_without']} (last in v{r['last_version']}, "
+        note(f"removed  from {r['release']} in v{r['first_version_without']} (last in v{r['last_version']}, "
                    f"latest v{r['latest_version']}): {why}")  # fmt: skip
     for td in t.get("takedowns", []):
         if "problem" in td:
-            click.echo(f"takedown {td['id']}: {td['problem']}")
+            note(f"takedown {td['id']}: {td['problem']}")
         else:
-            click.echo(f"takedown {td['id']} by {td['requested_by']} at {td['requested_at']} "
+            note(f"takedown {td['id']} by {td['requested_by']} at {td['requested_at']} "
                        f"({td['selector'] or 'selector not known'}): {td['reason']}")  # fmt: skip
 
 
 @lineage.command("impact")
 @click.argument("source_id")
 @project_option
-@json_option
+@table_options
 def impact_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
     """Every dataset and version holding records of SOURCE_ID, with counts (e.g. for a takedown)."""
     from curaline.lineage.queries import LineageQueryError, impact
@@ -151,7 +151,7 @@ def impact_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
     if as_json:
         _dump(result)
         return
-    click.echo(f"source {result['source']}  licence {result['license']}, obtained {result['obtained']}\n")
+    note(f"source {result['source']}  licence {result['license']}, obtained {result['obtained']}\n")
     click.echo(text_table(["asset", "dataset", "version", "records"],
                       [[d["asset"], _short(d["path"], project.root), d["version"], d["records"]]
                        for d in result["datasets"]]))  # fmt: skip
@@ -160,7 +160,7 @@ def impact_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
         click.echo(text_table(["stage", "action", "reason", "records"],
                           [[r["stage"], r["action"], r["reason"], r["records"]] for r in result["ledger"]]))  # fmt: skip
     versions = {(h["dataset"], h["version"]) for h in result["history"]}
-    click.echo(f"\n{len(versions)} dataset version(s) in the run history")
+    note(f"\n{len(versions)} dataset version(s) in the run history")
     if result["releases"]:
         click.echo("")
         click.echo(text_table(["release", "version", "status", "records", "rows"],
@@ -174,7 +174,7 @@ def impact_cmd(source_id: str, project_dir: Path | None, as_json: bool) -> None:
 @click.option("--asset", default=None, help="only this asset's materializations")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="newest N runs")
 @project_option
-@json_option
+@table_options
 def runs_cmd(asset: str | None, limit: int, project_dir: Path | None, as_json: bool) -> None:
     """Materialization history: status, output versions and check results, newest first."""
     from curaline.lineage.queries import LineageQueryError, runs_report
@@ -187,15 +187,26 @@ def runs_cmd(asset: str | None, limit: int, project_dir: Path | None, as_json: b
     if as_json:
         _dump(rows)
         return
+    wide = terminal_width() is None
     table = []
     for r in rows:
         failed = [c["name"] for c in r["checks"] if not c["passed"]]
         checks = f"{len(r['checks']) - len(failed)}/{len(r['checks'])} passed" + (f" (failed: {', '.join(failed)})" if failed else "")
-        outs = ", ".join(f"{Path(o['dataset']).parent.name}/{Path(o['dataset']).name}@{(o['version'] or '?')[:8]}"
-                         for o in r["outputs"])  # fmt: skip
-        table.append([(r["started_at"] or "")[:19], r["asset"], r["partition"], r["status"], outs,
-                      checks if r["checks"] else "", r["run_id"][-12:]])  # fmt: skip
-    click.echo(text_table(["started", "asset", "partition", "status", "outputs@version", "checks", "run"], table))
+        outs = [f"{Path(o['dataset']).parent.name}/{Path(o['dataset']).name}@{(o['version'] or '?')[:8]}"
+                for o in r["outputs"]]  # fmt: skip
+        if not wide and outs:  # names and versions do not fit beside the run ids: --wide has them
+            outs = [f"{len(outs)} file{'s' if len(outs) > 1 else ''}"]
+        dagster_run = r.get("parent_run_id") or ""
+        table.append([(r["started_at"] or "")[:19].replace("T", " ")[: 19 if wide else 16], r["asset"], r["partition"],
+                      r["status"], ", ".join(outs), checks if r["checks"] else "",
+                      dagster_run if wide else dagster_run[:8], r["run_id"] if wide else r["run_id"][-8:]])  # fmt: skip
+    click.echo(text_table(["started", "asset", "partition", "status", "outputs@version" if wide else "outputs",
+                           "checks", "dagster run",
+                           "openlineage run"], table,
+                          fixed=("started", "asset", "partition", "dagster run", "openlineage run")))  # fmt: skip
+    if not wide and rows:
+        note("dagster run: the first 8 characters, as the Dagster UI shows them; openlineage run: the last 8; "
+             "--wide (or --json) for both in full and every output with its version")  # fmt: skip
 
 
 def _sql_help() -> str:
@@ -212,35 +223,18 @@ def _sql_help() -> str:
 @lineage.command("sql", help=_sql_help(), short_help="Read-only SQL over the documented lineage views.")
 @click.argument("query")
 @project_option
-@json_option
+@table_options
 def sql_cmd(query: str, project_dir: Path | None, as_json: bool) -> None:
     import duckdb
 
-    from curaline.lineage.views import (
-        ReadOnlyQueryError,
-        check_read_only,
-        event_files,
-        open_views,
-        retry_replaced,
-        stage_views,
-    )
+    from curaline.lineage.sandbox import ReadOnlyQueryError, run_query
+    from curaline.lineage.views import event_files, retry_replaced, stage_views
 
     project = _project(project_dir)
     if not stage_views(project) and not event_files(project):
         raise UserError(f"no runs yet in {project.root}: run `curaline run` first")
-    def run() -> tuple[list[str], list[tuple[Any, ...]]]:
-        con = open_views(project)
-        try:
-            rel = con.sql(query)
-            if rel is None:
-                raise UserError("only queries that return rows are allowed (SELECT ...)")
-            return list(rel.columns), rel.fetchall()
-        finally:
-            con.close()
-
     try:
-        check_read_only(query)
-        columns, rows = retry_replaced(run)
+        columns, rows = retry_replaced(lambda: run_query(project, query))
     except ReadOnlyQueryError as exc:
         raise UserError(str(exc)) from None
     except duckdb.Error as exc:
@@ -253,7 +247,7 @@ def sql_cmd(query: str, project_dir: Path | None, as_json: bool) -> None:
 
 @lineage.command("flush")
 @project_option
-@json_option
+@table_options
 def flush_cmd(project_dir: Path | None, as_json: bool) -> None:
     """Re-send the events queued in lineage/outbox/ (a backend was down); exit 1 if some remain."""
     from curaline.lineage.delivery import outbox_pending

@@ -97,10 +97,6 @@ VIEW_DOCS = {
 }  # fmt: skip
 
 
-class ReadOnlyQueryError(ValueError):
-    pass
-
-
 #: What DuckDB says when a parquet file was replaced between reading its footer and its
 #: pages: the pipeline renames new outputs over old ones, so the next attempt is consistent.
 _REPLACED = ("TProtocolException", "Invalid data", "No magic bytes", "too small to be a Parquet file",
@@ -351,12 +347,12 @@ def _releases_view_sql(project: Project) -> str:
         ORDER BY f.release, f.version"""
 
 
-def open_views(project: Project) -> duckdb.DuckDBPyConnection:
-    """An in-memory connection with the stage and lineage views; refuses nothing by itself
-    (`check_read_only` guards what users send)."""
+def open_views(project: Project, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection (or `con`) with the stage and lineage views; refuses nothing by
+    itself: `curaline.lineage.sandbox.open_query_views` is what user SQL runs on."""
     import duckdb
 
-    con = duckdb.connect()
+    con = con if con is not None else duckdb.connect()
     for name, pattern in stage_views(project).items():
         if name in LINEAGE_VIEWS:
             continue  # a stage cannot shadow a lineage view
@@ -366,10 +362,6 @@ def open_views(project: Project) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def check_read_only(query: str) -> None:
-    """Allow only SELECT-like statements, so `lineage sql` can never change anything."""
-    import duckdb
-
-    for stmt in duckdb.extract_statements(query):
-        if stmt.type not in (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN):
-            raise ReadOnlyQueryError(f"only SELECT queries are allowed, got {stmt.type.name}")
+def view_names(project: Project) -> list[str]:
+    """Every view `open_views` creates: what user SQL may name."""
+    return [n for n in stage_views(project) if n not in LINEAGE_VIEWS] + list(LINEAGE_VIEWS)

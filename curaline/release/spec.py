@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from curaline.kernels.langcodes import canonical
 from curaline.licenses import USES
 from curaline.sources import ManifestError, Problem, SourceManifest
 
@@ -93,9 +92,13 @@ def load_spec(path: Path, manifests: list[SourceManifest] | None = None) -> Rele
     def bad(fld: str, message: str) -> None:
         problems.append(Problem(rel, fld, message))
 
+    from curaline.safe_yaml import YamlError, load_file
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = load_file(path)
+    except YamlError as exc:
+        raise ManifestError([Problem(rel, exc.where if exc.where != "-" else "(file)", exc.message)]) from None
+    except OSError as exc:
         raise ManifestError([Problem(rel, "(file)", f"cannot be read as YAML: {exc}".splitlines()[0])]) from None
     if not isinstance(data, dict):
         raise ManifestError([Problem(rel, "(file)", "must be a YAML mapping")])
@@ -118,6 +121,8 @@ def load_spec(path: Path, manifests: list[SourceManifest] | None = None) -> Rele
                                 or not all(isinstance(x, str) and x for x in languages)):  # fmt: skip
         bad("languages", "must be a non-empty list of language codes, e.g. [en, de]")
         languages = []
+    # the language stage writes canonical codes: a spec's eng, nob or fil must match en, no, tl
+    languages = [canonical(x) for x in languages or []]
     quality, profile = _quality(data.get("quality"), bad) if "quality" in data else ({}, None)
     for key in ("dedup", "decontaminate"):
         if key in data and not isinstance(data[key], bool):

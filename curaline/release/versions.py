@@ -102,6 +102,70 @@ def resolve(project: Project, ref: str) -> dict[str, Any]:
     raise ReleaseNotFound(f"release {name!r} has no version v{version}; versions: {listed}")
 
 
+def blocked_path(project: Project, name: str) -> Path:
+    """The gate's verdict on a release's latest build when it blocked it (kept beside, never
+    inside, the version history: a blocked build is not a version)."""
+    return project.lineage_dir / "release_gate" / f"{name}.json"
+
+
+def record_blocked(project: Project, build: ReleaseBuild, *, spec_digest: str | None = None) -> dict[str, Any]:
+    """Remember that the licence gate blocked this build, so `release list|show` can say so."""
+    assert build.blocked
+    record = {**build.manifest, "gate_report": build.gate_report, "spec_digest": spec_digest,
+              "spec_path": str(build.spec.path.name)}  # fmt: skip
+    path = blocked_path(project, build.spec.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_text(path, json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n")
+    return record
+
+
+def blocked(project: Project, name: str) -> dict[str, Any] | None:
+    """The blocked verdict on `name`'s latest build, or None (not blocked, or its spec is gone)."""
+    path = blocked_path(project, name)
+    if not path.is_file() or not (project.releases_dir / f"{name}.yaml").is_file():
+        return None
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
+
+
+def held_release(project: Project, name: str) -> tuple[bool, str] | None:
+    """Why a wave whose release run for `name` failed should wait or go on (a sensor asks).
+
+    None: not a licence block (re-executing the run is the fix). (False, note): blocked by
+    the licence gate and the spec unchanged since: the note says what to change in the spec.
+    (True, note): the spec changed since the block or is gone: the wave goes on without it
+    (a changed spec starts its own build).
+    """
+    from curaline.release.spec import spec_digest
+
+    spec = project.releases_dir / f"{name}.yaml"
+    if not spec.is_file():
+        return True, f"release {name}: its spec releases/{name}.yaml is gone, so the wave goes on without it"
+    path = blocked_path(project, name)
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.get("spec_digest") and record["spec_digest"] != spec_digest(spec):
+        return True, (f"release {name}: blocked by the licence gate, but releases/{name}.yaml changed since: "
+                      "the wave goes on and the new spec's build takes over")  # fmt: skip
+    violations = record.get("gate", {}).get("violations", [])
+    offending = ", ".join(f"{v['source']} ({v['license']}, {v['class']})" for v in violations) or "see its gate report"
+    return False, (f"release {name} is blocked by the licence gate for {record.get('use')} use: {offending}. "
+                   f"Re-executing cannot pass the gate: remove these sources from releases/{name}.yaml `sources` or "
+                   "change its `use`; the wave goes on when the spec changes or is removed")  # fmt: skip
+
+
+def blocked_names(project: Project) -> list[str]:
+    folder = project.lineage_dir / "release_gate"
+    names = [p.stem for p in folder.glob("*.json")] if folder.is_dir() else []
+    return sorted(n for n in names if blocked(project, n) is not None)
+
+
 @dataclass
 class Published:
     manifest: dict[str, Any]
@@ -114,6 +178,7 @@ def publish(project: Project, build: ReleaseBuild, *, versioning: bool = True) -
     if os.environ.get("DVC_STAGE"):
         return _reproduce(project, build)
     name = build.spec.name
+    blocked_path(project, name).unlink(missing_ok=True)  # the gate passes again: the block is over
     found = versions(project, name)
     latest = found[-1] if found else None
     target = release_dir(project, name)
@@ -132,12 +197,44 @@ def publish(project: Project, build: ReleaseBuild, *, versioning: bool = True) -
     manifest["version"] = version
     manifest["dvc"] = {"path": f"data/releases/{name}", "md5": build.content_md5}
     manifest["git"] = {"commit": None, "tag": f"release/{name}/v{version}"}
+    if versioning:  # a stale git lock: say so before the folder claims a version it cannot get
+        from curaline.versioning import check_git_unlocked
+
+        check_git_unlocked(project)
     _write_manifest(build.folder, manifest)
-    _swap(build.folder, target)
-    if versioning:
-        manifest = _version_control(project, name, manifest)
-    _record(project, name, version, build.records, manifest)
+    previous = _swap_keeping_previous(build.folder, target)
+    try:
+        if versioning:
+            manifest = _version_control(project, name, manifest)
+        _record(project, name, version, build.records, manifest)
+    except BaseException:
+        _put_back(target, previous)  # no folder may claim a version that was not released
+        raise
+    if previous is not None:
+        shutil.rmtree(previous)
     return Published(manifest=manifest, new=True)
+
+
+def _swap_keeping_previous(staging: Path, target: Path) -> Path | None:
+    """Like `_swap`, but the replaced folder is kept aside (returned) until publishing succeeds."""
+    previous = target.with_name(f".{target.name}.previous-{os.getpid()}")
+    if previous.exists():
+        shutil.rmtree(previous)
+    had = target.exists()
+    if had:
+        os.replace(target, previous)
+    os.replace(staging, target)
+    return previous if had else None
+
+
+def _put_back(target: Path, previous: Path | None) -> None:
+    """Undo `_swap_keeping_previous`: the folder as it was before this publish."""
+    failed = target.with_name(f".{target.name}.failed-{os.getpid()}")
+    if target.exists():
+        os.replace(target, failed)
+        shutil.rmtree(failed)
+    if previous is not None:
+        os.replace(previous, target)
 
 
 def _reproduce(project: Project, build: ReleaseBuild) -> Published:

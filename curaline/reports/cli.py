@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from curaline.clitools import UserError, json_option, project_option
+from curaline.clitools import Group, UserError, json_option, project_option
 from curaline.project import Project
 from curaline.reports.release_data import ReleaseData, ReportError, load_release
 
@@ -49,7 +49,7 @@ def _out_option(fn: Callable[..., Any]) -> Callable[..., Any]:
                         help="write the report to this file instead of stdout")(fn)  # fmt: skip
 
 
-@click.group("report")
+@click.group("report", cls=Group)
 def report() -> None:
     """Compliance documents of a release, generated from its manifest and lineage.
 

@@ -65,9 +65,8 @@ def test_drop_reasons_with_keep_list() -> None:
 
 
 def test_low_score_is_uncertain_not_wrong() -> None:
-    res = detect_language(
-        _docs([EN]), kind="document", config=LangIdConfig(keep_languages=("en",), min_score=0.99)
-    )
+    config = LangIdConfig(keep_languages=("en",), min_score=0.99, models="eld")  # no second opinion
+    res = detect_language(_docs([EN]), kind="document", config=config)
     assert res.table.column("language").to_pylist() == ["und"]
     assert res.events.to_pylist()[0]["reason"] == UNCERTAIN
     assert res.events.to_pylist()[0]["detail"] == "en"
@@ -108,5 +107,8 @@ def test_codes() -> None:
     assert canonical_code("eng") == "en"
     assert canonical_code("nb") == "no"
     assert canonical_code("DE") == "de"
+    assert canonical_code("swh") == "sw"  # lid.176 knows Swahili
     with pytest.raises(ValueError, match="not one the detector knows"):
-        canonical_code("sw")
+        canonical_code("sw", models="eld")
+    with pytest.raises(ValueError, match="not one the detector knows"):
+        canonical_code("zu")  # Zulu: neither model

@@ -49,6 +49,7 @@ def oasst(tmp_path: Path, shared_data: Path) -> tuple[Project, pa.Table]:
         pytest.skip(f"needs {path}")
     root = tmp_path / "proj"
     _manifest(root, "oasst", location=str(path), format="oasst", kind="preference")
+    (root / "curaline.yaml").write_text(yaml.safe_dump({"ingest": {"allowed_roots": [str(path.parent)]}}))
     project = Project.at(root)
     [manifest], _ = load_manifests(project.sources_dir)
     records, _, _ = read_source(manifest)
