@@ -216,6 +216,7 @@ def shuffled_removals(project: Project, manifests: Sequence[SourceManifest], min
                                 license_rank=CLASSES.index(classify(m.license)), collected=m.collected)
                     for m in training)  # fmt: skip
     work = project.root / ".curaline" / "shuffle" / uuid.uuid4().hex[:12]
+    work.mkdir(parents=True)  # a corpus without any duplicate writes no partition file, but gone.parquet
     try:
         exact_dir, near_dir = work / "exact", work / "near"
         maps = [MapTask(s, str(exact_dir), partitions) for s in sources]

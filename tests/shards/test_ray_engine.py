@@ -363,6 +363,11 @@ def test_dedup_by_shuffles_on_ray_removes_what_the_local_stage_removes(cluster: 
         stats_ray, events_ray = deduplicate(project, manifests, minhash, dedup, engine=engine)
     assert events_ray.equals(expected) and stats_ray.by_source == stats.by_source
     assert _digests(project.root) == local_bytes and any("deduplicated" in p for p in local_bytes)
+    web = [m for m in manifests if m.id == "web"]  # no duplicate at all: nothing removed, on both paths
+    with RayEngine(cluster.address) as engine:
+        none = shuffled_removals(project, web, minhash, dedup, engine, partitions=4)
+    assert (none.exact.num_rows, none.near.num_rows, none.documents) == (0, 0, stats.by_source["web"][0])
+    assert deduplicate(project, web, minhash, dedup)[1].num_rows == 0
     assert (got.exact.num_rows, got.near.num_rows) == (stats.exact_removed, stats.near_removed)
     assert merge_events(got.exact, got.near, dedup).equals(expected)  # same removals, clusters, kept docs, Jaccards
     assert got.documents == stats.rows_in and got.shuffle_bytes > 0 and got.candidate_edges >= stats.near_removed
