@@ -418,7 +418,9 @@ def _ledger_hits(project: Project) -> pa.Table:
 
 def _matches_nothing(project: Project, request: TakedownRequest, sources: set[str]) -> bool:
     """No current source is one the request names, and every one was ingested since it."""
-    current = {p.stem for p in (project.data_dir / RAW_STAGE).glob("*.parquet")}
+    folder = project.data_dir / RAW_STAGE  # a file per source, or a folder of shards per source
+    current = {p.stem if p.suffix == ".parquet" else p.name for p in folder.glob("*")
+               if p.suffix == ".parquet" or p.is_dir()} if folder.is_dir() else set()  # fmt: skip
     return bool(current) and not (sources & current) and all(
         _raw_runs_since(project, s, request.requested_at) for s in current
     )

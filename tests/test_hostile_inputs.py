@@ -238,7 +238,7 @@ def test_a_takedown_matching_nothing_becomes_no_match_after_the_next_ingest(tmp_
     from curaline.takedown import new_request, pending_requests, record_request, request_status
 
     project = Project.at(_project(tmp_path / "proj"))
-    raw = project.stage_path("raw_records", "good")
+    raw = project.stage_path("raw_records", "good") / "shard-00000.parquet"  # the folder of the source's shards
     raw.parent.mkdir(parents=True)
     pq.write_table(pa.table({"doc_id": ["good:0000000000000001"], "source_id": ["good"],
                              "url": pa.array(["https://ok.example/1"], pa.string())}), raw)  # fmt: skip
@@ -284,4 +284,4 @@ def test_a_run_with_bad_manifests_and_files_completes_the_good_sources(tmp_path:
                    for sid in ("good", "many", "alone", "rows")}  # fmt: skip
     assert quarantined == {"good": [], "many": ["unreadable_file"], "alone": ["unreadable_file"], "rows": ["malformed_csv"]}
     assert pq.read_table(project.stage_path("raw_records", "good")).num_rows == 5
-    assert "raw_records@many" in (root / "dvc.lock").read_text()  # tracked, with the dangling link recorded as missing
+    assert "source_records@many" in (root / "dvc.lock").read_text()  # tracked, with the dangling link recorded as missing

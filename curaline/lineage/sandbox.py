@@ -111,8 +111,9 @@ def open_query_views(project: Any) -> duckdb.DuckDBPyConnection:
     for name, pattern in stage_views(project).items():
         if name in LINEAGE_VIEWS:
             continue
-        if "*" in pattern:
-            directories.append(Path(pattern).parent)
+        if "*" in pattern:  # the folder above the first wildcard (a sharded stage: data/<stage>/*/shard-*.parquet)
+            parts = Path(pattern).parts
+            directories.append(Path(*parts[: next(i for i, part in enumerate(parts) if "*" in part)]))
         else:
             files.append(Path(pattern))
     con = sandboxed_connection(directories, files)
