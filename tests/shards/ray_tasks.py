@@ -15,15 +15,15 @@ def where(x: int) -> tuple[int, int, str]:
 
 
 def logged_work(args: tuple[int, str]) -> str:
-    """Appends 'start <x> <node>' to a log (O_APPEND: one line per attempt), hashes for a while, appends 'end <x>'."""
+    """Appends 'start <x> <node> <pid>' to a log (O_APPEND: one line per attempt), hashes for a while, then 'end <x>'."""
     import ray
 
     x, log = args
     with Path(log).open("a") as f:
-        f.write(f"start {x} {ray.get_runtime_context().get_node_id()}\n")
+        f.write(f"start {x} {ray.get_runtime_context().get_node_id()} {os.getpid()}\n")
     digest = str(x).encode()
     for _ in range(400_000):  # about half a second of CPU: a node can be killed while this runs
         digest = hashlib.sha256(digest).digest()
     with Path(log).open("a") as f:
-        f.write(f"end {x} -\n")
+        f.write(f"end {x} - -\n")
     return digest.hex()

@@ -207,8 +207,8 @@ def test_shards_on_ray_write_the_local_engines_bytes(cluster: Cluster, local_run
 
 def test_a_worker_node_killed_mid_map_has_its_tasks_retried(cluster: Cluster, tmp_path: Path) -> None:
     log = tmp_path / "attempts.log"
-    tasks = [(x, str(log)) for x in range(8)]
-    expected = {x: logged_work((x, str(tmp_path / "local.log"))) for x in range(8)}
+    tasks = [(x, str(log)) for x in range(12)]
+    expected = {x: logged_work((x, str(tmp_path / "local.log"))) for x in range(12)}
     results: dict[int, str] = {}
     victim: int | None = None
     try:
@@ -217,15 +217,20 @@ def test_a_worker_node_killed_mid_map_has_its_tasks_retried(cluster: Cluster, tm
                 results[i] = digest
                 if victim is None:  # kill the node of a task that started and has not finished
                     lines = [line.split() for line in log.read_text().splitlines()]
-                    ended = {int(x) for what, x, _ in lines if what == "end"}
-                    running = [(int(x), node) for what, x, node in lines if what == "start" and int(x) not in ended]
-                    victim, node_id = running[0]
+                    ended = {int(x) for what, x, _, _ in lines if what == "end"}
+                    running = [(int(x), node, int(pid)) for what, x, node, pid in lines
+                               if what == "start" and int(x) not in ended]  # fmt: skip
+                    if not running:  # the next tasks have not started yet: try at the next result
+                        continue
+                    victim, node_id, pid = running[0]
                     (node,) = [n for n in cluster.worker_nodes if n.node_id == node_id]
+                    # the worker first (a worker outlives its raylet for a moment and could still finish), then its node
+                    psutil.Process(pid).kill()
                     cluster.remove_node(node, allow_graceful=False)
     finally:
         if len(cluster.worker_nodes) < 2:
             cluster.add_node(num_cpus=1)  # the other tests' cluster
-    assert results == expected
+    assert victim is not None and results == expected
     attempts = [line.split()[1] for line in log.read_text().splitlines() if line.startswith("start")]
     assert attempts.count(str(victim)) == 2, attempts  # killed with its node, then run again elsewhere
 
