@@ -199,7 +199,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("release", "release", RELEASE, ("decontaminated", "deduplicated", "preference_pairs", "toxicity_screened"),
           ("data/releases/{release}",), kernel="curaline.release.build:build_release",
           code=("curaline.release.versions", "curaline.release.checks", "curaline.drift"),
-          params=("license_classes",), extra_deps=("releases/{release}.yaml", "sources", _per_source("toxicity_screened")),
+          params=("license_classes",), extra_deps=("releases/{release}.yaml", "sources", _sharded("toxicity_screened")),
           purpose="selection: release language and quality filters, licence gate, mix (up/down-sampling), splits"),
     Stage("preference_exports", "release", PREFERENCE, ("release",), ("data/exports/{release}",),
           kernel="curaline.preference.export:export_release"),

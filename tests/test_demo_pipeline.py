@@ -69,7 +69,7 @@ def test_quarantine_matches_the_planted_bad_input_exactly(demo) -> None:
     # a text file is one document: ingestion also says on which line the bad bytes are
     got = set(sql(project, "SELECT source_id, regexp_extract(file, '[^/]+$'), "
                            "CASE WHEN file LIKE '%.txt' THEN NULL ELSE line END, reason "
-                           "FROM read_parquet('$DATA/quarantined_records/*.parquet')"))  # fmt: skip
+                           "FROM read_parquet('$DATA/quarantined_records/*/shard-*.parquet')"))  # fmt: skip
     assert got == expected
 
 
@@ -93,7 +93,7 @@ def test_undeclared_languages_are_dropped_declared_ones_kept(demo) -> None:
 def test_planted_mojibake_is_repaired(demo) -> None:
     project, truth = demo
     for row in truth["mojibake"]:
-        found = sql(project, "SELECT text FROM read_parquet('$DATA/normalized/*.parquet', union_by_name=true) "
+        found = sql(project, "SELECT text FROM read_parquet('$DATA/normalized/*/shard-*.parquet', union_by_name=true) "
                              "WHERE doc_id = ?", row["doc_id"])  # fmt: skip
         assert found, row
         assert row["fixed"] in found[0][0] and row["garbled"] not in found[0][0]
@@ -117,14 +117,14 @@ def test_sft_and_preference_rules_drop_the_planted_cases(demo) -> None:
 def test_planted_pii_is_redacted_and_never_leaks(demo) -> None:
     project, truth = demo
     values = [r["value"] for r in truth["pii"]]
-    reached = {r[0]: r[1] for r in sql(project, "SELECT doc_id, pii_total FROM read_parquet('$DATA/pii_redacted/*.parquet', "
+    reached = {r[0]: r[1] for r in sql(project, "SELECT doc_id, pii_total FROM read_parquet('$DATA/pii_redacted/*/shard-*.parquet', "
                                                 "union_by_name=true) WHERE doc_id IN (SELECT unnest(?))",
                                        [r["doc_id"] for r in truth["pii"]])}  # fmt: skip
     assert reached, "no planted PII record reached the PII stage"
     assert all(total > 0 for total in reached.values())
     # the redacted outputs, the ledger, the lineage store and Dagster's own storage hold no planted value
     later = [project.data_dir / s for s in ("pii_redacted", "toxicity_screened")]
-    haystacks = [*[p for d in later for p in d.glob("*.parquet")], *project.lineage_dir.rglob("*"),
+    haystacks = [*[p for d in later for p in d.rglob("*.parquet")], *project.lineage_dir.rglob("*"),
                  *project.dagster_home.rglob("*")]  # fmt: skip
     import pyarrow.parquet as pq
 
@@ -188,11 +188,12 @@ def test_every_openlineage_event_of_the_run_validates_against_the_spec(demo, sha
     validator = EventValidator(shared_dir / "openlineage-spec" / "spec")
     lines = (project.lineage_dir / "events" / "openlineage.jsonl").read_text().splitlines()
     events = [json.loads(line) for line in lines]
-    # one START and one COMPLETE per materialization: the catalog, 7 per-source stages x 8 sources
-    # (the annotation steps emit nothing for other kinds), 3 global stages, and per release spec
-    # the release, its exports and its three compliance documents
+    # one START and one COMPLETE per materialization: the catalog, 8 per-source assets x 8 sources
+    # (raw_records, quarantined_records, the five per-record stages of the source_records step, one run
+    # each, and minhash_bands; the annotation steps emit nothing for other kinds), 3 global stages,
+    # and per release spec the release, its exports and its three compliance documents
     starts = [e for e in events if e["eventType"] == "START"]
-    assert len(starts) == len(events) // 2 == 1 + 7 * 8 + 3 + 2 * (2 + 3), sorted(e["job"]["name"] for e in starts)
+    assert len(starts) == len(events) // 2 == 1 + 8 * 8 + 3 + 2 * (2 + 3), sorted(e["job"]["name"] for e in starts)
     assert {e["eventType"] for e in events} == {"START", "COMPLETE"}
     assert {"release", "preference_pairs", "decontaminated", "source_catalog"} <= {e["job"]["name"] for e in starts}
     problems = [(e["job"]["name"], err) for e in events for err in validator.validate(e)]
