@@ -63,11 +63,13 @@ class Histogram:
 
 @dataclass(frozen=True)
 class RecordStage:
-    """What the UI shows of a per-record stage: its description and its report's histogram."""
+    """What the UI shows of a per-record stage: its description and its report's histogram;
+    model_inputs names the learned models it applies as lineage inputs (emitter, config, kind)."""
 
     name: str
     description: str
     histogram: Histogram
+    model_inputs: Callable[[Any, Any, str], list[Any]] | None = None
 
 
 def engine_config(project: Any) -> EngineConfig:
@@ -244,6 +246,10 @@ def _stage_results(context: dg.AssetExecutionContext, lineage: LineageResource, 
     with lineage.materialization(context, job=name, inputs=[upstream]) as run:
         if models:  # models and their versions (language stage)
             run.tags(models)
+        inner = getattr(run, "run", None)  # None when lineage is off
+        if inner is not None and shown.model_inputs is not None:  # a learned model is an input too
+            for dataset in shown.model_inputs(inner.emitter, stage.config, manifest.kind):
+                inner.input(dataset)
         run.output(out_path, asset_key=key, model=schema, version=version, rows=stats.kept, rows_in=stats.rows_in,
                    removals=dict(stats.dropped), changes=dict(stats.changed))  # fmt: skip
         run.checks(out_path, checks)

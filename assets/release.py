@@ -56,6 +56,7 @@ def _partitioned_checks(*specs: dg.AssetCheckSpec) -> list[dg.AssetCheckSpec]:
     deps=[
         "decontaminated",
         "deduplicated",
+        "semantic_deduplicated",
         "preference_pairs",
         dg.AssetDep("toxicity_screened", partition_mapping=dg.AllPartitionMapping()),
     ],

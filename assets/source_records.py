@@ -8,6 +8,7 @@ kernel, a registry row (op `source_records`) and one entry below.
 """
 
 from assets.record_stage import Histogram, RecordStage, source_records_asset
+from curaline.lineage.models import quality_model_input
 
 DESCRIPTIONS = {
     "raw_records": "The source's records as read from its files, with stable doc_id, source_id, licence and "
@@ -30,9 +31,13 @@ CHAIN = (
     RecordStage("quality_filtered", "Records that pass the published heuristic quality rules: Gopher quality and "
                 "repetition (Rae et al. 2021), C4 (Raffel et al. 2020) and FineWeb (Penedo et al. 2024) for "
                 "documents; trivial, echoed and truncated responses for instructions; identical pairs for "
-                "preferences. Every signal is kept as a `q_*` column so thresholds can change without recomputing; "
-                "each drop names its first failing rule, the measured value and the threshold.",
-                Histogram("words per document", "words", log_x=True, threshold=lambda c: c.min_doc_words)),
+                "preferences. With the defaults a learned classifier (shipped in the package, DCLM recipe) adds "
+                "`q_model_score` and drops documents below `quality_model_low`; code sources use The Stack / "
+                "StarCoder file rules instead (profile `code`). Every signal is kept as a `q_*` column so "
+                "thresholds can change without recomputing; each drop names its first failing rule, the measured "
+                "value and the threshold.",
+                Histogram("words per document", "words", log_x=True, threshold=lambda c: c.min_doc_words),
+                model_inputs=quality_model_input),
     RecordStage("pii_redacted", "Records with personal data redacted in every text field: emails, phone numbers, "
                 "IPv4/IPv6, Luhn-checked card numbers, mod-97-checked IBANs, US SSNs and API keys/secrets become "
                 "`<EMAIL>`, `<PHONE>`, ... Counts per type are kept in `pii_counts`; the ledger and metadata carry "

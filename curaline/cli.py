@@ -573,6 +573,7 @@ main.add_lazy("takedown", "curaline.takedown_cli:takedown")
 main.add_lazy("takedown-status", "curaline.takedown_cli:takedown_status")
 
 main.add_lazy("dvc", "curaline.dvc_cli:dvc")  # dvc.yaml sync
+main.add_lazy("quality", "curaline.quality_train:quality")  # train the quality classifier
 
 
 if __name__ == "__main__":

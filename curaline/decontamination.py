@@ -60,8 +60,8 @@ def decontaminate_project(
         stats.rows_in += table.num_rows
         stats.kept += kept.num_rows
         stats.by_source[m.id] = (table.num_rows, kept.num_rows)
-        for detail in result.events["detail"].to_pylist():
-            stats.by_eval_set[(m.id, detail.rsplit("eval_source=", 1)[-1])] += 1
+        for item in result.events["related_doc_id"].to_pylist():  # the eval item: its source is the set
+            stats.by_eval_set[(m.id, item.split(":", 1)[0])] += 1
         events.append(result.events)
     from curaline.kernels.base import EVENT_SCHEMA
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ from curaline.kernels.base import ACTIONS, EVENT_SCHEMA
 from curaline.project import Project
 from curaline.store import AtomicParquetWriter
 
+#: the event columns a ledger row carries; files written before `related_doc_id` existed lack it,
+#: and `curaline.lineage.views.ledger_sql` reads them with the kept doc / eval item recovered from `detail`
+EVENT_FIELDS = ("action", "reason", "value", "threshold", "detail", "related_doc_id")
+
 LEDGER_SCHEMA = pa.schema(
     [
         pa.field("doc_id", pa.string(), nullable=False),
@@ -28,7 +33,7 @@ LEDGER_SCHEMA = pa.schema(
         pa.field("partition", pa.string(), nullable=False),  # source id, or "__all__" for global stages
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("recorded_at", pa.timestamp("us", tz="UTC"), nullable=False),
-        *[EVENT_SCHEMA.field(n) for n in ("action", "reason", "value", "threshold", "detail")],
+        *[EVENT_SCHEMA.field(n) for n in EVENT_FIELDS],
     ]
 )
 
@@ -40,6 +45,17 @@ REMOVAL_ACTIONS = ("drop", "merge-into", "takedown")
 SUMMARY_KEY = "curaline.ledger.summary"
 #: Rows per row group: a doc_id lookup in a sorted file reads one group of this size.
 ROW_GROUP_ROWS = 8_192
+
+
+_last_sequence = 0
+
+
+def next_sequence() -> int:
+    """When a ledger file was written, as the file itself records it (ns since the epoch, strictly
+    increasing within a process): which run of a stage is the latest never depends on mtimes."""
+    global _last_sequence
+    _last_sequence = max(time.time_ns(), _last_sequence + 1)
+    return _last_sequence
 
 
 def ledger_dir(project: Project) -> Path:
@@ -65,9 +81,10 @@ def to_ledger(events: pa.Table, *, stage: str, partition: str | None, run_id: st
         "run_id": pa.array([run_id] * n, pa.string()),
         "recorded_at": pa.array([stamp] * n, pa.timestamp("us", tz="UTC")),
     }
-    for name in ("action", "reason", "value", "threshold", "detail"):
-        cols[name] = events[name]
+    for name in EVENT_FIELDS:
+        cols[name] = events[name] if name in events.column_names else pa.nulls(n, EVENT_SCHEMA.field(name).type)
     return pa.table(cols, schema=LEDGER_SCHEMA)
+
 
 
 def summarize(table: pa.Table) -> dict[str, Any]:
@@ -92,10 +109,12 @@ def summarize(table: pa.Table) -> dict[str, Any]:
 
 
 def ledger_table(events: pa.Table, *, stage: str, partition: str | None, run_id: str, **extra: Any) -> pa.Table:
-    """The rows of one ledger file: sorted by doc_id (stably), `summarize`'s counts (and extra) in the footer."""
+    """The rows of one ledger file: sorted by doc_id (stably); `summarize`'s counts, the write
+    sequence (which file of a stage is the latest, see `curaline.lineage.views`) and extra in the footer."""
     table = to_ledger(events, stage=stage, partition=partition, run_id=run_id)
     table = table.take(pc.sort_indices(table, sort_keys=[("doc_id", "ascending")]))
-    summary = {"stage": stage, "partition": partition or GLOBAL_PARTITION, "run_id": run_id, **extra, **summarize(table)}
+    summary = {"stage": stage, "partition": partition or GLOBAL_PARTITION, "run_id": run_id,
+               "sequence": next_sequence(), **extra, **summarize(table)}  # fmt: skip
     return table.replace_schema_metadata({SUMMARY_KEY: json.dumps(summary, sort_keys=True)})
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +235,17 @@ class Project:
         """The folders source files may come from: the project and `ingest.allowed_roots`, resolved."""
         extra = (self.root / Path(r).expanduser() for r in self.config.ingest.allowed_roots)
         return (self.root, *(p.resolve() for p in extra))
+
+    def for_source(self, manifest: Any) -> Project:
+        """This project as one source's stages see it: its profile and `stages:` laid over
+        curaline.yaml's (curaline.stage_settings), so a stage's config is the source's."""
+        from curaline.stage_settings import merge_stage_settings
+
+        own = manifest.stage_settings() if hasattr(manifest, "stage_settings") else {}
+        if not own:
+            return self
+        config = replace(self.config, stages=merge_stage_settings(self.config.stages, own))
+        return replace(self, config=config)
 
     @property
     def sources_dir(self) -> Path:

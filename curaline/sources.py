@@ -49,6 +49,7 @@ ALLOWED_KEYS = (
     "id", "description", "location", "format", "kind", "fields", "license", "license_url",
     "obtained", "synthetic", "crawl", "legal_basis", "personal_data", "domain", "languages",
     "owner", "collected", "priority", "label_type", "labels", "target_source", "alpha_floor",
+    "profile", "stages",
 )  # fmt: skip
 #: Keys only an annotation source may set.
 ANNOTATION_KEYS = ("label_type", "labels", "target_source", "alpha_floor")
@@ -114,6 +115,16 @@ class SourceManifest:
     alpha_floor: float = DEFAULT_ALPHA_FLOOR
     #: the folders its files may resolve into (see curaline.safe_paths); empty = not checked
     ingest_roots: tuple[Path, ...] = field(default=(), compare=False, repr=False)
+    #: per-source stage settings (curaline.stage_settings): a named profile, and `stages:`
+    #: overrides of curaline.yaml's `stages:` for this source only
+    profile: str | None = None
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def stage_settings(self) -> dict[str, dict[str, Any]]:
+        """What this source lays over curaline.yaml's `stages:` (profile, then its own)."""
+        from curaline.stage_settings import source_stage_settings
+
+        return source_stage_settings(self.profile, self.stages)
 
     @property
     def root(self) -> Path:
@@ -171,6 +182,7 @@ class SourceManifest:
             "collected": self.collected.isoformat() if self.collected else None,
             "priority": self.priority,
             **annotation,
+            **({"profile": self.profile, "stages": self.stages} if self.profile or self.stages else {}),
         }
 
 
@@ -441,6 +453,7 @@ def parse_manifest(path: Path, *, roots: Iterable[Path] | None = None) -> Source
     if kind == "annotation" and fmt == "text":
         c.add("format", "an annotation source needs a record format (jsonl, jsonl.gz, json, parquet, csv)")
     label_type, labels, target_source, alpha_floor = _check_annotation(c, data, kind, sid)
+    profile, stages = _check_stages(c, data)
 
     if c.problems:
         raise ManifestError(c.problems)
@@ -470,7 +483,22 @@ def parse_manifest(path: Path, *, roots: Iterable[Path] | None = None) -> Source
         target_source=target_source,
         alpha_floor=alpha_floor,
         ingest_roots=allowed,
+        profile=profile,
+        stages=stages,
     )
+
+
+def _check_stages(c: _Checker, data: dict[str, Any]) -> tuple[str | None, dict[str, dict[str, Any]]]:
+    """`profile:` and `stages:`, checked like curaline.yaml's stages (every key known)."""
+    from curaline.stage_settings import PROFILES, check_stage_settings
+
+    profile = c.choice(data, "profile", PROFILES) if data.get("profile") is not None else None
+    raw = data.get("stages")
+    for fld, message in check_stage_settings(raw):
+        c.add(fld, message)
+    if not isinstance(raw, dict):
+        return profile, {}
+    return profile, {str(k): dict(v) for k, v in raw.items() if isinstance(v, dict)}
 
 
 def _check_annotation(

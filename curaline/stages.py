@@ -196,7 +196,15 @@ STAGES: tuple[Stage, ...] = (
                   "judgements of the same pair)"),
     # the release contract: data/releases/<name>/ holds the current build of release <name>;
     # it reads toxicity_screened when its spec skips dedup, and the manifests' declarations
-    Stage("release", "release", RELEASE, ("decontaminated", "deduplicated", "preference_pairs", "toxicity_screened"),
+    # semantic dedup is set per release (`dedup: {semantic: COSINE}`); off, it writes an empty list
+    Stage("semantic_deduplicated", "release", DEDUP, ("decontaminated", "deduplicated"),
+          ("data/semantic_deduplicated/{release}.parquet",), kernel="curaline.semantic_dedup:semantic_deduplicate",
+          code=("curaline.kernels.semdedup",), config="curaline.kernels.semdedup:SemDedupConfig",
+          extra_deps=("releases/{release}.yaml", "sources", _sharded("toxicity_screened")),  # read when dedup is off
+          purpose="cleaning: semantic deduplication (static word embeddings, k-means, cosine to a kept record at "
+                  "or above the release spec's dedup.semantic threshold)"),
+    Stage("release", "release", RELEASE, ("decontaminated", "deduplicated", "semantic_deduplicated", "preference_pairs",
+                                          "toxicity_screened"),
           ("data/releases/{release}",), kernel="curaline.release.build:build_release",
           code=("curaline.release.versions", "curaline.release.checks", "curaline.drift"),
           params=("license_classes",), extra_deps=("releases/{release}.yaml", "sources", _sharded("toxicity_screened")),

@@ -368,6 +368,7 @@ def matcher(requests: Iterable[TakedownRequest]) -> Matcher:
             "doc_id": table["doc_id"].take(pa.array(rows_hit[order])).combine_chunks().cast(pa.string()),
             "action": pa.repeat(pa.scalar(ACTION), m), "reason": pa.repeat(pa.scalar(REASON), m),
             "value": pa.nulls(m, pa.float64()), "threshold": pa.nulls(m, pa.float64()), "detail": details,
+            "related_doc_id": pa.nulls(m, pa.string()),
         }, schema=EVENT_SCHEMA)  # fmt: skip
         return keep, events
 
@@ -530,7 +531,7 @@ def pending_requests(project: Project) -> list[TakedownRequest]:
 
 
 def takedown_trace(project: Project, doc_id: str) -> list[dict[str, Any]]:
-    """For `lineage trace`: each request that took the record down, and per release the first version without it.
+    """Each request that took the record down, and per release the first version without it.
 
     One entry per request: the request (who, when, why, selector), its status, and
     ``releases``: {release: {"last_with": N, "first_without": M or None}} for every

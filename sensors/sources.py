@@ -132,11 +132,10 @@ def load_release_specs(project, manifests: list[SourceManifest]) -> tuple[list[R
     return specs, problems
 
 
-def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job=None, *,
+def make_source_sensor(per_source_job, catalog_job, global_job, release_job, *,
                        interval_seconds: int | None = None) -> dg.SensorDefinition:  # fmt: skip
-    """Without `release_job` the wave ends after the per-source (and global) runs."""
-    runner = WaveRunner("source", per_source_job, global_job, release_job) if release_job is not None else None
-    jobs = [catalog_job, *(runner.jobs() if runner else [per_source_job])]
+    runner = WaveRunner("source", per_source_job, global_job, release_job)
+    jobs = [catalog_job, *runner.jobs()]
 
     @dg.sensor(
         name="source_sensor",
@@ -194,15 +193,12 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
         def wave_tags(wave: dict) -> dict[str, str]:
             return {"curaline/sources": ",".join(wave["sources"])[:200]}
 
-        requests: list[dg.RunRequest] = []
-        notes: list[str] = []
-        if runner is not None:
-            selection_of = wave_runs.per_source_selection(context, runner.per_source_job.name,
-                                                          {m.id: m.kind for m in manifests})  # fmt: skip
-            requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags,
-                                             lambda phase, key: held_release(proj, key) if phase == "releases" else None,
-                                             selection_of)  # fmt: skip
-        if changed or (changed_specs and runner is not None):
+        selection_of = wave_runs.per_source_selection(context, runner.per_source_job.name,
+                                                      {m.id: m.kind for m in manifests})  # fmt: skip
+        requests, notes = runner.advance(context.instance, waves, phase_keys, wave_tags,
+                                         lambda phase, key: held_release(proj, key) if phase == "releases" else None,
+                                         selection_of)  # fmt: skip
+        if changed or changed_specs:
             seq += 1
             changes = [f"{s}={next_seen[s]}" for s in changed] + [f"release:{n}={next_specs[n]}" for n in changed_specs]
             digest = hashlib.blake2b(",".join(changes).encode(), digest_size=4).hexdigest()
@@ -212,15 +208,10 @@ def make_source_sensor(per_source_job, catalog_job, global_job=None, release_job
                 context.log.info(f"source wave {old['id']} replaced by {wave['id']}: its sources changed again")
                 wave["releases"] = sorted(set(wave["releases"]) | set(old.get("releases", [])))
             waves = [w for w in waves if w not in replaced]
-            if runner is not None:
-                waves.append(wave)
-                # a spec-only change reads the current global outputs: its wave starts at the releases
-                requests += runner.start(wave, 0 if changed else PHASES.index("releases"), phase_keys, wave_tags,
-                                         selection_of)  # fmt: skip
-            else:
-                requests += [dg.RunRequest(job_name=per_source_job.name, partition_key=s, run_key=f"source:{wave['id']}:{s}",
-                                           tags={"curaline/trigger": "source"}, run_config=wave_runs.run_config() or {})
-                             for s in changed]  # fmt: skip
+            waves.append(wave)
+            # a spec-only change reads the current global outputs: its wave starts at the releases
+            requests += runner.start(wave, 0 if changed else PHASES.index("releases"), phase_keys, wave_tags,
+                                     selection_of)  # fmt: skip
             context.log.info(f"source wave {wave['id']}: " + ", ".join(
                 [*changed, *(f"release spec {n}" for n in changed_specs)]) + " changed")
         for wave in [w for w in waves if w["phase"] == "done"]:

@@ -19,6 +19,9 @@ from tests_support import jsonl, make_project, prose, spec, stop_process_group
 
 from curaline.project import Project
 
+#: minutes, not seconds: the fast set (`pytest -m "not slow"`) leaves them out, CI runs them
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 
 

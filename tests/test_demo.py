@@ -28,12 +28,15 @@ import yaml
 from curaline.demo import DemoSummary, generate_demo_project
 from curaline.records import make_doc_id, own_key, position_key
 
+#: minutes, not seconds: the fast set (`pytest -m "not slow"`) leaves them out, CI runs them
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 
 MANIFEST_KEYS = {
     "id", "description", "location", "format", "kind", "fields", "license", "license_url",
     "obtained", "synthetic", "crawl", "legal_basis", "personal_data", "domain", "languages",
-    "owner", "collected", "priority",
+    "owner", "collected", "priority", "profile",
 }
 REQUIRED_KEYS = {"id", "location", "format", "kind", "license", "obtained"}
 FIELDS_BY_KIND = {
@@ -49,7 +52,7 @@ CASE_KINDS = {
     "exact_dup", "near_dup", "pii", "toxic", "sensitive_legit", "low_quality", "mojibake",
     "contaminated", "language", "malformed_json", "undecodable_bytes", "missing_field",
     "empty_text", "wrong_type", "oversize", "trivial_response", "echo_response",
-    "truncated_response", "identical_pair", "contradicting_pair",
+    "truncated_response", "identical_pair", "contradicting_pair", "code_junk",
 }
 WORD = re.compile(r"\w+")
 

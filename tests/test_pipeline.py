@@ -49,10 +49,10 @@ def test_run_pipeline_materializes_every_source_into_the_instance(project: Proje
         assert [c.name for c in meta["dagster/column_schema"].schema.columns][:4] == [
             "doc_id", "source_id", "license", "content_hash",
         ]  # fmt: skip
-        checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            [dg.AssetCheckKey(dg.AssetKey("raw_records"), "read_balance")]
-        )
-        assert checks  # evaluated and stored
+        key = dg.AssetCheckKey(dg.AssetKey("raw_records"), "read_balance")
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+        evaluation = record.event.dagster_event.asset_check_evaluation_data  # evaluated, stored, and passed
+        assert evaluation.passed and evaluation.metadata["read"].value > 0
         catalog = instance.fetch_materializations(dg.AssetKey("source_catalog"), limit=1).records[0]
         assert catalog.asset_materialization.metadata["dagster/row_count"].value == 2
 

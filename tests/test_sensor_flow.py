@@ -2,8 +2,9 @@
 
 One small project (two tiny sources, two release specs) goes through the operator's day
 in order: it is built by the sensors alone, a new manifest arrives, a file changes, a
-takedown comes in, a manifest breaks. Each test asserts what ran (job, partition) tick
-by tick and what the releases, the ledger and the lineage then say.
+takedown comes in, a manifest breaks. Each step asserts what ran (job, partition) tick
+by tick and what the releases, the ledger and the lineage then say; the steps build on
+each other, so they run in order inside one test (and the flow fixture is that test's).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from curaline.project import Project
 from curaline.release.versions import versions
 from curaline.takedown import takedown_trace
 from resources.project import ProjectResource
+
+#: minutes, not seconds: the fast set (`pytest -m "not slow"`) leaves them out, CI runs them
+pytestmark = pytest.mark.slow
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 SENSORS = ("source_sensor", "takedown_sensor")
@@ -95,7 +99,7 @@ class Flow:
         return record.event.dagster_event.asset_check_evaluation_data
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def flow(tmp_path_factory: pytest.TempPathFactory):
     from curaline.dvc_cli import sync_project
     from curaline.versioning import ensure_repo
@@ -116,7 +120,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory):
     mp.undo()
 
 
-def test_the_sensors_alone_build_everything_in_waves(flow: Flow) -> None:
+def _the_sensors_alone_build_everything_in_waves(flow: Flow) -> None:
     ticks = flow.settle()
     assert ticks == [
         [("catalog_job", None), ("per_source_job", "chat"), ("per_source_job", "notes")],
@@ -130,7 +134,7 @@ def test_the_sensors_alone_build_everything_in_waves(flow: Flow) -> None:
     assert "no new or changed source" in flow.last["source_sensor"].skip_reason.skip_message
 
 
-def test_a_new_manifest_reaches_the_releases_that_include_it_and_drift_is_flagged(flow: Flow) -> None:
+def _a_new_manifest_reaches_the_releases_that_include_it_and_drift_is_flagged(flow: Flow) -> None:
     root = flow.project.root
     (root / "corpus" / "more.jsonl").write_text(jsonl([prose(1000 + i, 140) for i in range(40)]))
     (root / "sources" / "more.yaml").write_text(yaml.safe_dump({
@@ -158,7 +162,7 @@ def test_a_new_manifest_reaches_the_releases_that_include_it_and_drift_is_flagge
     assert run.status == dg.DagsterRunStatus.SUCCESS  # non-blocking: the release is published
 
 
-def test_a_changed_file_reruns_only_its_source(flow: Flow) -> None:
+def _a_changed_file_reruns_only_its_source(flow: Flow) -> None:
     chat = flow.project.root / "corpus" / "chat.jsonl"
     chat.write_bytes(chat.read_bytes())  # same content, new mtime: not a change
     assert flow.tick() == []
@@ -172,7 +176,7 @@ def test_a_changed_file_reruns_only_its_source(flow: Flow) -> None:
     assert flow.latest("main") == before["main"] + 1 and flow.latest("notes-only") == before["notes-only"]
 
 
-def test_a_new_or_changed_release_spec_builds_only_that_release(flow: Flow) -> None:
+def _a_new_or_changed_release_spec_builds_only_that_release(flow: Flow) -> None:
     runs = {s: flow.runs_of(s) for s in ("notes", "chat", "more")}
     before = {r: flow.latest(r) for r in ("main", "notes-only")}
     path = flow.project.releases_dir / "more-only.yaml"
@@ -191,7 +195,7 @@ def test_a_new_or_changed_release_spec_builds_only_that_release(flow: Flow) -> N
     assert {r: flow.latest(r) for r in before} == before
 
 
-def test_a_fresh_cursor_rebuilds_only_what_changed_since_the_last_materialization(flow: Flow) -> None:
+def _a_fresh_cursor_rebuilds_only_what_changed_since_the_last_materialization(flow: Flow) -> None:
     """A new daemon (or one started on a project `curaline run` built) has no cursor: what the
     instance last materialized from the same bytes is current, only the rest is rebuilt."""
     runs = {s: flow.runs_of(s) for s in ("notes", "chat", "more")}
@@ -216,7 +220,7 @@ def test_a_fresh_cursor_rebuilds_only_what_changed_since_the_last_materializatio
     assert (flow.latest("notes-only"), flow.latest("more-only")) == (before["notes-only"] + 1, before["more-only"] + 1)
 
 
-def test_takedown_by_source_and_doc_id_rebuilds_every_affected_release(flow: Flow, tmp_path: Path) -> None:
+def _takedown_by_source_and_doc_id_rebuilds_every_affected_release(flow: Flow, tmp_path: Path) -> None:
     old = {r: flow.latest(r) for r in ("main", "notes-only")}
     in_both = {r["doc_id"] for r in flow.records("notes-only", old["notes-only"])} & {
         r["doc_id"] for r in flow.records("main", old["main"]) if r["source_id"] == "notes"}
@@ -281,7 +285,7 @@ def test_takedown_by_source_and_doc_id_rebuilds_every_affected_release(flow: Flo
     assert victim not in {r["doc_id"] for r in flow.records("notes-only", flow.latest("notes-only"))}
 
 
-def test_a_bad_manifest_or_spec_is_reported_and_the_sensor_survives(flow: Flow) -> None:
+def _a_bad_manifest_or_spec_is_reported_and_the_sensor_survives(flow: Flow) -> None:
     sources, releases = flow.project.sources_dir, flow.project.root / "releases"
     (sources / "broken.yaml").write_text("id: broken\nformat: xml\n")
     (releases / "bad.yaml").write_text("name: bad\nuse: production\n")
@@ -301,3 +305,15 @@ def test_a_bad_manifest_or_spec_is_reported_and_the_sensor_survives(flow: Flow) 
     assert flow.tick() == [("catalog_job", None)]
     assert flow.check("manifests_valid", "source_catalog").passed
     assert flow.tick() == []
+
+
+def test_the_operators_day(flow: Flow, tmp_path: Path) -> None:
+    """The steps share one instance, its cursors and the releases each step leaves behind, so
+    they are one test: run alone or in any order among the others, it sees the same story."""
+    _the_sensors_alone_build_everything_in_waves(flow)
+    _a_new_manifest_reaches_the_releases_that_include_it_and_drift_is_flagged(flow)
+    _a_changed_file_reruns_only_its_source(flow)
+    _a_new_or_changed_release_spec_builds_only_that_release(flow)
+    _a_fresh_cursor_rebuilds_only_what_changed_since_the_last_materialization(flow)
+    _takedown_by_source_and_doc_id_rebuilds_every_affected_release(flow, tmp_path)
+    _a_bad_manifest_or_spec_is_reported_and_the_sensor_survives(flow)

@@ -157,5 +157,5 @@ def test_allowed_keys_are_exactly_the_documented_ones() -> None:
     assert set(ALLOWED_KEYS) == {
         "id", "description", "location", "format", "kind", "fields", "license", "license_url", "obtained",
         "synthetic", "crawl", "legal_basis", "personal_data", "domain", "languages", "owner", "collected", "priority",
-        "label_type", "labels", "target_source", "alpha_floor",
+        "label_type", "labels", "target_source", "alpha_floor", "profile", "stages",
     }  # fmt: skip

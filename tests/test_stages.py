@@ -104,7 +104,7 @@ def test_derived_lists_follow_the_registry() -> None:
     assert flow.index("toxicity_screened") < flow.index("minhash_bands") < flow.index("deduplicated")
     assert stages.PII_STAGES == ("raw_records", "quarantined_records", "normalized", "language_checked",
                                  "quality_filtered")  # fmt: skip
-    assert set(PURPOSE) == {*stages.PER_SOURCE_STAGES, *stages.GLOBAL_STAGES, "release"}
+    assert set(PURPOSE) == {*stages.PER_SOURCE_STAGES, *stages.GLOBAL_STAGES, "semantic_deduplicated", "release"}
     assert STAGE_CONFIGS["deduplicated"] == [("deduplicated", "curaline.kernels.dedup:DedupConfig"),
                                              ("minhash_bands", "curaline.kernels.minhash:MinHashConfig")]  # fmt: skip
     assert ASSET_OUTPUTS["minhash_bands"].config == ("stages.minhash_bands", "stages.deduplicated")

@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from tests_support import jsonl, make_project, prose, stop_process_group
 
+#: minutes, not seconds: the fast set (`pytest -m "not slow"`) leaves them out, CI runs them
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
 
 NUX_QUERY = "{ shouldShowNux }"
 QUERY = """{ assetNodes { assetKey { path } groupName description owners { ... on TeamAssetOwner { team } }
@@ -91,17 +93,19 @@ def test_every_asset_is_described_grouped_owned_and_checked(ui) -> None:
     assert {"dagster/row_count", "dropped_by_reason", "report", "rows_in", "rows_out"} <= labels
 
 
-def test_screenshots_of_the_graph_and_an_asset_page(ui) -> None:
+def test_screenshots_of_the_graph_and_an_asset_page(ui, tmp_path: Path) -> None:
+    """Screenshots go to a temporary folder, or to $CURALINE_SCREENSHOTS when a person wants to look."""
     chromium = shutil.which("chromium")
     if not chromium:
         pytest.skip("headless Chromium is not installed (Debian package 'chromium')")
     _, port = ui
     assert graphql(port, NUX_QUERY) == {"shouldShowNux": False}
-    ARTIFACTS.mkdir(exist_ok=True)
+    artifacts = Path(os.environ.get("CURALINE_SCREENSHOTS") or tmp_path)
+    artifacts.mkdir(parents=True, exist_ok=True)
     for name, path in (("asset-graph", "asset-groups"), ("asset-quality_filtered", "assets/quality_filtered")):
-        out = ARTIFACTS / f"{name}.png"
+        out = artifacts / f"{name}.png"
         out.unlink(missing_ok=True)
-        profile = ARTIFACTS / f".chromium-{name}"
+        profile = tmp_path / f".chromium-{name}"
         subprocess.run(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,25 +90,6 @@ def clone(committed: Project, tmp_path_factory: pytest.TempPathFactory) -> Proje
     return _clone(committed, tmp_path_factory.mktemp("clone") / "project")
 
 
-@pytest.fixture(scope="module")
-def repro(committed: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Project, subprocess.Popen[str]]]:
-    """`dvc repro` of one source's first two stages in another fresh clone, started early.
-
-    Each stage is a `curaline materialize` process (~6 s of imports and a Dagster run), so
-    it runs in the background while the other tests go on; the whole per-source chain of
-    one source reproduces the same way, in ~35 s, too slow for this suite.
-    """
-    target = _clone(committed, tmp_path_factory.mktemp("repro") / "project")
-    script = f"{BIN / 'dvc'} pull --quiet source_catalog && {BIN / 'dvc'} repro source_records@notes"
-    proc = subprocess.Popen(["bash", "-c", script], cwd=target.root, env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    yield target, proc
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-
-
-@pytest.mark.usefixtures("repro")  # starts the background `dvc repro` now
 def test_every_stage_output_is_tracked_with_the_hash_dvc_computes(project: Project) -> None:
     lock = _lock(project)
     assert set(lock) == set(_stage_names(project))  # every declared out exists: the table matches the assets
@@ -222,9 +202,16 @@ def test_restore_from_the_remote_in_a_fresh_clone(project: Project, clone: Proje
         restore(clone, [("data/x.parquet", "0" * 32)], tmp_path)
 
 
-def test_dvc_repro_in_a_fresh_clone_reproduces_the_bytes(project: Project, repro: tuple[Project, subprocess.Popen[str]]) -> None:
-    clone, proc = repro
-    output, _ = proc.communicate(timeout=300)
+@pytest.mark.slow
+def test_dvc_repro_in_a_fresh_clone_reproduces_the_bytes(project: Project, committed: Project, tmp_path: Path) -> None:
+    """`dvc repro` of one source's first two stages in a fresh clone: each stage is a `curaline
+    materialize` process (~6 s of imports and a Dagster run); the whole per-source chain of one
+    source reproduces the same way, in ~35 s, too slow for this suite."""
+    clone = _clone(committed, tmp_path / "project")
+    script = f"{BIN / 'dvc'} pull --quiet source_catalog && {BIN / 'dvc'} repro source_records@notes"
+    proc = subprocess.run(["bash", "-c", script], cwd=clone.root, env=_env(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300)  # fmt: skip
+    output = proc.stdout
     assert proc.returncode == 0, output
     assert "Running stage 'source_records@notes'" in output
     for rel in ("data/raw_records/notes", "data/quarantined_records/notes", "data/normalized/notes"):
@@ -249,7 +236,9 @@ def test_corrupted_cache_object_is_a_clear_error(project: Project, tmp_path: Pat
         obj.chmod(mode)
 
 
-def test_git_commit_takes_only_the_given_paths_and_tags_never_move(project: Project) -> None:
+def test_git_commit_takes_only_the_given_paths_and_tags_never_move(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project")  # its own: a release spec here would change the shared dvc.yaml
+    ensure_repo(project)
     (project.root / "notes.txt").write_text("scratch\n")
     (project.root / "releases").mkdir(exist_ok=True)
     (project.root / "releases" / "r.yaml").write_text("name: r\n")
@@ -294,15 +283,22 @@ def test_track_after_a_change_updates_the_lock_and_the_dagster_data_version(proj
 
     old = _lock(project)["source_records@chat"]["outs"]
     corpus = project.root / "corpus" / "chat.jsonl"
-    corpus.write_bytes(corpus.read_bytes() + b'{"q": "one more?", "a": "Sure."}\n')
-    assert materialize_asset(project, "raw_records", "chat")
-    hashes = track(project, ["source_records@chat"])
-    new = {o["path"]: o["md5"] for o in _lock(project)["source_records@chat"]["outs"]}
-    assert hashes == new and new["data/raw_records/chat"] != {o["path"]: o["md5"] for o in old}["data/raw_records/chat"]
-    with dg.DagsterInstance.get() as instance:
-        event = instance.get_latest_materialization_event(dg.AssetKey("raw_records"))
-    assert event is not None and event.asset_materialization is not None
-    assert event.asset_materialization.partition == "chat"
-    assert (event.asset_materialization.tags or {})["dagster/data_version"] == new["data/raw_records/chat"]
-    status = _dvc(project.root, "status", "minhash_bands@chat")
-    assert "modified:           data/toxicity_screened/chat" in status.stdout  # DVC sees downstream stale too
+    original = corpus.read_bytes()
+    corpus.write_bytes(original + b'{"q": "one more?", "a": "Sure."}\n')
+    try:
+        assert materialize_asset(project, "raw_records", "chat")
+        hashes = track(project, ["source_records@chat"])
+        new = {o["path"]: o["md5"] for o in _lock(project)["source_records@chat"]["outs"]}
+        assert hashes == new and new["data/raw_records/chat"] != {o["path"]: o["md5"] for o in old}["data/raw_records/chat"]
+        with dg.DagsterInstance.get() as instance:
+            event = instance.get_latest_materialization_event(dg.AssetKey("raw_records"))
+        assert event is not None and event.asset_materialization is not None
+        assert event.asset_materialization.partition == "chat"
+        assert (event.asset_materialization.tags or {})["dagster/data_version"] == new["data/raw_records/chat"]
+        status = _dvc(project.root, "status", "minhash_bands@chat")
+        assert "modified:           data/toxicity_screened/chat" in status.stdout  # DVC sees downstream stale too
+    finally:  # the module's other tests share this project: the same bytes again, the same hashes
+        corpus.write_bytes(original)
+        assert materialize_asset(project, "raw_records", "chat")
+        track(project, ["source_records@chat"])
+    assert _lock(project)["source_records@chat"]["outs"] == old

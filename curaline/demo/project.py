@@ -163,7 +163,9 @@ def _readme(plans: list[SourcePlan], seed: int, scale: float) -> str:
         "  A duplicate's entry sits on the record dedup should drop; `dup_of` is the one to",
         "  keep (higher priority, else the earlier record of the same source).",
         "  Records without a `language` case are English, except junk pages",
-        "  (`low_quality`), which have no language to speak of.",
+        "  (`low_quality`), which have no language to speak of. The docs source picks the",
+        "  `code` profile; its planted junk (`code_junk`: minified, generated, data dump)",
+        "  names the code rule that should drop it.",
         "",
     ]
     return "\n".join(lines)

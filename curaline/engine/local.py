@@ -89,11 +89,11 @@ class LocalEngine(Engine):
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 i = pending.pop(future)
-                exc = future.exception()
-                if exc is not None:
+                error = future.exception()
+                if error is not None:
                     if failure is None:
-                        failure = TaskError(describe(tasks[i]), f"{type(exc).__name__}: {exc}")
-                        failure.__cause__ = exc
+                        failure = TaskError(describe(tasks[i]), f"{type(error).__name__}: {error}")
+                        failure.__cause__ = error
                     continue
                 if failure is None:
                     submit()

@@ -26,7 +26,10 @@ EVENT_SCHEMA = pa.schema(
         pa.field("reason", pa.string(), nullable=False),  # rule name, e.g. gopher_short_doc
         pa.field("value", pa.float64()),  # measured value of the rule's signal
         pa.field("threshold", pa.float64()),  # the configured threshold it was held to
-        pa.field("detail", pa.string()),  # short, text-free note: counts, ids, "email=2"
+        pa.field("detail", pa.string()),  # short, text-free note: counts, "email=2", "cluster=..."
+        # the record the event points at: the kept doc of a merge-into, the evaluation item a
+        # contaminated record copies; null otherwise (readers never parse it out of `detail`)
+        pa.field("related_doc_id", pa.string()),
     ]
 )
 
@@ -42,6 +45,7 @@ def make_events(
     value: Sequence[float | None] | np.ndarray | None = None,
     threshold: float | Sequence[float | None] | None = None,
     detail: Sequence[str | None] | str | None = None,
+    related_doc_id: Sequence[str | None] | pa.Array | None = None,
 ) -> pa.Table:
     """Build an events table; scalars are broadcast over doc_ids."""
     if action not in ACTIONS:
@@ -49,6 +53,8 @@ def make_events(
     n = len(doc_ids)
 
     def col(x: object, typ: pa.DataType) -> pa.Array:
+        if isinstance(x, pa.ChunkedArray | pa.Array):
+            return (x.combine_chunks() if isinstance(x, pa.ChunkedArray) else x).cast(typ)
         if x is None or isinstance(x, (str, int, float)):
             return pa.array([x] * n, type=typ)
         return pa.array(x, type=typ)
@@ -61,6 +67,7 @@ def make_events(
             "value": col(value, pa.float64()),
             "threshold": col(threshold, pa.float64()),
             "detail": col(detail, pa.string()),
+            "related_doc_id": col(related_doc_id, pa.string()),
         },
         schema=EVENT_SCHEMA,
     )

@@ -163,9 +163,9 @@ def decontaminate(
     out = out.append_column("contamination_ngrams", pa.array(hits.astype(np.int32)))
     idx = np.flatnonzero(contaminated)
     doc_ids = table["doc_id"].take(pa.array(idx)).to_pylist()
-    details = [f"eval_item={index.item_ids[first[i]]} eval_source={index.item_sources[first[i]]}" for i in idx]
     events = make_events(
         doc_ids, "drop", REASON, value=hits[idx].astype(float), threshold=float(config.min_matches),
-        detail=details,
+        detail=[f"eval_source={index.item_sources[first[i]]}" for i in idx],
+        related_doc_id=[index.item_ids[first[i]] for i in idx],
     )  # fmt: skip
     return KernelResult(table=out, keep=~contaminated, events=events)

@@ -484,7 +484,7 @@ def merge_events(exact: pa.Table, near: pa.Table, config: DedupConfig | None = N
         "exact_duplicate",
         value=np.ones(exact.num_rows),
         threshold=1.0,
-        detail=pc.binary_join_element_wise("into=", exact["duplicate_of"], "").to_pylist(),
+        related_doc_id=exact["duplicate_of"],
     )
     nd = make_events(
         near["doc_id"],
@@ -492,8 +492,7 @@ def merge_events(exact: pa.Table, near: pa.Table, config: DedupConfig | None = N
         "near_duplicate",
         value=near["jaccard"].to_numpy(),
         threshold=config.threshold,
-        detail=pc.binary_join_element_wise(
-            "into=", near["duplicate_of"], ";cluster=", near["cluster_id"], ""
-        ).to_pylist(),
+        detail=pc.binary_join_element_wise("cluster=", near["cluster_id"], "").to_pylist(),
+        related_doc_id=near["duplicate_of"],
     )
     return pa.concat_tables([ex, nd])

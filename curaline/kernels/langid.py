@@ -218,7 +218,7 @@ def combine(
     take_eld = eld_sure & ~take_wide
     language = np.where(take_wide, wide_lang, np.where(take_eld, eld_lang, UNDETERMINED))
     score = np.where(take_wide, wide_prob, eld_score)
-    model = np.where(take_wide, WIDE, np.where(take_eld, ELD, None))
+    model = np.where(take_wide, WIDE, np.where(take_eld, ELD, None))  # type: ignore[call-overload]
     return language, score, model, eld_lang
 
 

@@ -89,9 +89,9 @@ def _loop_counts(data: np.ndarray, offsets: np.ndarray, table: np.ndarray, k: in
                 cp |= data[i + 3] & 0x3F
                 i += 4
             else:  # truncated sequence at the end of the row
-                cp = 0xFFFD
+                cp = 0xFFFD  # type: ignore[assignment]
                 i += 1
-            counts[r, table[min(cp, 0x10FFFF)]] += 1
+            counts[r, table[min(cp, 0x10FFFF)]] += 1  # type: ignore[index,call-overload]
     return counts
 
 

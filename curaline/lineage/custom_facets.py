@@ -56,6 +56,8 @@ class CuralineSourceDeclarationDatasetFacet(DatasetFacet):
     collected: str | None = attr.field(default=None)
     """Example: 2024-05-01"""
     priority: int | None = attr.field(default=None)
+    stageSettings: dict[str, Any] | None = attr.field(default=None)  # noqa: N815
+    """The source's own stage settings. Example: {"profile": "code", "stages": {"quality": {"c4": false}}}"""
 
     @staticmethod
     def _get_schema() -> str:
@@ -99,6 +101,9 @@ class CuralineSourceDeclarationDatasetFacet(DatasetFacet):
             owner=d.get("owner"),
             collected=d.get("collected"),
             priority=d.get("priority"),
+            stageSettings={"profile": d.get("profile"), "stages": d.get("stages") or {}}
+            if d.get("profile") or d.get("stages")
+            else None,
             producer=producer,
         )
 

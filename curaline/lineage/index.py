@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 #: Bumped whenever what is stored changes: an index of another format is rebuilt.
-FORMAT = "1"
+FORMAT = "2"
 DOC_ID = re.compile(r"^([A-Za-z0-9._-]+):([0-9a-f]{16})$")
 _DOC_ID_PATTERN = r"^[A-Za-z0-9._-]+:[0-9a-f]{16}$"
 
@@ -48,7 +48,8 @@ _DOC_ID_PATTERN = r"^[A-Za-z0-9._-]+:[0-9a-f]{16}$"
 ROLE_FIELDS: dict[str, tuple[str, ...]] = {
     "presence": (),  # a stage output: which records it holds
     "origin": ("source_file", "source_line", "source_row", "source_record_id", "license", "content_hash"),
-    "ledger": ("stage", "partition", "run_id", "recorded_at", "action", "reason", "value", "threshold", "detail"),
+    "ledger": ("stage", "partition", "run_id", "recorded_at", "action", "reason", "value", "threshold", "detail",
+               "related_doc_id"),
     "release": ("split", "copies"),  # the rest of release_records is the source's, or the file's
 }
 #: Roles whose whole answer is one small JSON document (no per-record keys).

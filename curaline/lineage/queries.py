@@ -30,12 +30,14 @@ from curaline.lineage.views import (
     event_files,
     latest_version,
     ledger_files,
+    legacy_related,
     release_files,
     release_versions,
     releases,
     retry_replaced,
 )
 from curaline.project import Project
+from curaline.sql import literal, literal_list
 
 if TYPE_CHECKING:
     import duckdb
@@ -57,12 +59,8 @@ class LineageQueryError(ValueError):
     """A question lineage cannot answer as asked: unknown id, no runs yet..."""
 
 
-def _q(value: str | Path) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _files(paths: list[Path]) -> str:
-    return "[" + ", ".join(_q(p) for p in paths) + "]"
+_q = literal
+_files = literal_list
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -207,9 +205,9 @@ def _sources_report(project: Project, *, release: str | None = None,
         qdir = project.data_dir / "quarantined_records"
         by_reason: dict[str, dict[str, int]] = {}
         if any(n for n in quarantined.values()):
-            files = [str(p) for p in sorted(qdir.glob("*.parquet")) + sorted(qdir.glob("*/shard-*.parquet"))]
+            shards = [str(p) for p in sorted(qdir.glob("*.parquet")) + sorted(qdir.glob("*/shard-*.parquet"))]
             for source, reason, n in con.execute(
-                "SELECT source_id, reason, count(*) FROM read_parquet(?) GROUP BY ALL ORDER BY 3 DESC, 1, 2", [files]
+                "SELECT source_id, reason, count(*) FROM read_parquet(?) GROUP BY ALL ORDER BY 3 DESC, 1, 2", [shards]
             ).fetchall():  # fmt: skip
                 by_reason.setdefault(source, {})[reason] = int(n)
         ledger = ledger_counts(project, con)
@@ -374,6 +372,8 @@ def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key:
                                 "run_id": row.get("run_id"), "recorded_at": row.get("recorded_at"),
                                 "action": row.get("action"), "reason": row.get("reason"), "value": row.get("value"),
                                 "threshold": row.get("threshold"), "detail": row.get("detail"),
+                                "related_doc_id": row.get("related_doc_id")
+                                or legacy_related(row.get("action"), row.get("reason"), row.get("detail")),
                                 "current": current[p.parent] == p, "_file": p})  # fmt: skip
     ledger_rows.sort(key=lambda r: (r["recorded_at"] or 0, r["stage"], r["action"] or "", r["reason"] or ""))
     in_releases, removed = _release_story(index, entries, versions, source, key, ledger_rows)
@@ -390,7 +390,7 @@ def _trace(project: Project, index: LineageIndex, doc_id: str, source: str, key:
     def flow(stage: str) -> tuple[int, int, str]:  # known stages in flow order, others by time
         return (FLOW_ORDER.index(stage) if stage in FLOW_ORDER else len(FLOW_ORDER), when[stage], stage)
 
-    fields = ("action", "reason", "value", "threshold", "detail", "partition", "run_id", "recorded_at")
+    fields = ("action", "reason", "value", "threshold", "detail", "related_doc_id", "partition", "run_id", "recorded_at")
     stages = []
     for stage in sorted(when, key=flow):
         rows = [r for r in ledger_rows if r["stage"] == stage and r["current"]]
@@ -497,8 +497,8 @@ def _release_story(index: LineageIndex, entries: dict[Path, Entry], versions: di
         removals = [r for r in ledger_rows if r["action"] in REMOVAL_ACTIONS
                     and not (r["stage"] == "release" and r["partition"] != release)]  # fmt: skip
         since = [r for r in removals if after is not None and (r["recorded_at"] or 0) > after]
-        fields = ("stage", "partition", "action", "reason", "value", "threshold", "detail", "run_id", "recorded_at",
-                  "current")  # fmt: skip
+        fields = ("stage", "partition", "action", "reason", "value", "threshold", "detail", "related_doc_id", "run_id",
+                  "recorded_at", "current")  # fmt: skip
         removed.append({"release": release, "last_version": last, "first_version_without": first_without,
                         "latest_version": latest,
                         "removed_by": [{k: _shown(k, r[k]) for k in fields} for r in since or removals]})  # fmt: skip

@@ -26,15 +26,18 @@ answers from `curaline.lineage.index` without starting DuckDB.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from curaline.project import Project
 from curaline.records import TEXT_COLUMNS
+from curaline.sql import literal, literal_list
 
 if TYPE_CHECKING:
     import duckdb
@@ -50,8 +53,13 @@ REMOVAL_ACTIONS = ("drop", "merge-into", "takedown")
 LEDGER_COLUMNS = (
     ("doc_id", "VARCHAR"), ("stage", "VARCHAR"), ("partition", "VARCHAR"), ("run_id", "VARCHAR"),
     ("recorded_at", "TIMESTAMP WITH TIME ZONE"), ("action", "VARCHAR"), ("reason", "VARCHAR"),
-    ("value", "DOUBLE"), ("threshold", "DOUBLE"), ("detail", "VARCHAR"),
+    ("value", "DOUBLE"), ("threshold", "DOUBLE"), ("detail", "VARCHAR"), ("related_doc_id", "VARCHAR"),
 )  # fmt: skip
+#: how a ledger file written before `related_doc_id` existed named the related record (read only there)
+LEGACY_RELATED_SQL = (
+    "CASE WHEN action = 'merge-into' THEN nullif(regexp_extract(detail, 'into=([^;]+)', 1), '') "
+    "WHEN reason = 'contaminated_eval_ngram' THEN nullif(regexp_extract(detail, 'eval_item=([^ ;]+)', 1), '') END"
+)
 EVENT_COLUMNS = (
     ("event_time", "TIMESTAMP WITH TIME ZONE"), ("event_type", "VARCHAR"), ("run_id", "VARCHAR"),
     ("parent_run_id", "VARCHAR"), ("parent_job", "VARCHAR"), ("namespace", "VARCHAR"), ("job", "VARCHAR"),
@@ -86,7 +94,8 @@ VIEW_DOCS = {
             "versions, check results",
     "catalog": "every dataset the events name, at its latest materialized version",
     "ledger": "what the current outputs reflect: the ledger rows of the latest run of each stage and partition "
-              "(doc_id, stage, partition, run_id, recorded_at, action, reason, value, threshold, detail)",
+              "(doc_id, stage, partition, run_id, recorded_at, action, reason, value, threshold, detail, related_doc_id: "
+              "the kept doc of a merge, the evaluation item of a contamination)",
     "ledger_history": "every ledger row of every run",
     "records": "where each ingested record came from: doc_id, source_id, source_file, source_line/source_row, "
                "source_record_id, license, content_hash",
@@ -121,12 +130,8 @@ def retry_replaced(fn: Callable[[], T], *, attempts: int = 5, wait_s: float = 0.
     raise AssertionError("unreachable")
 
 
-def _sql_str(value: str | Path) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _file_list(paths: list[Path]) -> str:
-    return "[" + ", ".join(_sql_str(p) for p in paths) + "]"
+_sql_str = literal
+_file_list = literal_list
 
 
 def _empty(columns: tuple[tuple[str, str], ...]) -> str:
@@ -135,6 +140,28 @@ def _empty(columns: tuple[tuple[str, str], ...]) -> str:
 
 def _visible(columns: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(n for n, _ in columns)
+
+
+def legacy_related(action: str | None, reason: str | None, detail: str | None) -> str | None:
+    """LEGACY_RELATED_SQL for one row (the index keeps rows of old ledger files as written)."""
+    if not detail:
+        return None
+    if action == "merge-into":
+        found = re.search(r"into=([^;]+)", detail)
+    elif reason == "contaminated_eval_ngram":
+        found = re.search(r"eval_item=([^ ;]+)", detail)
+    else:
+        return None
+    return found.group(1) if found else None
+
+
+def ledger_sql(files: str) -> str:
+    """A relation over ledger files (`files`: SQL for read_parquet, a parameter such as `$files`, a
+    quoted glob or list) with every ledger column, whichever version of the ledger wrote the files."""
+    cols = ", ".join(n if n != "related_doc_id" else f"coalesce(related_doc_id, {LEGACY_RELATED_SQL}) AS related_doc_id"
+                     for n, _ in LEDGER_COLUMNS)  # fmt: skip
+    return (f"(SELECT {cols} FROM ({_empty(LEDGER_COLUMNS)} UNION ALL BY NAME "
+            f"SELECT * FROM read_parquet({files}, union_by_name = true, hive_partitioning = false)))")
 
 
 def stage_views(project: Project) -> dict[str, str]:
@@ -175,6 +202,49 @@ def event_files(project: Project, job: str | None = None) -> list[Path]:
     return sorted(root.glob(pattern)) if root.is_dir() else []
 
 
+#: the footer key of a ledger file's summary (curaline.ledger.SUMMARY_KEY; no pyarrow import here)
+LEDGER_SUMMARY_KEY = "curaline.ledger.summary"
+#: (path, size, mtime_ns, inode) -> the sequence the file records: a footer is read once per process
+_sequences: dict[tuple[str, int, int, int], int] = {}
+_footer_reader: duckdb.DuckDBPyConnection | None = None
+
+
+def ledger_sequences(paths: list[Path]) -> dict[Path, int]:
+    """The write sequence each ledger file records in its footer. Files written before the footer
+    had one fall back to their mtime (the only order they have)."""
+    import json
+
+    import duckdb
+
+    out: dict[Path, int] = {}
+    stats = {}
+    for p in paths:
+        st = p.stat()
+        key = (str(p), st.st_size, st.st_mtime_ns, st.st_ino)
+        stats[p] = key
+        if key in _sequences:
+            out[p] = _sequences[key]
+    missing = [p for p in paths if p not in out]
+    if missing:
+        global _footer_reader
+        if _footer_reader is None:  # one in-memory database per process: connecting costs more than reading
+            _footer_reader = duckdb.connect()
+        query = "SELECT file_name, decode(value) FROM parquet_kv_metadata($files) WHERE key = $key::BLOB"
+        rows: list[tuple[str, str]] = []
+        with _footer_reader.cursor() as con:
+            try:
+                rows = con.execute(query, {"files": [str(p) for p in missing], "key": LEDGER_SUMMARY_KEY}).fetchall()
+            except duckdb.Error:  # one unreadable file: read the others alone; the reader that needs it reports it
+                for p in missing:
+                    with contextlib.suppress(duckdb.Error):
+                        rows += con.execute(query, {"files": [str(p)], "key": LEDGER_SUMMARY_KEY}).fetchall()
+        recorded = {name: json.loads(value).get("sequence") for name, value in rows}
+        for p in missing:
+            seq = recorded.get(str(p))
+            out[p] = _sequences[stats[p]] = int(seq) if seq is not None else stats[p][2]
+    return out
+
+
 #: A sharded stage's ledger file: one per (run, shard) of a (stage, partition), see curaline.shards.
 SHARD_LEDGER_FILE = re.compile(r"^run=(?P<run>.+)\.shard=(?P<shard>[0-9]+)-of-(?P<shards>[0-9]+)\.parquet$")
 
@@ -198,10 +268,11 @@ def _current(files: list[tuple[int, str, Path]]) -> list[Path]:
 def ledger_files(project: Project, *, partition: str | None = None, latest: bool = True) -> list[Path]:
     """Ledger files (one per stage, partition and run, or per shard); with latest, the current ones.
 
-    "Newest" is the file's modification time: each run writes its file once, atomically,
-    when the stage finishes, so the newest file is the run the current output reflects.
-    A sharded stage writes one file per shard (`SHARD_LEDGER_FILE`): the current ledger is
-    then the newest file of each shard of the newest file's plan.
+    "Newest" is the write sequence the file records (`curaline.ledger.next_sequence`): each run
+    writes its file once, atomically, when the stage finishes, so the newest file is the run the
+    current output reflects, in any clone, whatever the files' mtimes. A sharded stage writes one
+    file per shard (`SHARD_LEDGER_FILE`): the current ledger is then the newest file of each shard
+    of the newest file's plan.
     """
     root = ledger_root(project)
     if not root.is_dir():
@@ -209,10 +280,12 @@ def ledger_files(project: Project, *, partition: str | None = None, latest: bool
     parts = f"partition={partition}" if partition else "partition=*"
     out: list[Path] = []
     for part_dir in sorted(root.glob(f"stage=*/{parts}")):
-        files = [(e.stat().st_mtime_ns, e.name, Path(e.path)) for e in os.scandir(part_dir)
-                 if e.name.endswith(".parquet") and e.is_file()]  # fmt: skip
-        if not files:
+        paths = sorted(Path(e.path) for e in os.scandir(part_dir) if e.name.endswith(".parquet") and e.is_file())
+        if len(paths) <= 1:
+            out += paths
             continue
+        order = retry_replaced(partial(ledger_sequences, paths))
+        files = [(order[f], f.name, f) for f in paths]
         out += _current(files) if latest else [f for _, _, f in sorted(files)]
     return out
 
@@ -299,15 +372,13 @@ def lineage_view_sql(project: Project) -> dict[str, str]:
         QUALIFY row_number() OVER (PARTITION BY o.namespace, o.name ORDER BY event_time DESC) = 1"""
     history = ledger_files(project, latest=False)
     views["ledger_history"] = (
-        f"SELECT {_visible(LEDGER_COLUMNS)} FROM read_parquet({_sql_str(ledger_root(project) / '**' / '*.parquet')}, "
-        "union_by_name = true, hive_partitioning = false)"
+        f"SELECT * FROM {ledger_sql(_sql_str(ledger_root(project) / '**' / '*.parquet'))}"
         if history
         else _empty(LEDGER_COLUMNS)
     )  # fmt: skip
     latest = ledger_files(project, latest=True)
     views["ledger"] = (
-        f"SELECT {_visible(LEDGER_COLUMNS)} FROM read_parquet({_file_list(latest)}, union_by_name = true, "
-        "hive_partitioning = false)"
+        f"SELECT * FROM {ledger_sql(_file_list(latest))}"
         if latest
         else _empty(LEDGER_COLUMNS)
     )

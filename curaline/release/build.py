@@ -41,10 +41,12 @@ from curaline.licenses import (
     classify,
     generator_terms,
 )
+from curaline.lineage.views import ledger_sql
 from curaline.project import Project
 from curaline.records import TEXT_COLUMNS
 from curaline.release.spec import SPLITS, ReleaseSpec
 from curaline.sources import SourceManifest
+from curaline.sql import literal, literal_list
 from curaline.stages import PER_SOURCE_STAGES
 from curaline.store import AtomicParquetWriter, file_digest
 
@@ -103,8 +105,7 @@ def source_path(project: Project, stage: str, m: SourceManifest) -> Path:
     return project.stage_path(stage, m.id)
 
 
-def _sql(value: str | Path) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
+_sql = literal
 
 
 def _u(seed: int, salt: str, expr: str) -> str:
@@ -143,6 +144,8 @@ def build_release(project: Project, spec: ReleaseSpec, manifests: list[SourceMan
     con.execute("SET preserve_insertion_order = true")
     _load_meta(con, project, spec, sources, stage)
     events = _filter(con, spec)
+    if spec.semantic is not None:  # dedup: {semantic: COSINE}
+        events = _semantic(con, project, spec)
     gate = _gate(con, project, spec, sources)
     build = ReleaseBuild(spec=spec, manifest={}, records=pa.table({}), events=events, folder=None, gate=gate)
     if not gate["passed"]:
@@ -214,8 +217,8 @@ def _load_meta(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSp
         files = _current_ledger(project, "deduplicated")
         if files:
             con.execute(
-                "CREATE TEMP TABLE reps AS SELECT doc_id, regexp_extract(detail, 'into=([^;]+)', 1) AS rep "
-                f"FROM read_parquet({[str(f) for f in files]}) WHERE action = 'merge-into'"
+                f"CREATE TEMP TABLE reps AS SELECT doc_id, related_doc_id AS rep FROM {ledger_sql('$files')} "
+                "WHERE action = 'merge-into'", {"files": [str(f) for f in files]},
             )
             con.execute("UPDATE meta SET cluster = reps.rep FROM reps WHERE meta.doc_id = reps.doc_id")
             con.execute("UPDATE meta SET cluster = doc_id WHERE doc_id IN (SELECT rep FROM reps)")
@@ -231,9 +234,9 @@ def _load_meta(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSp
         if files:
             con.execute(
                 "UPDATE meta SET drop_reason = 'contaminated_cluster', drop_detail = 'rep=' || cluster "
-                f"WHERE cluster IN (SELECT doc_id FROM read_parquet({[str(f) for f in files]}) WHERE action = 'drop') "
-                "OR doc_id IN (SELECT doc_id FROM read_parquet("
-                f"{[str(f) for f in files]}) WHERE action = 'drop')"
+                f"WHERE cluster IN (SELECT doc_id FROM {ledger_sql('$files')} WHERE action = 'drop') "
+                f"OR doc_id IN (SELECT doc_id FROM {ledger_sql('$files')} WHERE action = 'drop')",
+                {"files": [str(f) for f in files]},
             )  # fmt: skip
 
 
@@ -262,10 +265,29 @@ def _filter(con: duckdb.DuckDBPyConnection, spec: ReleaseSpec) -> pa.Table:
     return _events(con, "drop_reason IS NOT NULL")
 
 
+def _semantic(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSpec) -> pa.Table:
+    """Drop the semantic duplicates the `semantic_deduplicated` stage found for this release,
+    where the record each duplicates is still in it; returns every drop event so far."""
+    from curaline.semantic_dedup import output_path
+
+    path = output_path(project, spec.name)
+    if not path.exists():
+        raise ReleaseError(f"release {spec.name}: dedup.semantic is set but {path} is missing; "
+                           "materialize semantic_deduplicated for this release first (curaline run)")  # fmt: skip
+    con.execute(
+        "UPDATE meta SET drop_reason = 'semantic_duplicate', drop_value = s.similarity, "
+        f"drop_threshold = {float(spec.semantic or 0.0)!r}, drop_detail = 'into=' || s.duplicate_of || ';cluster=' || s.cluster_id "
+        f"FROM read_parquet({_sql(path)}) AS s WHERE meta.doc_id = s.doc_id AND meta.drop_reason IS NULL "
+        "AND s.duplicate_of IN (SELECT doc_id FROM meta WHERE drop_reason IS NULL)"
+    )  # fmt: skip
+    return _events(con, "drop_reason IS NOT NULL")
+
+
 def _events(con: duckdb.DuckDBPyConnection, where: str) -> pa.Table:
     t = con.sql(
         "SELECT doc_id, 'drop' AS action, drop_reason AS reason, drop_value AS value, "
-        f"drop_threshold AS threshold, drop_detail AS detail FROM meta WHERE {where} ORDER BY doc_id"
+        f"drop_threshold AS threshold, drop_detail AS detail, NULL::VARCHAR AS related_doc_id FROM meta "
+        f"WHERE {where} ORDER BY doc_id"
     ).arrow().read_all()
     return pa.table({n: t[n].cast(EVENT_SCHEMA.field(n).type) for n in EVENT_SCHEMA.names}, schema=EVENT_SCHEMA)
 
@@ -388,7 +410,7 @@ def _write_shards(con: duckdb.DuckDBPyConnection, spec: ReleaseSpec, sources: li
                 SELECT m.doc_id, m.source_id, m.kind, m.license, m.license_class, m.language, m.domain, m.url,
                        m.split, m.n_tokens, CAST(r.repeat AS SMALLINT) AS repeat, {cols}
                 FROM meta m
-                JOIN read_parquet({[str(p) for p in paths]}, union_by_name = true) t USING (doc_id)
+                JOIN read_parquet({literal_list(paths)}, union_by_name = true) t USING (doc_id)
                 CROSS JOIN LATERAL (SELECT unnest(range({copies})) AS repeat) r
                 WHERE m.kind = {_sql(kind)} AND m.split = {_sql(split)} AND m.copies > 0
                 ORDER BY {_u(seed, 'order', "m.doc_id || '#' || r.repeat")}, m.doc_id, r.repeat"""  # fmt: skip
@@ -535,6 +557,8 @@ def _stages(spec: ReleaseSpec, sources: list[SourceManifest]) -> list[str]:
         stages.append("deduplicated")
     if spec.decontaminate:
         stages.append("decontaminated")
+    if spec.semantic is not None:
+        stages.append("semantic_deduplicated")  # over the release's input stage
     if any(m.kind == "preference" for m in sources):
         stages.append("preference_pairs")  # preference records enter a release only through it
     return [*stages, RELEASE_STAGE]

@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from curaline.records import TEXT_COLUMNS
+from curaline.sql import literal_list
 
 
 def split_leaks(folder: Path, *, limit: int = 50) -> list[str]:
@@ -21,7 +22,7 @@ def split_leaks(folder: Path, *, limit: int = 50) -> list[str]:
         files = sorted((folder / kind).glob("*.parquet"))
         if not files:
             continue
-        src = f"read_parquet({[str(f) for f in files]})"
+        src = f"read_parquet({literal_list(files)})"
         rows = con.sql(
             f"SELECT 'doc_id ' || doc_id, list(DISTINCT split ORDER BY split) FROM {src} "
             "GROUP BY doc_id HAVING count(DISTINCT split) > 1 ORDER BY 1 LIMIT " + str(limit)

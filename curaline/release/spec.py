@@ -72,6 +72,8 @@ class ReleaseSpec:
     quality_profile: str | None
     dedup: bool
     decontaminate: bool
+    #: cosine threshold of semantic dedup (`dedup: {semantic: 0.9}`); None = off
+    semantic: float | None
     mix: MixSpec | None
     splits: SplitSpec
     raw: dict[str, Any] = field(default_factory=dict)
@@ -124,9 +126,9 @@ def load_spec(path: Path, manifests: list[SourceManifest] | None = None) -> Rele
     # the language stage writes canonical codes: a spec's eng, nob or fil must match en, no, tl
     languages = [canonical(x) for x in languages or []]
     quality, profile = _quality(data.get("quality"), bad) if "quality" in data else ({}, None)
-    for key in ("dedup", "decontaminate"):
-        if key in data and not isinstance(data[key], bool):
-            bad(key, "must be true or false")
+    semantic = _dedup(data.get("dedup"), bad) if "dedup" in data else None
+    if "decontaminate" in data and not isinstance(data["decontaminate"], bool):
+        bad("decontaminate", "must be true or false")
     mix = _mix(data.get("mix"), bad) if "mix" in data else None
     splits = _splits(data.get("splits"), bad) if "splits" in data else None
     if problems:
@@ -135,9 +137,32 @@ def load_spec(path: Path, manifests: list[SourceManifest] | None = None) -> Rele
     return ReleaseSpec(
         name=name, path=path, description=str(data.get("description") or ""), use=str(use),
         sources=sources, languages=tuple(languages or ()), quality=quality, quality_profile=profile,
-        dedup=bool(data["dedup"]), decontaminate=bool(data["decontaminate"]), mix=mix, splits=splits,
+        dedup=data["dedup"] is True or isinstance(data["dedup"], dict), decontaminate=bool(data["decontaminate"]),
+        semantic=semantic, mix=mix, splits=splits,
         raw=data,
     )  # fmt: skip
+
+
+#: Keys of the mapping form of `dedup:` (exact and near dedup are then on).
+DEDUP_KEYS = ("semantic",)
+
+
+def _dedup(value: object, bad: Any) -> float | None:
+    """`dedup: true|false`, or `dedup: {semantic: COSINE}`: exact + near, plus semantic dedup."""
+    if isinstance(value, bool):
+        return None
+    if not isinstance(value, dict):
+        bad("dedup", "must be true, false or a mapping such as {semantic: 0.9}")
+        return None
+    for key in sorted(set(map(str, value)) - set(DEDUP_KEYS)):
+        bad(f"dedup.{key}", f"unknown key; allowed: {', '.join(DEDUP_KEYS)}")
+    sem = value.get("semantic")
+    if sem is None:
+        return None
+    if isinstance(sem, bool) or not isinstance(sem, (int, float)) or not 0 < float(sem) <= 1:
+        bad("dedup.semantic", f"must be a cosine threshold in (0, 1], got {sem!r}")
+        return None
+    return float(sem)
 
 
 def spec_digest(path: Path) -> str:

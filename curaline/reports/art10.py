@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from curaline.reports.eu_ai_act import blocked_markdown
-from curaline.reports.operations import operations, parameters_text
+from curaline.reports.operations import operations, parameters_text, source_parameters_text
 from curaline.reports.release_data import NOT_KNOWN, ReleaseData, known, md_table, pct, share
 
 POINTS: dict[str, str] = {
@@ -173,7 +173,8 @@ def art10_markdown(record: dict[str, Any], data: ReleaseData) -> str:
                    s["original_purpose_and_legal_basis"]] for s in p["b"]["sources"]]),
         t["c"],
         md_table(["stage", "operation", "parameters", "removed (by reason)", "changed"],
-                 [[o["stage"], o["purpose"], parameters_text(o["parameters"], limit=8),
+                 [[o["stage"], o["purpose"], parameters_text(o["parameters"], limit=8)
+                   + source_parameters_text(o.get("parameters_by_source") or {}, limit=8),
                    ", ".join(f"{k}={v}" for k, v in o["removed"].items()) or "0",
                    ", ".join(f"{k}={v}" for k, v in o["changed_by_reason"].items()) or o["changed"]]
                   for o in p["c"]["operations"]]),

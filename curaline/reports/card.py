@@ -104,7 +104,37 @@ def card_facts(data: ReleaseData) -> dict[str, Any]:
                      "redacted_records": pii.changed if pii else 0,
                      "redaction": (pii.parameters.get("types") if pii else None)},
         "gaps": record["points"]["h"]["fields"]["gaps"],
+        "quality_models": quality_models(data, ops),
     }  # fmt: skip
+
+
+def quality_models(data: ReleaseData, ops: list[Any]) -> list[dict[str, Any]]:
+    """The learned quality classifiers the release's records went through, with what each was
+    trained on (sources and licences, from the model file's own record)."""
+    from curaline.kernels.quality_model import load_model
+    from curaline.lineage.models import model_description
+
+    quality = next((o for o in ops if o.stage == "quality_filtered"), None)
+    if quality is None:
+        return []
+    refs: dict[str, list[str]] = {}
+    default = quality.parameters.get("quality_model")
+    by_source = quality.parameters_by_source
+    for s in data.sources:
+        if not s.get("records") or s.get("kind") != "document":
+            continue
+        ref = (by_source.get(str(s["id"])) or {}).get("quality_model", default)
+        if ref is not None:
+            refs.setdefault(str(ref), []).append(str(s["id"]))
+    out = []
+    for ref, sources in refs.items():
+        try:
+            model = load_model(ref, data.project.root)
+            out.append({"model": ref, "digest": model.digest, "sources": sources, "trained_on": model_description(model.meta),
+                        "licenses": model.meta.get("licenses") or []})  # fmt: skip
+        except (OSError, ValueError, KeyError) as exc:
+            out.append({"model": ref, "digest": None, "sources": sources, "trained_on": f"{NOT_KNOWN} ({exc})", "licenses": []})
+    return out
 
 
 # ---- Markdown -------------------------------------------------------------------------------
@@ -155,6 +185,9 @@ def card_markdown(data: ReleaseData) -> str:
         md_table(["stage", "operation", "records removed", "records changed"],
                  [[o.stage, o.purpose, sum(o.removed.values()), o.changed] for o in ops]),
         "Parameters of every stage: `curaline report art10 " + data.ref + " --format json`.",
+        "**Quality classifier:** " + ("; ".join(
+            f"`{q['model']}` (sha256 {q['digest']}) on {', '.join(q['sources'])}: {q['trained_on']}"
+            for q in f["quality_models"]) or "none (rules only)"),
         "## Uses",
         f"Allowed by its licences for **{m.get('use')}** use."
         + (" Its records were decontaminated against the project's evaluation sets, so those sets stay valid for "

@@ -41,6 +41,8 @@ class Operation:
     removed_by_source: dict[str, int]
     runs: int | None  # completed runs over these sources up to the build
     last_run: str | None
+    #: source -> the effective parameters its own profile / `stages:` changed (manifest)
+    parameters_by_source: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -73,6 +75,24 @@ def stage_parameters(stage: str, settings: dict[str, dict[str, Any]]) -> dict[st
     return out
 
 
+def source_parameters(stage: str, settings: dict[str, dict[str, Any]], sources: list[dict[str, Any]],
+                      project_params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per source, the parameters of a stage its manifest's profile / `stages:` changed."""
+    from curaline.stage_settings import merge_stage_settings, source_stage_settings
+
+    out: dict[str, dict[str, Any]] = {}
+    for s in sources:
+        decl = s.get("declaration") or {}
+        own = source_stage_settings(decl.get("profile"), decl.get("stages"))
+        if not own:
+            continue
+        params = stage_parameters(stage, merge_stage_settings(settings, own))
+        changed = {k: v for k, v in params.items() if project_params.get(k, object()) != v}
+        if changed:
+            out[str(s.get("id"))] = {**({"profile": decl["profile"]} if decl.get("profile") else {}), **changed}
+    return out
+
+
 def operations(data: ReleaseData) -> list[Operation]:
     """Every stage the release's records passed, in flow order, with parameters and counts."""
     stages = data.pipeline_stages
@@ -96,17 +116,20 @@ def operations(data: ReleaseData) -> list[Operation]:
             stage_removed = release_removed
         else:
             params = stage_parameters(stage, settings)
+            if stage == "semantic_deduplicated":  # the release spec's dedup.semantic wins
+                params["threshold"] = (data.spec.get("dedup") or {}).get("semantic") if isinstance(data.spec.get("dedup"), dict) else None
             frm = settings_from if params else "no parameters"
             # ingest removes nothing from the ledger's point of view: what it could not read is quarantined
             stage_removed = data.quarantined() if stage == "raw_records" else dict(removed.get(stage, {}))
         run = runs.get(stage, {})
+        by_source = source_parameters(stage, settings, data.sources, params) if stage != "release" else {}
         out.append(Operation(
             stage=stage, purpose=PURPOSE.get(stage, stage), description=run.get("description"),
             parameters=params, parameters_from=frm, removed=stage_removed,
             changed=int(counts.get("changed", 0)) if ledger else NOT_KNOWN,
             changed_by_reason=dict(counts.get("changed_by_reason", {})),
             removed_by_source={k: v for k, v in counts.get("removed_by_source", {}).items() if v},
-            runs=run.get("runs"), last_run=run.get("last_run"),
+            runs=run.get("runs"), last_run=run.get("last_run"), parameters_by_source=by_source,
         ))  # fmt: skip
     return out
 
@@ -117,3 +140,8 @@ def parameters_text(params: dict[str, Any], *, limit: int | None = None) -> str:
     if limit is not None and len(items) > limit:
         items = [*items[:limit], f"… {len(items) - limit} more (see --format json)"]
     return "; ".join(items) or "–"
+
+
+def source_parameters_text(by_source: dict[str, dict[str, Any]], *, limit: int | None = None) -> str:
+    """The per-source settings of a stage for a Markdown cell ("" when no source has any)."""
+    return "".join(f"<br>**{sid}**: {parameters_text(p, limit=limit)}" for sid, p in by_source.items())

@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from curaline.project import CONFIG_FILE, Project
+from curaline.sql import literal, literal_list
 
 NOT_KNOWN = "not known"
 
@@ -108,12 +109,8 @@ def _blocked_build(project: Project, name: str) -> dict[str, Any] | None:
     return {**build.manifest, "gate_report": build.gate_report}
 
 
-def _q(value: str | Path) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _files(paths: Sequence[Path]) -> str:
-    return "[" + ", ".join(_q(p) for p in paths) + "]"
+_q = literal
+_files = literal_list
 
 
 @dataclass

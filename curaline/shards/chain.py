@@ -3,7 +3,7 @@
 The stages and their kernels and settings come from the stage registry
 (`curaline.stages`: the rows made by the `source_records` step, after ingest); this
 module adds what a worker needs besides: the signal columns each kernel adds, and the
-one setting that comes from the source itself (its declared languages).
+settings that come from the source itself (its profile and `stages:`, its declared languages).
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from curaline.stage import stage_signals
 
 #: what a worker imports once, in the forkserver, before its first shard
 WORKER_MODULES = ("curaline.shards.runner", "curaline.shards.reader", "curaline.schemas", "curaline.kernels.normalize",
-                  "curaline.kernels.langid", "curaline.kernels.quality", "curaline.kernels.pii",
-                  "curaline.kernels.toxicity", "polars", "pandera.polars")  # fmt: skip
+                  "curaline.kernels.langid", "curaline.kernels.quality", "curaline.kernels.quality_model",
+                  "curaline.kernels.code_rules", "curaline.kernels.pii", "curaline.kernels.toxicity", "polars",
+                  "pandera.polars")  # fmt: skip
 
 
 def _signals() -> dict[str, tuple[Callable[[str], Mapping[str, pa.DataType]], str]]:
@@ -44,10 +45,17 @@ def chain_stages() -> tuple[str, ...]:
 
 
 def stage_settings(name: str, manifest: SourceManifest, project: Project) -> Any:
-    """A stage's settings; the source's declared languages are language_checked's keep-list."""
+    """A stage's settings for one source: its profile and `stages:` laid over curaline.yaml's
+    (`Project.for_source`); the source's declared languages are language_checked's keep-list;
+    the quality stage's trained model path resolves against the project root."""
+    own = project.for_source(manifest)
     if name == "language_checked" and manifest.languages:
-        return project.config.for_stage(name, keep_languages=tuple(manifest.languages))
-    return project.config.for_stage(name)
+        return own.config.for_stage(name, keep_languages=tuple(manifest.languages))
+    if name == "quality_filtered":
+        from curaline.stage_settings import quality_config
+
+        return quality_config(own)
+    return own.config.for_stage(name)
 
 
 def record_chain(manifest: SourceManifest, project: Project) -> tuple[ChainStage, ...]:

@@ -28,7 +28,8 @@ def test_verbatim_and_lightly_edited_copies_are_dropped_with_the_item_named() ->
     result = decontaminate(docs, kind="document", index=idx)
     assert result.keep.tolist() == [False, False, True]
     assert set(result.events["reason"].to_pylist()) == {"contaminated_eval_ngram"}
-    assert result.events["detail"][0].as_py() == "eval_item=ev:0000000000000000 eval_source=ev"
+    assert result.events["related_doc_id"][0].as_py() == "ev:0000000000000000"
+    assert result.events["detail"][0].as_py() == "eval_source=ev"
     assert result.table["contaminated_by"].to_pylist()[:2] == ["ev:0000000000000000"] * 2
     assert idx.too_short == 1  # "Name two primes." is too generic to be evidence
 

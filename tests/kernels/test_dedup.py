@@ -195,7 +195,8 @@ def test_deterministic_and_events(real_texts: list[str]) -> None:
     assert events.schema == EVENT_SCHEMA
     assert set(events["action"].to_pylist()) == {"merge-into"}
     assert events.num_rows == first.num_rows
-    assert events["detail"][0].as_py().startswith("into=d")
+    assert events["related_doc_id"][0].as_py().startswith("d")
+    assert all(d is None or d.startswith("cluster=") for d in events["detail"].to_pylist())  # never the kept doc
 
 
 def test_exact_jaccard_backends_agree(real_texts: list[str]) -> None:

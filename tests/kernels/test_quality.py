@@ -386,7 +386,7 @@ def test_real_web_documents(shared_data: Path) -> None:
     dropped = set(np.asarray(table["doc_id"])[~res.keep].tolist())
     assert set(res.events["doc_id"].to_pylist()) == dropped and res.events.num_rows == len(dropped)
     assert all(
-        r.startswith(("gopher_", "c4_", "fineweb_", "empty_text"))
+        r.startswith(("gopher_", "c4_", "fineweb_", "empty_text", "quality_model_low"))
         for r in res.events["reason"].to_pylist()
     )
     assert not np.isnan(np.asarray(res.events["threshold"], dtype=float)).any()

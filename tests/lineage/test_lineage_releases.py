@@ -98,11 +98,13 @@ def test_trace_of_a_taken_down_record_names_the_version_that_lost_it_and_why(rel
     assert isinstance(t, dict)
     assert t["origin"] is None  # no longer in the current raw_records output
     takedown = {"action": "takedown", "reason": "takedown_request", "value": None, "threshold": None,
-                "detail": REQUEST, "partition": "notes", "run_id": TAKEDOWN_RUN, "recorded_at": takedown_at}  # fmt: skip
+                "detail": REQUEST, "related_doc_id": None, "partition": "notes", "run_id": TAKEDOWN_RUN,
+                "recorded_at": takedown_at}  # fmt: skip
     assert t["stages"] == [
         {"stage": "raw_records", "status": "taken down", "events": [takedown]},
         {"stage": "release", "status": "dropped", "events": [
             {"action": "drop", "reason": "mix_downsampled", "value": None, "threshold": None, "detail": None,
+             "related_doc_id": None,
              "partition": "r2", "run_id": OTHER_RELEASE_RUN,
              "recorded_at": recorded_at(project, "release", "r2", OTHER_RELEASE_RUN)}]},
     ]  # fmt: skip

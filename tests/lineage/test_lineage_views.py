@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from curaline.lineage.views import (
     HIDDEN_COLUMNS,
     LEDGER_COLUMNS,
     LINEAGE_VIEWS,
+    ledger_files,
     open_views,
     retry_replaced,
 )
@@ -95,18 +95,39 @@ def test_views_exist_with_their_columns_before_any_run(tmp_path: Path) -> None:
 def test_ledger_view_holds_only_each_stage_and_partitions_latest_run(tmp_path: Path) -> None:
     project = make_project(tmp_path / "proj")
     ids = ["notes:00000000000000a1", "notes:00000000000000a2"]
-    write_ledger(project, make_events(ids, "drop", "too_short"), stage="quality", partition="notes", run_id="run-1")
-    time.sleep(0.01)
-    write_ledger(project, make_events(ids[:1], "drop", "too_short"), stage="quality", partition="notes", run_id="run-2")
+    first = write_ledger(project, make_events(ids, "drop", "too_short"), stage="quality", partition="notes",
+                         run_id="run-9")  # fmt: skip
+    second = write_ledger(project, make_events(ids[:1], "drop", "too_short"), stage="quality", partition="notes",
+                          run_id="run-2")  # fmt: skip
     write_ledger(project, make_events(ids[1:], "redact", "email"), stage="pii", partition="notes", run_id="run-1")
+    # the order is what the files record, not their mtimes (a clone or `dvc pull` sets those anew)
+    os.utime(first, ns=(2_000_000_000_000_000_000, 2_000_000_000_000_000_000))
+    os.utime(second, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
     con = open_views(project)
     current = con.sql("SELECT stage, run_id, doc_id FROM ledger ORDER BY ALL").fetchall()
     assert current == [("pii", "run-1", ids[1]), ("quality", "run-2", ids[0])]
     assert con.sql("SELECT count(*) FROM ledger_history").fetchall() == [(4,)]
+    assert ledger_files(project, partition="notes", latest=False)[-2:] == [first, second]
     # a rerun with nothing to drop still supersedes: its empty file is the latest
-    time.sleep(0.01)
-    write_ledger(project, make_events([], "drop", "too_short"), stage="quality", partition="notes", run_id="run-3")
+    write_ledger(project, make_events([], "drop", "too_short"), stage="quality", partition="notes", run_id="run-0")
     assert open_views(project).sql("SELECT stage FROM ledger").fetchall() == [("pii",)]
+
+
+def test_a_ledger_file_written_before_related_doc_id_reads_with_it(tmp_path: Path) -> None:
+    """Old files carried the kept doc of a merge and the eval item of a contamination in `detail`."""
+    project = make_project(tmp_path / "proj")
+    merge = make_events(["a:0000000000000001"], "merge-into", "near_duplicate", detail="into=b:0000000000000002;cluster=c")
+    path = write_ledger(project, merge, stage="deduplicated", partition=None, run_id="old")
+    pq.write_table(pq.read_table(path).drop_columns(["related_doc_id"]), path)  # as the old writer wrote it
+    drop = make_events(["a:0000000000000003"], "drop", "contaminated_eval_ngram",
+                       detail="eval_item=ev:0000000000000004 eval_source=ev")  # fmt: skip
+    old = write_ledger(project, drop, stage="decontaminated", partition=None, run_id="old")
+    pq.write_table(pq.read_table(old).drop_columns(["related_doc_id"]), old)
+    new = make_events(["a:0000000000000005"], "merge-into", "exact_duplicate", related_doc_id=["b:0000000000000006"])
+    write_ledger(project, new, stage="deduplicated", partition="web", run_id="new")
+    rows = open_views(project).sql("SELECT doc_id, related_doc_id FROM ledger_history ORDER BY doc_id").fetchall()
+    assert rows == [("a:0000000000000001", "b:0000000000000002"), ("a:0000000000000003", "ev:0000000000000004"),
+                    ("a:0000000000000005", "b:0000000000000006")]  # fmt: skip
 
 
 def count(project: Project, what: str) -> list[tuple[int]]:
@@ -142,6 +163,8 @@ WRITER = textwrap.dedent(
         write_parquet(raw, pa.concat_tables([base] * (1 + i % 3)))
         ev = dict(template, run=dict(template["run"], runId=f"00000000-0000-4000-8000-{i:012d}"))
         write_run(project, [ev])
+        if i == 1:
+            print("started", flush=True)  # the reader starts once there is something to race with
     print(i)
     """
 )
@@ -164,11 +187,8 @@ def test_queries_work_while_a_writer_process_writes(curated: Project, tmp_path: 
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(curated.root), "4", str(template)], env=env,
                               stdout=subprocess.PIPE, text=True)  # fmt: skip
     reads = 0
-    first = ledger_path(curated, "quality_filtered", "notes", "w1")
     try:
-        deadline = time.monotonic() + 30
-        while not first.exists() and time.monotonic() < deadline:  # the writer has started writing
-            time.sleep(0.05)
+        assert writer.stdout is not None and writer.stdout.readline() == "started\n"
         while writer.poll() is None:
             # readers go through retry_replaced, as the CLI does: a file renamed over between
             # DuckDB reading its footer and its pages is simply read again
@@ -193,7 +213,7 @@ def test_queries_work_while_a_writer_process_writes(curated: Project, tmp_path: 
 
 
 def test_sources_counts_from_footers_equal_counts_from_the_rows(tmp_path: Path) -> None:
-    from curaline.ledger import REMOVAL_ACTIONS, SUMMARY_KEY, ledger_path, to_ledger
+    from curaline.ledger import REMOVAL_ACTIONS, SUMMARY_KEY, to_ledger
     from curaline.lineage import views
     from curaline.store import write_parquet
 

@@ -38,7 +38,7 @@ def _dedup(project: Project) -> tuple[dict[str, str], int]:
     for m in manifests:
         source_signatures(project, m, minhash, config)
     stats, events = deduplicate(project, manifests, minhash, config)
-    into = {e["doc_id"]: e["detail"].split(";")[0].removeprefix("into=") for e in events.to_pylist()}
+    into = {e["doc_id"]: e["related_doc_id"] for e in events.to_pylist()}
     return into, stats.near_removed
 
 

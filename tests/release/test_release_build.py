@@ -182,15 +182,26 @@ def test_quality_and_language_filters_drop_with_ledger_reasons(tmp_path: Path) -
         build_release(Project.at(tmp_path), spec, _manifests(tmp_path))
 
 
-def test_duplicate_clusters_and_prompts_never_straddle_splits(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("ledger_format", "folder"), [("related_doc_id", "p"), ("legacy detail", "p"),
+                                                      ("related_doc_id", "o'brien's data")])  # a quote in every path
+def test_duplicate_clusters_and_prompts_never_straddle_splits(tmp_path: Path, ledger_format: str, folder: str) -> None:
+    tmp_path = tmp_path / folder
     texts = [_text(i % 30, 12) for i in range(120)]  # every text 4 times
     ids = _source(tmp_path, "web", n=120, texts=texts)
     _source(tmp_path, "qa", kind="instruction", domain="web", n=60)
     project = Project.at(tmp_path)
     # the dedup stage's ledger: copies 30.. merge into the first record with the same text
-    events = make_events(pa.array(ids[30:]), "merge-into", "exact_duplicate", value=[1.0] * 90, threshold=1.0,
-                         detail=[f"into={ids[i % 30]}" for i in range(30, 120)])  # fmt: skip
-    write_ledger(project, events, stage="deduplicated", partition=None, run_id="r1")
+    kept = [ids[i % 30] for i in range(30, 120)]
+    if ledger_format == "related_doc_id":
+        events = make_events(pa.array(ids[30:]), "merge-into", "exact_duplicate", value=[1.0] * 90, threshold=1.0,
+                             related_doc_id=kept)  # fmt: skip
+        write_ledger(project, events, stage="deduplicated", partition=None, run_id="r1")
+    else:  # a file written before the ledger had related_doc_id: the kept doc only in `detail`
+        events = make_events(pa.array(ids[30:]), "merge-into", "exact_duplicate", value=[1.0] * 90, threshold=1.0,
+                             detail=[f"into={k}" for k in kept])  # fmt: skip
+        path = write_ledger(project, events, stage="deduplicated", partition=None, run_id="r1")
+        old = pq.read_table(path)
+        pq.write_table(old.drop_columns(["related_doc_id"]), path)
     (tmp_path / "data" / "toxicity_screened").mkdir(parents=True)
     for sid in ("web", "qa"):
         (tmp_path / "data" / "decontaminated" / f"{sid}.parquet").rename(tmp_path / "data" / "toxicity_screened" / f"{sid}.parquet")
