@@ -15,7 +15,16 @@ def dedup_configs(project):
 
 def _deduplicate(context, project, manifests) -> GlobalOutcome:
     minhash, dedup = dedup_configs(project)
-    stats, events = deduplicate(project, manifests, minhash, dedup)
+    from assets.record_stage import engine_config
+    from curaline.engine import make_engine
+
+    config = engine_config(project)
+    if config.kind == "ray":  # exact and near dedup as shuffles on the cluster (same removals as locally)
+        context.log.info(f"deduplicated: shuffles on the {config.label} engine")
+        with make_engine(config) as engine:
+            stats, events = deduplicate(project, manifests, minhash, dedup, engine=engine)
+    else:
+        stats, events = deduplicate(project, manifests, minhash, dedup)
     pairs = Counter({f"{a} → {b}": n for (a, b), n in stats.source_pairs.items()})
     plot = png_markdown(histogram_png(stats.jaccards, title="Jaccard of removed near duplicates to the kept doc",
                                       xlabel="Jaccard (word 5-grams)", threshold=dedup.threshold), "jaccard")  # fmt: skip

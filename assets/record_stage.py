@@ -75,7 +75,8 @@ class RecordStage:
 
 def engine_config(project: Any) -> EngineConfig:
     workers = os.environ.get(WORKERS_ENV)
-    return project.config.engine.with_workers(int(workers) if workers else None)
+    # CURALINE_ENGINE / CURALINE_ENGINE_ADDRESS: `curaline run --engine ray --address ADDR`
+    return project.config.engine.with_workers(int(workers) if workers else None).with_environment()
 
 
 def _checks(chain: Sequence[RecordStage]) -> list[dg.AssetCheckSpec]:
@@ -124,6 +125,7 @@ def source_records_asset(chain: Sequence[RecordStage], descriptions: Mapping[str
         tasks = source_tasks(proj, manifest, context.run_id, chain_run, takedown_requests=requests)
         config = engine_config(proj)
         progress = Progress(f"{source_id}: shards", len(tasks), stream=io.StringIO(), tty=False, log=context.log.info)
+        context.log.info(f"{source_id}: {len(tasks)} shard(s) on the {config.label} engine")
         with make_engine(config, preload=WORKER_MODULES) as engine:
             results = run_phase(engine, tasks, progress=lambda r: progress.update(skipped=r["skipped"]))
         for r in results:

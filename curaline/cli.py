@@ -179,30 +179,43 @@ def _alive(pid: int) -> bool:
 
 
 def run_pipeline(project: Project, *, echo: Callable[[str], None] = click.echo, workers: int | None = None,
-                 wait: bool = False) -> bool:  # fmt: skip
+                 wait: bool = False, engine: str | None = None, address: str | None = None) -> bool:  # fmt: skip
     """Materialize every asset for the project's sources; True when every run succeeded.
 
     One run at a time per project (the project lock: refused, or with wait, waited for).
-    workers overrides `engine.workers` of curaline.yaml.
+    workers overrides `engine.workers` of curaline.yaml; engine and address its `engine.kind`
+    and `engine.address` (`--engine ray --address ADDR`).
     """
+    from curaline.engine.base import ADDRESS_ENV, ENGINE_ENV
     from curaline.runlock import ProjectLocked, project_lock
 
-    previous = os.environ.get("CURALINE_WORKERS")
-    if workers is not None:  # what the per-source steps of this process use (curaline.yaml otherwise)
+    try:
+        engine_config = project.config.engine.with_workers(workers).with_engine(engine, address)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    # the Dagster steps run in this process and build their engine from curaline.yaml and these
+    saved = {k: os.environ.get(k) for k in ("CURALINE_WORKERS", ENGINE_ENV, ADDRESS_ENV)}
+    if workers is not None:
         os.environ["CURALINE_WORKERS"] = str(workers)
+    os.environ[ENGINE_ENV] = engine_config.kind
+    if engine_config.kind == "ray":
+        os.environ[ADDRESS_ENV] = engine_config.resolved_address
+    else:
+        os.environ.pop(ADDRESS_ENV, None)
     try:
         with project_lock(project.root, wait=wait, on_wait=echo):
-            return _run_pipeline(project, echo=echo, workers=workers)
+            return _run_pipeline(project, echo=echo, engine_config=engine_config)
     except ProjectLocked as exc:
         raise UserError(str(exc)) from None
     finally:
-        if previous is None:
-            os.environ.pop("CURALINE_WORKERS", None)
-        else:
-            os.environ["CURALINE_WORKERS"] = previous
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
-def _run_pipeline(project: Project, *, echo: Callable[[str], None], workers: int | None) -> bool:
+def _run_pipeline(project: Project, *, echo: Callable[[str], None], engine_config: Any) -> bool:
     from curaline.sources import load_manifests
 
     manifests, problems = load_manifests(project.sources_dir, strict=False)
@@ -248,7 +261,6 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], workers: int
     import socket
 
     tags = {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
-    engine_config = project.config.engine.with_workers(workers)
     ok = True
     from curaline.versioning import VersioningError, commit_compliance_state, deferred_pushes
 
@@ -479,7 +491,12 @@ def _next_steps(project: Project) -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="worker processes for the shards (default: engine.workers of curaline.yaml, else every core)")
 @click.option("--wait", is_flag=True, help="if another run holds the project, wait for it instead of refusing")
-def run_cmd(accept_changed_sources: bool, project_dir: Path | None, workers: int | None, wait: bool) -> None:
+@click.option("--engine", type=click.Choice(["local", "ray"]), default=None,
+              help="where shards run (default: engine.kind of curaline.yaml, else local)")
+@click.option("--address", default=None, metavar="ADDR",
+              help="the Ray cluster for --engine ray: auto, host:port or ray://host:port (default: engine.address, else auto)")
+def run_cmd(accept_changed_sources: bool, project_dir: Path | None, workers: int | None, wait: bool,
+            engine: str | None, address: str | None) -> None:
     """Materialize every asset for the project's sources (the job the UI runs)."""
     project = Project.at(project_dir)
     click.echo(f"curaline run: project {project.root}")
@@ -490,7 +507,7 @@ def run_cmd(accept_changed_sources: bool, project_dir: Path | None, workers: int
         lines = "\n".join(f"  {sid}: md5 {old} in {SOURCES_LOCK}, now {new}" for sid, (old, new) in sorted(changed.items()))
         raise UserError(f"source files outside the project changed since they were pinned:\n{lines}\n"
                         "rerun with --accept-changed-sources to read them (the lock is then updated)")  # fmt: skip
-    ok = run_pipeline(project, workers=workers, wait=wait)
+    ok = run_pipeline(project, workers=workers, wait=wait, engine=engine, address=address)
     _print_summary(project)
     if not ok:
         click.echo("some runs failed: open the Dagster UI or the run logs for the failing step", err=True)

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -111,9 +112,14 @@ class DedupStats:
 
 
 def deduplicate(
-    project: Project, manifests: list[SourceManifest], minhash: MinHashConfig, dedup: DedupConfig
+    project: Project, manifests: list[SourceManifest], minhash: MinHashConfig, dedup: DedupConfig,
+    engine: Any = None,
 ) -> tuple[DedupStats, pa.Table]:
-    """Remove exact then near duplicates across sources; returns stats and ledger events."""
+    """Remove exact then near duplicates across sources; returns stats and ledger events.
+
+    With an engine (the Ray engine), exact and near removals are computed by shuffles on it
+    (`curaline.dedup_shuffle`; preference sources keep the local path).
+    """
     training = [m for m in manifests if m.kind != "evaluation" and m.kind not in NON_TEXT_KINDS
                 and project.stage_path(INPUT_STAGE, m.id).exists()]  # fmt: skip
     stats = DedupStats()
@@ -142,32 +148,40 @@ def deduplicate(
     meta = pa.concat_tables(metas)
     stats.rows_in = meta.num_rows
 
-    exact = exact_duplicates(meta)
-    con = duckdb.connect()
-    try:
-        listing = ", ".join(f"'{project.stage_path(SIGNATURE_STAGE, m.id)}'" for m in training)
-        pairs = candidate_pairs(con, f"read_parquet([{listing}])", max_bucket_pairs=dedup.max_bucket_pairs)
-    finally:
-        con.close()
-    gone = exact["doc_id"]
-    pairs = pairs.filter(pc.invert(pc.or_(pc.is_in(pairs["a"], value_set=gone), pc.is_in(pairs["b"], value_set=gone))))
-    stats.candidate_pairs = pairs.num_rows
-    ids = meta["doc_id"]
-    pair_rows = pa.table({  # doc ids -> meta row numbers, vectorized
-        "a": pc.index_in(pairs["a"], value_set=ids).cast(pa.int64()),
-        "b": pc.index_in(pairs["b"], value_set=ids).cast(pa.int64()),
-    })  # fmt: skip
-    rows = needed_rows(pair_rows)
-    sets = shingle_sets(_texts_at(project, training, rows), config=minhash)
-    is_pair = np.concatenate([np.full(t.num_rows, m.kind == "preference") for m, t in zip(training, metas, strict=True)])
-    similarity = None
-    if is_pair[rows].any():
-        parts = [pa.concat_arrays([p[i] for p in pref_parts]) if pref_parts else pa.array([], pa.string())
-                 for i in range(len(PAIR_PARTS))]  # fmt: skip
-        similarity = pair_similarity(exact_similarity(sets, rows, meta.num_rows, dedup.threshold), rows, is_pair,
-                                     parts, minhash, dedup.threshold)  # fmt: skip
-    del pref_parts
-    near = near_duplicates(meta, pair_rows, sets=sets, set_rows=rows, config=dedup, similarity=similarity)
+    from curaline.dedup_shuffle import shuffled_removals, supported
+
+    if engine is not None and supported(training):  # shuffles on the engine (Ray): same removals
+        del pref_parts
+        shuffled = shuffled_removals(project, training, minhash, dedup, engine)
+        exact, near = shuffled.exact, shuffled.near
+        stats.candidate_pairs = shuffled.candidate_edges  # verified edges: reducers send no unverified pair
+    else:
+        exact = exact_duplicates(meta)
+        con = duckdb.connect()
+        try:
+            listing = ", ".join(f"'{project.stage_path(SIGNATURE_STAGE, m.id)}'" for m in training)
+            pairs = candidate_pairs(con, f"read_parquet([{listing}])", max_bucket_pairs=dedup.max_bucket_pairs)
+        finally:
+            con.close()
+        gone = exact["doc_id"]
+        pairs = pairs.filter(pc.invert(pc.or_(pc.is_in(pairs["a"], value_set=gone), pc.is_in(pairs["b"], value_set=gone))))
+        stats.candidate_pairs = pairs.num_rows
+        ids = meta["doc_id"]
+        pair_rows = pa.table({  # doc ids -> meta row numbers, vectorized
+            "a": pc.index_in(pairs["a"], value_set=ids).cast(pa.int64()),
+            "b": pc.index_in(pairs["b"], value_set=ids).cast(pa.int64()),
+        })  # fmt: skip
+        rows = needed_rows(pair_rows)
+        sets = shingle_sets(_texts_at(project, training, rows), config=minhash)
+        is_pair = np.concatenate([np.full(t.num_rows, m.kind == "preference") for m, t in zip(training, metas, strict=True)])
+        similarity = None
+        if is_pair[rows].any():
+            parts = [pa.concat_arrays([p[i] for p in pref_parts]) if pref_parts else pa.array([], pa.string())
+                     for i in range(len(PAIR_PARTS))]  # fmt: skip
+            similarity = pair_similarity(exact_similarity(sets, rows, meta.num_rows, dedup.threshold), rows, is_pair,
+                                         parts, minhash, dedup.threshold)  # fmt: skip
+        del pref_parts
+        near = near_duplicates(meta, pair_rows, sets=sets, set_rows=rows, config=dedup, similarity=similarity)
     events = merge_events(exact, near, dedup)
 
     stats.exact_removed, stats.near_removed = exact.num_rows, near.num_rows

@@ -18,8 +18,24 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-#: The engines curaline knows; `ray` is the next implementation of the same interface.
-ENGINE_KINDS = ("local",)
+#: The engines curaline knows: a process pool here, or Ray tasks on a cluster.
+ENGINE_KINDS = ("local", "ray")
+#: `curaline run --engine/--address` set these for the Dagster steps the command runs (as --workers sets
+#: CURALINE_WORKERS): the steps run in the same process and build their engine from the project's config
+ENGINE_ENV = "CURALINE_ENGINE"
+ADDRESS_ENV = "CURALINE_ENGINE_ADDRESS"
+
+
+def check_address(address: str, where: str = "engine.address") -> str:
+    """A Ray address: `auto` (the cluster this machine last started), `host:port` (the GCS) or `ray://host:port`."""
+    text = address.strip()
+    if text == "auto":
+        return text
+    rest = text.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or "/" in host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{where}: {address!r} is not a Ray address; use auto, host:port or ray://host:port")
+    return text
 
 
 def default_workers() -> int:
@@ -32,10 +48,11 @@ def default_workers() -> int:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """`engine: {kind: local, workers: N}`; workers None means every core."""
+    """`engine: {kind: local, workers: N}` or `{kind: ray, address: ADDR}`; workers None means every core."""
 
     kind: str = "local"
     workers: int | None = None
+    address: str | None = None  # ray only; None there means "auto"
 
     @classmethod
     def parse(cls, raw: object, where: str = "curaline.yaml") -> EngineConfig:
@@ -44,16 +61,52 @@ class EngineConfig:
             return cls()
         if not isinstance(raw, Mapping):
             raise ValueError(f"{where}: engine: must be a mapping like {{kind: local, workers: 4}}")
-        unknown = sorted(set(map(str, raw)) - {"kind", "workers"})
+        unknown = sorted(set(map(str, raw)) - {"kind", "workers", "address"})
         if unknown:
-            raise ValueError(f"{where}: engine: unknown key(s) {', '.join(unknown)}; allowed: kind, workers")
+            raise ValueError(f"{where}: engine: unknown key(s) {', '.join(unknown)}; allowed: kind, workers, address")
         kind = raw.get("kind", "local")
         if kind not in ENGINE_KINDS:
             raise ValueError(f"{where}: engine.kind: {kind!r} is not one of {', '.join(ENGINE_KINDS)}")
         workers = raw.get("workers")
         if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
             raise ValueError(f"{where}: engine.workers: must be a positive integer, got {workers!r}")
-        return cls(kind=str(kind), workers=workers)
+        address = raw.get("address")
+        if address is not None:
+            if kind != "ray":
+                raise ValueError(f"{where}: engine.address: only a ray engine has an address (kind is {kind!r})")
+            if not isinstance(address, str):
+                raise ValueError(f"{where}: engine.address: must be a string like auto or 127.0.0.1:6379")
+            address = check_address(address, f"{where}: engine.address")
+        return cls(kind=str(kind), workers=workers, address=address)
+
+    def with_engine(self, kind: str | None, address: str | None = None) -> EngineConfig:
+        """The config with `--engine KIND --address ADDR` applied (an address alone implies ray)."""
+        if kind is None and address is None:
+            return self
+        kind = kind or ("ray" if address else self.kind)
+        if kind not in ENGINE_KINDS:
+            raise ValueError(f"--engine: {kind!r} is not one of {', '.join(ENGINE_KINDS)}")
+        if address is not None and kind != "ray":
+            raise ValueError("--address: only the ray engine has an address")
+        if address is not None:
+            address = check_address(address, "--address")
+        return EngineConfig(kind=kind, workers=self.workers,
+                            address=address or (self.address if kind == self.kind else None))  # fmt: skip
+
+    def with_environment(self) -> EngineConfig:
+        """The config with what `curaline run` put in the environment for its steps (CURALINE_ENGINE...)."""
+        return self.with_engine(os.environ.get(ENGINE_ENV) or None, os.environ.get(ADDRESS_ENV) or None)
+
+    @property
+    def resolved_address(self) -> str:
+        return self.address or "auto"
+
+    @property
+    def label(self) -> str:
+        """Where shards run, for logs: `local, 4 workers` or `ray at 10.0.0.5:6379`."""
+        if self.kind == "ray":
+            return f"ray at {self.resolved_address}"
+        return f"{self.kind}, {self.resolved_workers} worker(s)"
 
     def with_workers(self, workers: int | None) -> EngineConfig:
         """The config with a command-line override (`--workers N`) applied."""
@@ -61,7 +114,7 @@ class EngineConfig:
             return self
         if workers < 1:
             raise ValueError(f"--workers must be at least 1, got {workers}")
-        return EngineConfig(kind=self.kind, workers=workers)
+        return EngineConfig(kind=self.kind, workers=workers, address=self.address)
 
     @property
     def resolved_workers(self) -> int:
@@ -103,6 +156,10 @@ def make_engine(config: EngineConfig, *, preload: Sequence[str] = ()) -> Engine:
 
     if config.kind == "local":
         return LocalEngine(config.resolved_workers, preload=preload)
+    if config.kind == "ray":
+        from curaline.engine.ray import RayEngine
+
+        return RayEngine(config.resolved_address)
     raise ValueError(f"engine kind {config.kind!r} is not available; known: {', '.join(ENGINE_KINDS)}")
 
 
