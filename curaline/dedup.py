@@ -104,6 +104,7 @@ class DedupStats:
     takedown_removed: int = 0
     clusters: int = 0
     candidate_pairs: int = 0
+    shuffle_bytes: int = 0  # on an engine: bytes its shuffles wrote to partition files
     by_source: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> (in, kept)
     source_pairs: Counter[tuple[str, str]] = field(default_factory=Counter)  # (removed src, kept src)
     removed_by: dict[str, Counter[str]] = field(default_factory=dict)  # source -> reason -> count
@@ -155,6 +156,7 @@ def deduplicate(
         shuffled = shuffled_removals(project, training, minhash, dedup, engine)
         exact, near = shuffled.exact, shuffled.near
         stats.candidate_pairs = shuffled.candidate_edges  # verified edges: reducers send no unverified pair
+        stats.shuffle_bytes = shuffled.shuffle_bytes
     else:
         exact = exact_duplicates(meta)
         con = duckdb.connect()

@@ -111,10 +111,19 @@ def _write_partitions(table: pa.Table, part: np.ndarray, out: Path, name: str, p
             pq.write_table(table.take(pa.array(rows)), folder / f"{name}.parquet")
 
 
+def _read(path: str, **options: Any) -> pa.Table:
+    """A source's dedup input; a folder without shards (a source that kept nothing) reads as no rows."""
+    from curaline.store import parquet_files
+
+    if not parquet_files(Path(path)):
+        return pa.table({"doc_id": pa.array([], pa.string()), "text": pa.array([], pa.string())})
+    return pq.read_table(path, **options)
+
+
 def _meta(source: SourceInput) -> tuple[pa.Table, pa.Array]:
     from curaline.dedup import dedup_text, normalized_hash
 
-    t = pq.read_table(source.input)
+    t = _read(source.input)
     text = dedup_text(t, source.kind)
     n = t.num_rows
     meta = pa.table({
@@ -161,7 +170,7 @@ def _texts(sources: Sequence[SourceInput], ids: pa.Array) -> tuple[pa.Array, pa.
 
     got_ids, got_text = [], []
     for s in sources:
-        t = pq.read_table(s.input, filters=pc.field("doc_id").isin(ids))
+        t = _read(s.input, filters=pc.field("doc_id").isin(ids))
         got_ids.append(t["doc_id"].combine_chunks())
         got_text.append(dedup_text(t, s.kind))
     return pa.concat_arrays(got_ids), pa.concat_arrays(got_text)
