@@ -190,6 +190,6 @@ def test_a_run_pushes_its_outputs_and_lineage_to_s3_and_a_clone_gets_them_back(
     subprocess.run(["git", "clone", "-q", str(root), str(bare)], check=True)
     manifest = json.loads((root / "data" / "releases" / "main" / "manifest.json").read_text())
     out = tmp_path / "v1"
-    res = CliRunner().invoke(main, ["release", "checkout", "main@v1", "--to", str(out), "--project", str(bare)])
-    assert res.exit_code == 0, res.output
+    checkout = CliRunner().invoke(main, ["release", "checkout", "main@v1", "--to", str(out), "--project", str(bare)])
+    assert checkout.exit_code == 0, checkout.output
     assert manifest["files"] and all(file_digest(out / f["path"]) == f["md5"] for f in manifest["files"])
