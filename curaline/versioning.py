@@ -692,7 +692,10 @@ def _fetch_verified(remotes: Sequence[Any], target: Path, md5: str, rel: str) ->
     tried = []
     for odb in remotes:
         rpath = odb.oid_to_path(md5)
-        tried.append(str(odb.path))
+        # the remote as its URL: an object store's odb.path is `bucket/prefix/files/md5`, which
+        # reads like a folder here; `s3://bucket/...` says where to look (a local one stays a path)
+        where = odb.fs.unstrip_protocol(odb.path)
+        tried.append(where)
         if not odb.fs.exists(rpath):
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -700,7 +703,7 @@ def _fetch_verified(remotes: Sequence[Any], target: Path, md5: str, rel: str) ->
         os.close(fd)
         try:
             odb.fs.get_file(rpath, tmp)
-            _copy_verified(Path(tmp), target, md5, rel, f"the DVC remote {odb.path}")
+            _copy_verified(Path(tmp), target, md5, rel, f"the DVC remote {where}")
         finally:
             Path(tmp).unlink(missing_ok=True)
         return
