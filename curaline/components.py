@@ -134,7 +134,6 @@ def star(task: StarTask) -> tuple[int, int]:
         pending = int(row[0])
         if pending == 0:  # a centre labels itself, a leaf its one (smaller) neighbour: the centre
             labels = con.sql("SELECT u AS node, coalesce(low, u) AS label FROM n").to_arrow_table()
-            Path(task.labels).parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(labels, task.labels)  # the result if no partition has pending nodes
         if task.large:  # link every larger neighbour v of u to m = min(N(u) + u)
             new = "SELECT e.v AS x, coalesce(n.low, n.u) AS y FROM e JOIN n USING (u) WHERE e.v > e.u"
@@ -162,6 +161,7 @@ def connected_components(engine: Any, edge_files: Sequence[str | Path], work: st
 
     work = Path(work)
     first = work / "round-00000"
+    first.mkdir(parents=True)
     splits = [SplitTask(str(f), str(first), partitions, f"e{i:05d}") for i, f in enumerate(edge_files)]
     edges = sum(n for _, n in engine.map(split_edges, splits, describe=lambda t: t.label))
     violations: list[int] = []
@@ -169,6 +169,7 @@ def connected_components(engine: Any, edge_files: Sequence[str | Path], work: st
     for k in range(max_rounds):
         out = work / f"round-{k + 1:05d}"
         labels = work / f"labels-{k:05d}"
+        labels.mkdir(parents=True)
         tasks = [StarTask(str(current / f"part-{r:05d}"), str(out), str(labels / f"part-{r:05d}.parquet"), partitions,
                           large=k % 2 == 0, name=f"r{r:05d}") for r in range(partitions)]  # fmt: skip
         pending = sum(p for _, (p, _n) in engine.map(star, tasks, describe=lambda t: t.label))
