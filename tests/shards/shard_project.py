@@ -32,3 +32,31 @@ def write_project(root: Path, *, docs: int = 240, shard_records: int = 40, relea
     (root / "sources" / "web.yaml").write_text(yaml.safe_dump(manifest))
     (root / "curaline.yaml").write_text(yaml.safe_dump({"ingest": {"shard_records": shard_records}}))
     return root
+
+
+def write_dedup_project(root: Path) -> Path:
+    """Two sources: `forum` holds exact copies (case, spaces), near copies (one word changed) and its own docs."""
+    (root / "sources").mkdir(parents=True)
+    (root / "corpus").mkdir()
+    web = [{"id": f"w{i}", "text": prose(1000 + i)} for i in range(60)]
+    forum = []
+    for i in range(36):
+        base = prose(1000 + i)
+        if i % 3 == 0:
+            text = base.replace(". ", ".   ").lower().capitalize()  # exact after lowering and squashing spaces
+        elif i % 3 == 1:
+            words = base.split()
+            words[len(words) // 2] = "zebra"
+            text = " ".join(words)
+        else:
+            text = prose(5000 + i)
+        forum.append({"id": f"f{i}", "text": text})
+    forum += [{"id": f"g{i}", "text": forum[1]["text"]} for i in range(2)]  # exact copies of a near copy
+    for name, rows, extra in (("web", web, {"priority": 1}), ("forum", forum, {"collected": "2024-01-01"})):
+        (root / "corpus" / f"{name}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+        manifest = {"id": name, "location": f"../corpus/{name}.jsonl", "format": "jsonl", "kind": "document",
+                    "fields": {"id": "id", "text": "text"}, "license": "CC-BY-4.0", "obtained": "public-dataset",
+                    "languages": ["en"], **extra}  # fmt: skip
+        (root / "sources" / f"{name}.yaml").write_text(yaml.safe_dump(manifest))
+    (root / "curaline.yaml").write_text(yaml.safe_dump({"ingest": {"shard_records": 25}}))
+    return root

@@ -30,7 +30,7 @@ import yaml  # noqa: E402
 from engine_tasks import fail_on_three  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 from ray_tasks import logged_work, where  # noqa: E402
-from shard_project import write_project  # noqa: E402
+from shard_project import write_dedup_project, write_project  # noqa: E402
 
 from curaline.engine import EngineConfig, LocalEngine, TaskError, make_engine  # noqa: E402
 from curaline.engine.ray import RayEngine, RayUnavailable  # noqa: E402
@@ -317,44 +317,12 @@ def test_curaline_run_refuses_a_bad_address_naming_it(tmp_path: Path) -> None:
 # ---- global stages as shuffles on Ray -------------------------------------------------------
 
 
-def _dedup_project(root: Path) -> Path:
-    """Two sources: `forum` holds exact copies (case, spaces), near copies (one word changed) and its own docs."""
-    import json
-
-    from tests_support import prose
-
-    (root / "sources").mkdir(parents=True)
-    (root / "corpus").mkdir()
-    web = [{"id": f"w{i}", "text": prose(1000 + i)} for i in range(60)]
-    forum = []
-    for i in range(36):
-        base = prose(1000 + i)
-        if i % 3 == 0:
-            text = base.replace(". ", ".   ").lower().capitalize()  # exact after lowering and squashing spaces
-        elif i % 3 == 1:
-            words = base.split()
-            words[len(words) // 2] = "zebra"
-            text = " ".join(words)
-        else:
-            text = prose(5000 + i)
-        forum.append({"id": f"f{i}", "text": text})
-    forum += [{"id": f"g{i}", "text": forum[1]["text"]} for i in range(2)]  # exact copies of a near copy
-    for name, rows, extra in (("web", web, {"priority": 1}), ("forum", forum, {"collected": "2024-01-01"})):
-        (root / "corpus" / f"{name}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-        manifest = {"id": name, "location": f"../corpus/{name}.jsonl", "format": "jsonl", "kind": "document",
-                    "fields": {"id": "id", "text": "text"}, "license": "CC-BY-4.0", "obtained": "public-dataset",
-                    "languages": ["en"], **extra}  # fmt: skip
-        (root / "sources" / f"{name}.yaml").write_text(yaml.safe_dump(manifest))
-    (root / "curaline.yaml").write_text(yaml.safe_dump({"ingest": {"shard_records": 25}}))
-    return root
-
-
 def test_dedup_by_shuffles_on_ray_removes_what_the_local_stage_removes(cluster: Cluster, tmp_path: Path) -> None:
     from curaline.dedup import deduplicate, source_signatures
     from curaline.dedup_shuffle import shuffled_removals
     from curaline.kernels.dedup import merge_events
 
-    project = Project.at(_dedup_project(tmp_path / "p"))
+    project = Project.at(write_dedup_project(tmp_path / "p"))
     manifests, _ = load_manifests(project.sources_dir)
     minhash, dedup = project.config.for_stage("minhash_bands"), project.config.for_stage("deduplicated")
     with LocalEngine(1) as engine:
