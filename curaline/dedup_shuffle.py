@@ -10,10 +10,16 @@ The same decisions as `curaline.dedup.deduplicate`, cut into tasks an engine run
   reducer per partition forms the candidate pairs of its buckets (all of a bucket is in one
   partition, so small buckets give all pairs and large ones the same star) and verifies each
   pair with the true Jaccard of its two documents' shingle sets, read from the input
-  folders. Only verified edges come back to the driver, which builds the connected
-  components (union-find) and applies the keep-policy with `near_duplicates`, the kernel
-  the local stage uses: a total order (priority, licence, date, doc id), so the result does
-  not depend on which reducer found an edge.
+  folders; it writes the verified edges to a file. Up to `driver_edge_limit` edges, the
+  driver reads them, builds the connected components (union-find) and applies the
+  keep-policy with `near_duplicates`, the kernel the local stage uses: a total order
+  (priority, licence, date, doc id), so the result does not depend on which reducer found
+  an edge. Beyond it the edges stay in files: `curaline.components` labels every node with
+  its component's smallest doc id (large-star/small-star, one engine map per round), the
+  edges are shuffled by label, and a reducer per label partition runs the unchanged
+  `near_duplicates` on its whole components (meta and shingle sets read for its documents
+  only). Components are independent and the keep-policy's order is total, so the union of
+  the reducers' removals equals the driver's; the driver concatenates them.
 
 Partitions travel as parquet files under the project (`.curaline/shuffle/<token>/`), so
 workers need only the shared filesystem the shard engine already needs. Preference
@@ -302,11 +308,13 @@ def shuffled_removals(project: Project, manifests: Sequence[SourceManifest], min
     driver_edge_limit: verified edges (as the reducers count them, a pair found in two
     partitions twice) up to which the driver gathers them and runs near_duplicates itself;
     above it, the components and the keep-policy run on the engine (`_distributed_near`).
-    Choose it as the driver's memory for this step divided by its bytes per edge: about
-    2 x doc-id bytes + 100 for the edge table and the union-find's arrays, plus the
-    shingle sets of the edges' documents (~4 bytes per shingle, one set per node, and
-    there are up to 2 nodes per edge) -- with 1-2 kB texts, of the order of 10 kB per
-    edge, so the default (2 M edges) keeps the driver near 20 GB at most.
+    Choose it as the driver's memory for this step divided by its bytes per edge: the edge
+    table and the union-find take about 300 bytes per edge (1 M edges of 14-character ids:
+    +310 MB peak RSS, benchmarks/bench_components.py), and the shingle sets of the edges'
+    documents 4 bytes per shingle, one set per node, up to 2 nodes per edge: about 1-3 kB
+    per edge for texts of a few hundred words. The default, 2 M edges, keeps the driver's
+    share of near dedup to a few GB; the distributed path holds only per-round counters
+    and the removal events (one row per removed document).
     """
     from curaline.dedup import INPUT_STAGE, SIGNATURE_STAGE
 
