@@ -232,8 +232,6 @@ def group_edges(task: GroupTask) -> int:
     """Each edge (a < b) of this node partition to the partition of its component's label; returns edge rows."""
     import duckdb
 
-    from curaline.components import _write
-
     with duckdb.connect() as con:
         con.execute("SET threads TO 1")
         edges = con.sql(f"""
@@ -241,7 +239,8 @@ def group_edges(task: GroupTask) -> int:
             FROM read_parquet('{Path(task.first) / '*.parquet'}') e JOIN read_parquet('{task.labels}') l ON e.u = l.node
             WHERE e.u < e.v
         """).to_arrow_table()  # fmt: skip
-    _write(edges, "p", Path(task.out), task.name, task.partitions)
+    _write_partitions(edges.drop_columns(["p"]), edges["p"].to_numpy().astype(np.int64), Path(task.out), task.name,
+                      task.partitions)  # fmt: skip
     return edges.num_rows
 
 
