@@ -10,10 +10,16 @@ The same decisions as `curaline.dedup.deduplicate`, cut into tasks an engine run
   reducer per partition forms the candidate pairs of its buckets (all of a bucket is in one
   partition, so small buckets give all pairs and large ones the same star) and verifies each
   pair with the true Jaccard of its two documents' shingle sets, read from the input
-  folders. Only verified edges come back to the driver, which builds the connected
-  components (union-find) and applies the keep-policy with `near_duplicates`, the kernel
-  the local stage uses: a total order (priority, licence, date, doc id), so the result does
-  not depend on which reducer found an edge.
+  folders; it writes the verified edges to a file. Up to `driver_edge_limit` edges, the
+  driver reads them, builds the connected components (union-find) and applies the
+  keep-policy with `near_duplicates`, the kernel the local stage uses: a total order
+  (priority, licence, date, doc id), so the result does not depend on which reducer found
+  an edge. Beyond it the edges stay in files: `curaline.components` labels every node with
+  its component's smallest doc id (large-star/small-star, one engine map per round), the
+  edges are shuffled by label, and a reducer per label partition runs the unchanged
+  `near_duplicates` on its whole components (meta and shingle sets read for its documents
+  only). Components are independent and the keep-policy's order is total, so the union of
+  the reducers' removals equals the driver's; the driver concatenates them.
 
 Partitions travel as parquet files under the project (`.curaline/shuffle/<token>/`), so
 workers need only the shared filesystem the shard engine already needs. Preference
@@ -35,8 +41,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curaline.components import Components, connected_components
 from curaline.kernels.dedup import (
     EXACT_SCHEMA,
+    NEAR_SCHEMA,
     DedupConfig,
     candidate_pairs,
     exact_duplicates,
@@ -52,6 +60,9 @@ from curaline.sources import SourceManifest
 
 #: reducers per shuffle when the caller does not say (a few per cluster CPU)
 DEFAULT_PARTITIONS = 8
+
+#: verified edges above which the driver no longer gathers them (see shuffled_removals)
+DRIVER_EDGE_LIMIT = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -85,10 +96,26 @@ class ReduceTask:
     gone: str = ""  # parquet of doc ids exact dedup removed (near pairs with them are dropped)
     minhash: MinHashConfig | None = None
     dedup: DedupConfig | None = None
+    edges: str = ""  # reduce_near_to_file: where its verified edges go
 
     @property
     def label(self) -> str:
         return f"reduce {Path(self.part).parent.name}/{Path(self.part).name}"
+
+
+@dataclass(frozen=True)
+class GroupTask:
+    """One node partition of the components: its edges, re-keyed by their component's label."""
+
+    first: str  # the components' round 0 partition: (u, v) both directions, u in this partition
+    labels: str  # (node, label) of the same partition
+    out: str  # groups/part-NNNNN/<name>.parquet, partitioned by label
+    partitions: int
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"group {self.name}"
 
 
 def supported(manifests: Sequence[SourceManifest]) -> bool:
@@ -203,18 +230,100 @@ def reduce_near(task: ReduceTask) -> pa.Table:
                      "jaccard": pa.array(j[keep], pa.float64())})  # fmt: skip
 
 
+def reduce_near_to_file(task: ReduceTask) -> int:
+    """reduce_near, its edges written to task.edges: the driver reads them or leaves them to the components."""
+    edges = reduce_near(task)
+    pq.write_table(edges, task.edges)
+    return edges.num_rows
+
+
+def group_edges(task: GroupTask) -> int:
+    """Each edge (a < b) of this node partition to the partition of its component's label; returns edge rows."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.execute("SET threads TO 1")
+        edges = con.sql(f"""
+            SELECT e.u AS a, e.v AS b, hash(l.label) % {task.partitions} AS p
+            FROM read_parquet('{Path(task.first) / '*.parquet'}') e JOIN read_parquet('{task.labels}') l ON e.u = l.node
+            WHERE e.u < e.v
+        """).to_arrow_table()  # fmt: skip
+    _write_partitions(edges.drop_columns(["p"]), edges["p"].to_numpy().astype(np.int64), Path(task.out), task.name,
+                      task.partitions)  # fmt: skip
+    return edges.num_rows
+
+
+def _meta_texts(sources: Sequence[SourceInput], ids: pa.Array) -> tuple[pa.Table, pa.Array]:
+    """The keep-policy keys (META_COLUMNS) and dedup texts of the given documents, from the input folders."""
+    from curaline.dedup import dedup_text, normalized_hash
+
+    metas, texts = [], []
+    for s in sources:
+        t = pq.read_table(s.input, filters=pc.field("doc_id").isin(ids))
+        text = dedup_text(t, s.kind)
+        n = t.num_rows
+        metas.append(pa.table({
+            "doc_id": t["doc_id"].combine_chunks(),
+            "source_id": pa.array([s.id] * n, pa.string()),
+            "priority": pa.array([s.priority] * n, pa.int64()),
+            "license_rank": pa.array([s.license_rank] * n, pa.int64()),
+            "collected": pa.array([s.collected] * n, pa.date32()),
+            "content_hash": normalized_hash(text),
+        }))  # fmt: skip
+        texts.append(text)
+    return pa.concat_tables(metas), pa.concat_arrays(texts)
+
+
+def keep_policy(task: ReduceTask) -> tuple[pa.Table, int]:
+    """near_duplicates on the whole components of one label partition: (NEAR_SCHEMA rows, distinct edges).
+
+    Components are independent and keep_rank is a total order (priority, licence, date,
+    doc id), so the order it gives a component's documents does not depend on which other
+    documents are in the table: the removals equal those of near_duplicates on all edges.
+    """
+    import duckdb
+
+    from curaline.dedup import near_empty
+
+    assert task.minhash is not None and task.dedup is not None
+    if not any(Path(task.part).glob("*.parquet")):
+        return near_empty(), 0
+    with duckdb.connect() as con:
+        con.execute("SET threads TO 1")
+        edges = con.sql(f"SELECT DISTINCT a, b FROM read_parquet('{Path(task.part) / '*.parquet'}')").to_arrow_table()
+    ids = pc.unique(pa.concat_arrays([edges["a"].combine_chunks(), edges["b"].combine_chunks()]))
+    meta, texts = _meta_texts(task.sources, ids)
+    sets = shingle_sets(texts, config=task.minhash)  # aligned with meta's rows
+    near = near_duplicates(meta, edges, sets=sets, config=task.dedup)
+    return near, edges.num_rows
+
+
 @dataclass
 class ShuffleResult:
     exact: pa.Table  # EXACT_SCHEMA, sorted by doc_id
     near: pa.Table  # NEAR_SCHEMA, sorted by doc_id
     documents: int
-    candidate_edges: int  # verified edges the reducers sent to the driver
+    candidate_edges: int  # distinct verified edges the reducers found
     shuffle_bytes: int  # bytes written to the partition files (both shuffles)
+    components: Components | None = None  # set when the edges were too many for the driver
 
 
 def shuffled_removals(project: Project, manifests: Sequence[SourceManifest], minhash: MinHashConfig,
-                      dedup: DedupConfig, engine: Any, *, partitions: int = DEFAULT_PARTITIONS) -> ShuffleResult:  # fmt: skip
-    """Exact and near removals of the training sources, computed by shuffles on `engine`."""
+                      dedup: DedupConfig, engine: Any, *, partitions: int = DEFAULT_PARTITIONS,
+                      driver_edge_limit: int = DRIVER_EDGE_LIMIT) -> ShuffleResult:  # fmt: skip
+    """Exact and near removals of the training sources, computed by shuffles on `engine`.
+
+    driver_edge_limit: verified edges (as the reducers count them, a pair found in two
+    partitions twice) up to which the driver gathers them and runs near_duplicates itself;
+    above it, the components and the keep-policy run on the engine (`_distributed_near`).
+    Choose it as the driver's memory for this step divided by its bytes per edge: the edge
+    table and the union-find take about 300 bytes per edge (1 M edges of 14-character ids:
+    +310 MB peak RSS, benchmarks/bench_components.py), and the shingle sets of the edges'
+    documents 4 bytes per shingle, one set per node, up to 2 nodes per edge: about 1-3 kB
+    per edge for texts of a few hundred words. The default, 2 M edges, keeps the driver's
+    share of near dedup to a few GB; the distributed path holds only per-round counters
+    and the removal events (one row per removed document).
+    """
     from curaline.dedup import INPUT_STAGE, SIGNATURE_STAGE
 
     training = [m for m in _training_kinds(manifests) if project.stage_path(INPUT_STAGE, m.id).exists()]
@@ -237,9 +346,17 @@ def shuffled_removals(project: Project, manifests: Sequence[SourceManifest], min
         pq.write_table(pa.table({"doc_id": exact["doc_id"]}), gone)  # shipped once, read by every reducer
         maps = [MapTask(s, str(near_dir), partitions) for s in sources]
         list(engine.map(map_bands, maps, describe=lambda t: t.label))
-        parts = [ReduceTask(str(near_dir / f"part-{r:05d}"), sources, str(gone), minhash, dedup) for r in range(partitions)]
-        edges = pa.concat_tables([t for _, t in engine.map(reduce_near, parts, describe=lambda t: t.label)])
+        edges_dir = work / "edges"
+        edges_dir.mkdir()
+        parts = [ReduceTask(str(near_dir / f"part-{r:05d}"), sources, str(gone), minhash, dedup,
+                            str(edges_dir / f"part-{r:05d}.parquet")) for r in range(partitions)]  # fmt: skip
+        found_edges = sum(n for _, n in engine.map(reduce_near_to_file, parts, describe=lambda t: t.label))
         shuffle_bytes = sum(p.stat().st_size for p in work.rglob("part-*/*.parquet"))
+        if found_edges > driver_edge_limit:
+            near, distinct, comps = _distributed_near(engine, [t.edges for t in parts], work, sources, minhash, dedup,
+                                                      partitions)  # fmt: skip
+            return ShuffleResult(exact, near, documents, distinct, shuffle_bytes, comps)
+        edges = pa.concat_tables([pq.read_table(t.edges) for t in parts])
         # a pair whose buckets fell in two partitions comes back twice: one edge
         edges = edges.group_by(["a", "b"]).aggregate([]).sort_by([("a", "ascending"), ("b", "ascending")])
         meta = pa.concat_tables(pq.read_table(f) for f in sorted(exact_dir.rglob("*.parquet"))) if documents else None
@@ -258,3 +375,17 @@ def shuffled_removals(project: Project, manifests: Sequence[SourceManifest], min
         return ShuffleResult(exact, near, documents, edges.num_rows, shuffle_bytes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _distributed_near(engine: Any, edge_files: list[str], work: Path, sources: tuple[SourceInput, ...],
+                      minhash: MinHashConfig, dedup: DedupConfig, partitions: int) -> tuple[pa.Table, int, Components]:  # fmt: skip
+    """Near removals with the edges left in files: components on the engine, then the keep-policy per component."""
+    comps = connected_components(engine, edge_files, work / "components", partitions=partitions)
+    groups = work / "groups"
+    tasks = [GroupTask(str(Path(comps.first) / Path(f).stem), f, str(groups), partitions, Path(f).stem)
+             for f in comps.labels]  # fmt: skip
+    list(engine.map(group_edges, tasks, describe=lambda t: t.label))
+    parts = [ReduceTask(str(groups / f"part-{r:05d}"), sources, "", minhash, dedup) for r in range(partitions)]
+    found = list(engine.map(keep_policy, parts, describe=lambda t: t.label))
+    near = pa.concat_tables([NEAR_SCHEMA.empty_table(), *(t for _, (t, _n) in found)]).cast(NEAR_SCHEMA)
+    return near.sort_by("doc_id"), sum(n for _, (_t, n) in found), comps

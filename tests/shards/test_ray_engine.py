@@ -335,6 +335,8 @@ def test_dedup_by_shuffles_on_ray_removes_what_the_local_stage_removes(cluster: 
     local_bytes = _digests(project.root)
     with RayEngine(cluster.address) as engine:
         got = shuffled_removals(project, manifests, minhash, dedup, engine, partitions=4)
+        # past the driver's edge limit: components and keep-policy as Ray tasks, the same removals
+        spread = shuffled_removals(project, manifests, minhash, dedup, engine, partitions=4, driver_edge_limit=0)
         # the stage itself on the engine: the same ledger events and the same output bytes
         stats_ray, events_ray = deduplicate(project, manifests, minhash, dedup, engine=engine)
     assert events_ray.equals(expected) and stats_ray.by_source == stats.by_source
@@ -346,6 +348,8 @@ def test_dedup_by_shuffles_on_ray_removes_what_the_local_stage_removes(cluster: 
     assert deduplicate(project, web, minhash, dedup)[1].num_rows == 0
     assert (got.exact.num_rows, got.near.num_rows) == (stats.exact_removed, stats.near_removed)
     assert merge_events(got.exact, got.near, dedup).equals(expected)  # same removals, clusters, kept docs, Jaccards
+    assert spread.components is not None and got.components is None
+    assert merge_events(spread.exact, spread.near, dedup).equals(expected) and spread.candidate_edges == got.candidate_edges
     assert got.documents == stats.rows_in and got.shuffle_bytes > 0 and got.candidate_edges >= stats.near_removed
     assert not (project.root / ".curaline" / "shuffle").exists() or not any((project.root / ".curaline" / "shuffle").iterdir())
 
