@@ -369,3 +369,46 @@ def test_decontamination_on_ray_ships_the_index_once_per_worker(cluster: Cluster
     assert stats_ray.by_source == stats.by_source
     # two 1-CPU worker nodes: the index was read at most once by each worker process Ray ran, never per task
     assert 1 <= stats_ray.index_loads < stats_ray.tasks and stats_ray.tasks >= 4
+
+
+DRIVER_KILLER = """
+import os, signal, sys
+sys.path[:0] = {paths!r}
+from curaline.engine.ray import RayEngine
+from curaline.project import Project
+from curaline.shards.chain import record_chain
+from curaline.shards.phase import source_tasks
+from curaline.shards.runner import run_phase
+from curaline.sources import load_manifests
+
+project = Project.at({root!r})
+(manifest,) = load_manifests(project.sources_dir)[0]
+def progress(result):
+    os.kill(os.getpid(), signal.SIGKILL)  # the driver dies at its first committed shard, tasks in flight
+with RayEngine({address!r}) as engine:
+    run_phase(engine, source_tasks(project, manifest, "killed", record_chain(manifest, project)), progress=progress)
+"""
+
+
+def test_a_killed_driver_leaves_committed_shards_that_a_rerun_resumes_from(
+    cluster: Cluster, local_run: tuple[Path, list[dict]], tmp_path: Path
+) -> None:
+    reference, _ = local_run
+    root = write_project(tmp_path / "p")
+    log = tmp_path / "killed.log"
+    with log.open("w") as err:
+        proc = subprocess.run([sys.executable, "-c", DRIVER_KILLER.format(paths=sys.path, root=str(root),
+                                                                          address=cluster.address)],
+                              stdout=err, stderr=err, timeout=300)  # fmt: skip
+    assert proc.returncode == -9, log.read_text()
+    committed = len(list((root / ".curaline" / "shards" / "web").glob("shard-*.json")))
+    assert 1 <= committed < 6
+    first_round: list[dict] = []
+    with RayEngine(cluster.address) as engine:  # Ray ended the dead driver's tasks; a shard's lock outlives none
+        project = Project.at(root)
+        (manifest,) = load_manifests(project.sources_dir)[0]
+        run_phase(engine, source_tasks(project, manifest, "resumed", record_chain(manifest, project)),
+                  progress=first_round.append)  # fmt: skip
+    assert sum(r["skipped"] for r in first_round) >= committed  # the committed shards were not redone
+    assert _digests(root) == _digests(reference)
+    assert _ledger_rows(root) == _ledger_rows(reference)  # each shard's rows once, whichever run committed it
