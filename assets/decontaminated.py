@@ -34,6 +34,7 @@ def _decontaminate(context, project, manifests) -> GlobalOutcome:
                "process, not once per task."] if stats.tasks else []),
         ],
         metadata={"eval_sets": ", ".join(stats.eval_sets), "eval_items": stats.eval_items,
+                  "engine": f"{engine.label}: {stats.tasks} task(s)" if stats.tasks else "driver",
                   "dropped_by_eval_set": counts_table(pairs, key="sources")},  # fmt: skip
     )
 

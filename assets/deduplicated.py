@@ -47,6 +47,9 @@ def _deduplicate(context, project, manifests) -> GlobalOutcome:
             "takedown_near_copies_dropped": stats.takedown_removed,
             "clusters": stats.clusters, "candidate_pairs": stats.candidate_pairs,
             "dropped_by_source_pair": counts_table(dict(pairs), key="sources"),
+            # where the removals were computed: the driver, or shuffles on a cluster (and how much they moved)
+            "engine": config.label if config.kind == "ray" else "driver",
+            **({"shuffle_bytes": stats.shuffle_bytes} if config.kind == "ray" else {}),
         },
     )  # fmt: skip
 

@@ -304,6 +304,16 @@ def test_curaline_run_on_ray_ends_with_the_local_runs_bytes(cluster: Cluster, tm
     assert f"web: 6 shard(s) on the ray at {cluster.address} engine" in logs
     assert f"deduplicated: shuffles on the ray at {cluster.address} engine" in logs
     assert any(m.startswith("web: shards: 6/6") for m in logs), [m for m in logs if "shards" in m]
+    # lineage came from the orchestrating process after the work: each stage's COMPLETE names its Dagster run
+    from curaline.lineage.views import event_files
+
+    events = pa.concat_tables(pq.read_table(f) for f in event_files(Project.at(remote))).to_pylist()
+    dagster_runs = {run.run_id for run in dg.DagsterInstance.from_config(str(remote / ".dagster")).get_runs()}
+    done = {(e["job"], e["partition"]): e for e in events if e["event_type"] == "COMPLETE"}
+    for stage in ("raw_records", "normalized", "pii_redacted", "toxicity_screened", "deduplicated"):
+        event = done[(stage, "web")] if (stage, "web") in done else done[(stage, None)]
+        assert event["parent_run_id"] in dagster_runs, (stage, event["parent_run_id"])
+    assert not any(e["event_type"] == "FAIL" for e in events)
 
 
 def test_curaline_run_refuses_a_bad_address_naming_it(tmp_path: Path) -> None:
