@@ -57,18 +57,34 @@ def histogram_png(
     return buf.getvalue()
 
 
+#: bars drawn at most; past it the largest are drawn and the rest summed into one bar (the
+#: tables beside the plots list every row: a plot of hundreds of bars is a tall, unreadable image)
+MAX_BARS = 25
+
+
+def capped(labels: Sequence[str], counts: Sequence[float], limit: int = MAX_BARS) -> tuple[list[str], list[float]]:
+    """The labels and counts to draw: all of them, or the limit - 1 largest and one bar for the rest."""
+    if len(labels) <= limit:
+        return [str(x) for x in labels], [float(c) for c in counts]
+    order = sorted(range(len(labels)), key=lambda i: -float(counts[i]))
+    top, rest = order[: limit - 1], order[limit - 1 :]
+    return ([str(labels[i]) for i in top] + [f"{len(rest)} others"],
+            [float(counts[i]) for i in top] + [float(sum(counts[i] for i in rest))])  # fmt: skip
+
+
 def bar_png(labels: Sequence[str], counts: Sequence[float], *, title: str) -> bytes:
-    """Horizontal bars, e.g. records removed by reason."""
+    """Horizontal bars, e.g. records removed by reason (at most MAX_BARS: see `capped`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    labels, counts = capped(labels, counts)
     height = 0.35 * max(len(labels), 2) + 0.8
     fig, ax = plt.subplots(figsize=(5.0, height), dpi=90)
     # numeric positions and fixed margins: string categories and tight_layout cost a callback and a
     # text measurement per label, several times the drawing itself
-    names = [str(x) for x in labels][::-1]
+    names = labels[::-1]
     ax.barh(np.arange(len(names)), list(counts)[::-1], color="#0EA5E9")
     ax.set_yticks(np.arange(len(names)), names)
     ax.set_title(title, fontsize=9)
