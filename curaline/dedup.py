@@ -124,10 +124,22 @@ def deduplicate(
     training = [m for m in manifests if m.kind != "evaluation" and m.kind not in NON_TEXT_KINDS
                 and project.stage_path(INPUT_STAGE, m.id).exists()]  # fmt: skip
     stats = DedupStats()
+    from curaline.dedup_shuffle import shuffled_removals, supported
+
+    on_engine = engine is not None and supported(training)
     # one pass for what every record contributes (its id, its source's rank, its content hash):
-    # no text is kept, so memory grows with the record count, not the corpus's bytes
+    # no text is kept, so memory grows with the record count, not the corpus's bytes. On an
+    # engine the map tasks hash the texts: the driver reads only the ids (for the statistics
+    # and the takedown check), a column, not the corpus
     metas, pref_parts = [], []
     for m in training:
+        if on_engine:
+            ids = [pq.read_table(f, columns=["doc_id"])["doc_id"].combine_chunks()
+                   for f in parquet_files(project.stage_path(INPUT_STAGE, m.id))]  # fmt: skip
+            n = sum(len(a) for a in ids)
+            metas.append(pa.table({"doc_id": pa.concat_arrays(ids) if ids else pa.array([], pa.string()),
+                                   "source_id": pa.array([m.id] * n, pa.string())}))  # fmt: skip
+            continue
         rank = CLASSES.index(classify(m.license))
         parts = []
         for t in _batches(project, m):
@@ -149,9 +161,7 @@ def deduplicate(
     meta = pa.concat_tables(metas)
     stats.rows_in = meta.num_rows
 
-    from curaline.dedup_shuffle import shuffled_removals, supported
-
-    if engine is not None and supported(training):  # shuffles on the engine (Ray): same removals
+    if on_engine:  # shuffles on the engine (Ray): same removals
         del pref_parts
         shuffled = shuffled_removals(project, training, minhash, dedup, engine)
         exact, near = shuffled.exact, shuffled.near

@@ -350,6 +350,9 @@ def test_dedup_by_shuffles_on_ray_removes_what_the_local_stage_removes(cluster: 
         # the stage itself on the engine: the same ledger events and the same output bytes
         stats_ray, events_ray = deduplicate(project, manifests, minhash, dedup, engine=engine)
     assert events_ray.equals(expected) and stats_ray.by_source == stats.by_source
+    # the driver read only ids on the engine path: the statistics it keeps from them are the local stage's
+    assert (stats_ray.rows_in, stats_ray.source_pairs, stats_ray.removed_by, stats_ray.biggest) == \
+        (stats.rows_in, stats.source_pairs, stats.removed_by, stats.biggest)  # fmt: skip
     assert _digests(project.root) == local_bytes and any("deduplicated" in p for p in local_bytes)
     web = [m for m in manifests if m.id == "web"]  # no duplicate at all: nothing removed, on both paths
     with RayEngine(cluster.address) as engine:
