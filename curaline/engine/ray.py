@@ -86,7 +86,14 @@ class RayEngine(Engine):
             os.environ.setdefault(LOOPBACK_ENV, "0")
         import ray
 
-        if not ray.is_initialized():
+        if ray.is_initialized():  # reuse this process's connection, but only to the cluster asked for
+            current = ray.get_runtime_context().gcs_address
+            wanted = self.address.removeprefix("ray://")
+            if self.address != "auto" and not self.address.startswith("ray://") and wanted != current:
+                probe(self.address)  # nothing there: refused as without a connection
+                raise RayUnavailable(f"this process is connected to the Ray cluster at {current}; it cannot also "
+                                     f"use {self.address!r} (one cluster per process)")  # fmt: skip
+        else:
             probe(self.address)
             try:
                 ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False,

@@ -137,6 +137,23 @@ def test_no_cluster_at_the_address_is_refused_clearly() -> None:
         list(engine.map(where, [1]))
 
 
+def test_a_process_connected_to_one_cluster_refuses_another_address(cluster: Cluster) -> None:
+    # found by CI's second, reshuffled run: after a test left this process connected to the module's
+    # cluster, the engine reused that connection for any address instead of refusing a dead one
+    was = ray.is_initialized()
+    if not was:
+        ray.init(address=cluster.address, log_to_driver=False)
+    try:
+        with pytest.raises(RayUnavailable, match="no Ray cluster at '127.0.0.1:1'"), RayEngine("127.0.0.1:1") as engine:
+            list(engine.map(where, [1]))
+        with RayEngine(cluster.address) as engine:  # the cluster it is connected to: reused, left connected
+            assert len(list(engine.map(where, [1, 2]))) == 2
+        assert ray.is_initialized()
+    finally:
+        if not was:
+            ray.shutdown()
+
+
 def test_engine_config_names_a_ray_cluster(tmp_path: Path) -> None:
     (tmp_path / "curaline.yaml").write_text("engine:\n  kind: ray\n  address: ray://127.0.0.1:10001\n")
     config = Project.at(tmp_path).config.engine
