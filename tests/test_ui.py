@@ -102,7 +102,9 @@ def test_screenshots_of_the_graph_and_an_asset_page(ui, tmp_path: Path) -> None:
     assert graphql(port, NUX_QUERY) == {"shouldShowNux": False}
     artifacts = Path(os.environ.get("CURALINE_SCREENSHOTS") or tmp_path)
     artifacts.mkdir(parents=True, exist_ok=True)
-    for name, path in (("asset-graph", "asset-groups"), ("asset-quality_filtered", "assets/quality_filtered")):
+    pages = (("asset-graph", "asset-groups"), ("asset-quality_filtered", "assets/quality_filtered"),
+             ("asset-deduplicated", "assets/deduplicated"))  # where the removals ran: the engine's metadata
+    for name, path in pages:
         out = artifacts / f"{name}.png"
         out.unlink(missing_ok=True)
         profile = tmp_path / f".chromium-{name}"
