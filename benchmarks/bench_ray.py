@@ -39,19 +39,11 @@ import yaml  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-CORPUS = REPO.parent / "shared" / "bench" / "corpus-100k"
+sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_engine import CORPUS  # noqa: E402
+from bench_engine import _own_cpu as cpu_of  # noqa: E402  (each process's own user + system time)
+
 SOURCES = ("tech-docs", "vendor-manuals", "generated-howtos")
-
-
-def cpu_of(procs: list[psutil.Process]) -> dict[int, float]:
-    out = {}
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            out[p.pid] = t.user + t.system
-        except psutil.NoSuchProcess:
-            pass
-    return out
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, float]:

@@ -79,3 +79,14 @@ def test_keep_rank_orders_a_subset_as_it_orders_the_whole() -> None:
     for _ in range(5):
         subset = np.sort(rng.choice(n, 60, replace=False))
         assert np.array_equal(np.argsort(keep_rank(meta.take(pa.array(subset)))), np.argsort(whole[subset]))
+
+
+def test_a_source_that_kept_nothing_reads_as_no_rows(tmp_path: Path) -> None:
+    # found by bench_ray.py: a dedup input folder without shards failed the shuffle's map task
+    from curaline.dedup_shuffle import SourceInput, _meta
+
+    (tmp_path / "empty").mkdir()
+    source = SourceInput(id="none", kind="document", input=str(tmp_path / "empty"), bands="", priority=0,
+                         license_rank=0, collected=None)  # fmt: skip
+    meta, text = _meta(source)
+    assert meta.num_rows == 0 and len(text) == 0 and "content_hash" in meta.column_names

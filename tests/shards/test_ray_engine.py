@@ -1,7 +1,7 @@
 """The Ray engine on a real local cluster (one head, two worker nodes), all on loopback.
 
 The cluster is `ray.cluster_utils.Cluster` (never the `ray start` CLI, which binds the
-machine's interface address, nor `ray stop`, which ends every Ray process on the machine);
+machine's interface address, nor the CLI's stop command, which ends every Ray process on the machine);
 `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` keeps every process on 127.0.0.1. Shards run as Ray
 tasks and write the same bytes as the local engine; a worker node killed mid-map has its
 tasks retried; the teardown leaves no process behind.
@@ -75,7 +75,7 @@ def cluster() -> Iterator[Cluster]:
         started = cluster_processes(cluster)
         if ray.is_initialized():
             ray.shutdown()
-        cluster.shutdown()  # by its own handles: never `ray stop`, which ends every Ray process on the machine
+        cluster.shutdown()  # by its own handles: never the CLI's stop command, which ends every Ray process on the machine
         if saved is None:
             os.environ.pop("PYTHONPATH", None)
         else:
