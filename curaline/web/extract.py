@@ -7,12 +7,16 @@ Three extractors, chosen per source by the manifest's ``extract.extractor``:
 - ``resiliparse``: main-content mode of Resiliparse's C++ HTML-to-text, ~10x faster but
   keeps more boilerplate ("related" blocks, some comment threads; precision ~0.89);
 - ``cascade`` (default): Resiliparse first; trafilatura only where Resiliparse is unsure:
-  Resiliparse found under ``min_chars`` of text, or, with ``signal: markup`` (default),
-  the page marks up comment sections (the main thing Resiliparse keeps and trafilatura
-  drops) at least ``min_markers`` times; with ``signal: score``, a linear estimate of
-  trafilatura's F1 gain from cheap features of the page and Resiliparse's text (lines that
-  are link texts or do not end a sentence, several <article> elements...) reaches
-  ``min_gain`` (fit on one half of a benchmark, measured on the other: RESULTS.md).
+  Resiliparse found under ``min_chars`` of text, or, with ``signal: lines`` (default), the
+  line filter (curaline.web.boilerplate) is unsure about at least ``max_unsure`` of the
+  page's words; with ``signal: markup`` the page marks up comment sections at least
+  ``min_markers`` times; with ``signal: score``, a linear estimate of trafilatura's F1 gain
+  from cheap features of the page and Resiliparse's text reaches ``min_gain``.
+
+With ``line_filter`` (default on), Resiliparse's text loses the lines the line filter
+judges boilerplate (bylines, captions, teasers, share prompts): the main reason
+Resiliparse scored under trafilatura. Both the filter and the ``score`` signal were fit on
+one half of a benchmark and are measured on the other (benchmarks/RESULTS.md).
 
 benchmarks/bench_extract.py measures all three in one run (benchmarks/RESULTS.md).
 The effective parameters (``params``) go into the source declaration, so lineage says
@@ -26,8 +30,10 @@ import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from curaline.web.boilerplate import FITTED_MAX_UNSURE, filter_lines, load_model
+
 EXTRACTORS = ("cascade", "trafilatura", "resiliparse")
-SIGNALS = ("markup", "score")
+SIGNALS = ("lines", "markup", "score")
 
 #: Comment-section markup: ids/classes naming comments, Disqus threads or reply forms.
 _COMMENT_MARKUP = re.compile(r"""(?:id|class)\s*=\s*["'][^"']*(?:comment|disqus|respond)""", re.I)
@@ -57,9 +63,14 @@ class ExtractConfig:
     min_markers: int = 3
     #: cascade: ... or when Resiliparse's main content is shorter than this (characters)
     min_chars: int = 200
-    #: cascade: which "unsure" signal sends a page to trafilatura: "markup" (comment markup counted
-    #: against min_markers) or "score" (the linear estimate of SCORE_FEATURES against min_gain)
-    signal: str = "markup"
+    #: cascade: which "unsure" signal sends a page to trafilatura: "lines" (the line filter's unsure
+    #: share of words against max_unsure), "markup" (comment markup counted against min_markers) or
+    #: "score" (the linear estimate of SCORE_FEATURES against min_gain)
+    signal: str = "lines"
+    #: Resiliparse's text loses the lines the line filter judges boilerplate
+    line_filter: bool = True
+    #: cascade, signal "lines": the unsure share of a page's words at which it goes to trafilatura
+    max_unsure: float = FITTED_MAX_UNSURE
     #: cascade, signal "score": the estimated F1 gain at which a page goes to trafilatura
     min_gain: float = SCORE_MIN_GAIN
     #: trafilatura: skip its fallback extractors (readability, jusText): ~2x faster, same F1 here
@@ -76,6 +87,8 @@ class ExtractConfig:
         libs = {"cascade": ("resiliparse", "trafilatura"), "trafilatura": ("trafilatura",),
                 "resiliparse": ("resiliparse",)}[self.extractor]  # fmt: skip
         out["versions"] = {lib: version(lib) for lib in libs}
+        if self.extractor != "trafilatura" and (self.line_filter or (self.extractor == "cascade" and self.signal == "lines")):
+            out["line_model"] = {"file": "curaline/web/line_filter.json", "sha256": load_model().sha256}
         return out
 
 
@@ -157,10 +170,17 @@ def gain_score(html: str, text: str) -> float:
     return SCORE_BIAS + sum(w * x for w, x in zip(SCORE_WEIGHTS, page_features(html, text), strict=True))
 
 
-def unsure(html: str, fast_text: str, config: ExtractConfig) -> bool:
-    """Whether the cascade hands a page to the slow extractor (see the module docstring)."""
+def unsure(html: str, fast_text: str, config: ExtractConfig, unsure_share: float | None = None) -> bool:
+    """Whether the cascade hands a page to the slow extractor (see the module docstring).
+
+    `unsure_share`: the line filter's, when the caller has already run it on `fast_text`.
+    """
     if len(fast_text.strip()) < config.min_chars:
         return True
+    if config.signal == "lines":
+        if unsure_share is None:
+            unsure_share = filter_lines(html, fast_text)[1]
+        return unsure_share >= config.max_unsure
     if config.signal == "score":
         return gain_score(html, fast_text) >= config.min_gain
     markers = 0
@@ -175,9 +195,14 @@ def extract(html: str, config: ExtractConfig) -> tuple[str, str]:
     """The page's main text and the extractor that produced it."""
     if config.extractor == "trafilatura":
         return _trafilatura(html, config), "trafilatura"
-    text = _resiliparse(html)
-    if config.extractor == "cascade" and unsure(html, text, config):
-        slow = _trafilatura(html, config)
-        if slow.strip():  # trafilatura found nothing: keep what Resiliparse found
-            return slow, "trafilatura"
-    return text, "resiliparse"
+    raw = _resiliparse(html)
+    lines_signal = config.extractor == "cascade" and config.signal == "lines"
+    text, share = filter_lines(html, raw) if config.line_filter or lines_signal else (raw, None)
+    if config.extractor == "cascade":
+        # the lines signal judges the filtered text; markup and score were fit on Resiliparse's own
+        fast = text if config.signal == "lines" else raw
+        if unsure(html, fast, config, share):
+            slow = _trafilatura(html, config)
+            if slow.strip():  # trafilatura found nothing: keep what Resiliparse found
+                return slow, "trafilatura"
+    return (text if config.line_filter else raw), "resiliparse"
