@@ -54,6 +54,8 @@ OLD = LangIdConfig(models="eld")
 NEW = LangIdConfig()
 #: lid.176 asked about every record ELD does not label English: more long tail, ~3x the time
 WIDER = LangIdConfig(wide_below=1.01)
+#: the combination before the close-kin resolver (v1)
+NO_KIN = LangIdConfig(kin=False)
 
 
 def lingua_set(per_lang: int) -> dict[str, list[str]]:
@@ -126,6 +128,7 @@ def summary(accs: dict[str, float]) -> tuple[int, float, float]:
 def measure_accuracy(name: str, data: dict[str, list[str]]) -> None:
     old, old_speed = run_stage(data, OLD)
     new, new_speed = run_stage(data, NEW)
+    no_kin, no_kin_speed = run_stage(data, NO_KIN)
     wider, wider_speed = run_stage(data, WIDER)
     alone, alone_speed = {}, 0.0  # lid.176 on every sentence, its label as is
     for code, sents in data.items():
@@ -136,15 +139,17 @@ def measure_accuracy(name: str, data: dict[str, list[str]]) -> None:
     alone_speed = sum(map(len, data.values())) / alone_speed
     eld = eld_languages()
     print(f"\n## {name}: {len(data)} languages, {sum(map(len, data.values()))} sentences\n")
-    print("| language | ELD knows | n | old (ELD) | new (ELD + lid.176) | new, wide_below 1.01 | lid.176 alone |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| language | ELD knows | n | old (ELD) | new (ELD + lid.176 + kin) | new without kin (v1) "
+          "| new, wide_below 1.01 | lid.176 alone |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for code in sorted(data):
         print(f"| {code} | {'yes' if code in eld else ''} | {len(data[code])} | {old[code]:.3f} | {new[code]:.3f} "
-              f"| {wider[code]:.3f} | {alone[code]:.3f} |")
+              f"| {no_kin[code]:.3f} | {wider[code]:.3f} | {alone[code]:.3f} |")
     n_eld = sum(c in eld for c in data)
     print(f"\n| {name} | languages >= 0.80 (of {len(data)}) | macro over ELD's {n_eld} | macro over all | sentences per CPU s |")
     print("|---|---:|---:|---:|---:|")
-    for label, accs, speed in (("old: ELD", old, old_speed), ("new: ELD + lid.176 (default)", new, new_speed),
+    for label, accs, speed in (("old: ELD", old, old_speed), ("new: ELD + lid.176 + kin (default)", new, new_speed),
+                               ("new without kin (v1)", no_kin, no_kin_speed),
                                ("new, wide_below: 1.01", wider, wider_speed), ("lid.176 alone", alone, alone_speed)):
         k, me, ma = summary(accs)
         print(f"| {label} | {k} | {me:.3f} | {ma:.3f} | {speed:,.0f} |")
@@ -172,7 +177,7 @@ def measure_speed(shards: int) -> None:
     print("| stage | wall s | docs/s (wall) | docs/s per CPU second | labelled by lid.176 | labels | drops |")
     print("|---|---:|---:|---:|---:|---|---|")
     # alternated, twice: the machine is shared, so compare runs next to each other
-    for label, config in (("old: ELD", OLD), ("new: ELD + lid.176", NEW)) * 2:
+    for label, config in (("old: ELD", OLD), ("new: ELD + lid.176 + kin", NEW)) * 2:
         config = replace(config, keep_languages=("en",))
         detect_language(tables[0].slice(0, 10), kind="document", config=config)  # warm up
         labels: Counter[str] = Counter()

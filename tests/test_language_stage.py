@@ -84,7 +84,7 @@ def test_long_tail_source_through_the_pipeline(project: Project, shared_dir: Pat
     for event in complete:
         tags = {t["key"]: t["value"] for t in event["run"]["facets"]["tags"]["tags"]}
         assert tags["langid.eld"].startswith("eldc==0.4.0")
-        assert MODEL_SHA256 in tags["langid.lid176"] and tags["langid.combination"] == "eld+lid176/v1"
+        assert MODEL_SHA256 in tags["langid.lid176"] and tags["langid.combination"] == "eld+lid176/v2"
     spec = shared_dir / "openlineage-spec"
     if spec.is_dir():
         validator = EventValidator(spec)

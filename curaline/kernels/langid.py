@@ -15,12 +15,14 @@ lid.176's label wins when it is a language ELD does not know and its probability
 ``wide_min_prob``, or when ELD was unsure and lid.176 is that sure. The thresholds were
 chosen on the Lingua sentences and TruthfulQA-Multi's questions and are reported on
 held-out UDHR sentences (benchmarks/RESULTS_langid.md; ``models="eld"`` is the stage
-as it was, for comparison).
+as it was, for comparison). Last, with ``kin`` (default on), a record labelled with one
+language of a close-kin pair both models confuse (Afrikaans/Dutch) is labelled again by a
+word-level naive Bayes for that pair (`curaline.kernels.langid_kin`).
 
 Signal columns: ``language`` (canonical code, see `curaline.kernels.langcodes`; "und"
 when undetermined or unsure), ``lang_score`` (the deciding model's score in [0, 1]:
 ELD's, not a calibrated probability, or lid.176's softmax probability), ``lang_model``
-("eld" / "lid176", null when "und") and ``script`` (ISO 15924, `curaline.kernels.scripts`).
+("eld" / "lid176" / "kin", null when "und") and ``script`` (ISO 15924, `curaline.kernels.scripts`).
 A keep-list entry may name a script: ``sr-Latn`` keeps Latin-script Serbian only.
 """
 
@@ -35,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curaline.kernels import langid_wide
+from curaline.kernels import langid_kin, langid_wide
 from curaline.kernels.base import KernelResult, empty_events, make_events
 from curaline.kernels.langcodes import canonical, parse_tag
 from curaline.kernels.scripts import detect_scripts
@@ -54,7 +56,7 @@ UNCERTAIN = "language_uncertain"
 ELD, WIDE = "eld", "lid176"
 MODELS = ("eld", "eld+lid176")
 #: Version of the combination rule and its tuned defaults; bump when either changes.
-COMBINATION = "eld+lid176/v1"
+COMBINATION = "eld+lid176/v2"  # v2: the close-kin resolver (langid_kin) after the combination
 
 #: Per kind, the columns read together: the prompt with its answer (not the rejected one).
 DETECT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -92,6 +94,9 @@ class LangIdConfig:
     # lacks lands confidently (Macedonian as sr or bg, Afrikaans as nl, Galician as es or
     # pt); chosen on the tuning set (Lingua + TruthfulQA-Multi, measure_langid.py --tune).
     wide_always: tuple[str, ...] = ("bg", "es", "nl", "pt", "sr")
+    # The close-kin resolver (curaline.kernels.langid_kin) has the last word between the
+    # languages of a pair (af/nl); eld+lid176 only.
+    kin: bool = True
     # Text the detectors do not read (an RE2 regex): the placeholders pii_redacted, which
     # runs first, left where personal data was. `<EMAIL>`, `<PHONE>` are English words and
     # no evidence of a record's language ("Kontakt: <EMAIL>, Tel. ..." read as Slovak with
@@ -133,6 +138,9 @@ def model_versions(models: str = "eld+lid176") -> dict[str, str]:
         info = langid_wide.model_info()
         tags["langid.lid176"] = f"{info['name']} from {info['package']}, sha256 {info['sha256']}"
         tags["langid.combination"] = COMBINATION
+        kin = langid_kin.load()
+        tags["langid.kin"] = (f"{langid_kin.MODEL_PATH.name} ({', '.join(f'{p.first}/{p.second}' for p in kin.pairs)}), "
+                              f"sha256 {kin.sha256}")  # fmt: skip
     return tags
 
 
@@ -270,6 +278,10 @@ def detect_language(
         wide_lang[idx] = wl
         wide_prob[idx] = wp
     language, lang_score, model, guess = combine(eld_lang, scores, wide_lang, wide_prob, asked, config)
+    if config.wide and config.kin:
+        changed = langid_kin.resolve(texts, language)
+        if changed.any():
+            model[changed] = langid_kin.KIN
     script = detect_scripts(text)
 
     for name, values in (

