@@ -92,7 +92,7 @@ def main() -> None:
                 labels.append(float(sum(g in shingles for g in grams) / len(grams) >= 0.5))
             else:
                 labels.append(float(bool(toks) and all(t in tokens for t in toks)))
-        words = np.asarray([len(line.split()) for line in lines], dtype=np.float64)
+        words = np.asarray([bp.word_count(line) for line in lines], dtype=np.float64)
         pages[k] = (html, lines, bp.line_features(html, lines), np.asarray(labels), words / max(words.sum(), 1.0))
     used = [k for k in keys if pages[k][1]]
 

@@ -55,7 +55,11 @@ LONG_LINE_WORDS = 20
 UNSURE_BAND = (0.1, 0.7)
 
 _ANCHOR = re.compile(r"<a\b[^>]*>([^<]{12,300})</a>", re.I)
-_SENTENCE_END = re.compile(r"""[.!?:;"')\u201d]$""")
+_SENTENCE_END = re.compile(r"""[.!?:;"')\u201d\u3002\uff01\uff1f\u300d\u300f\u061f\u0964]$""")  # + 。！？」』؟।
+#: scripts written without spaces between words (Han, kana, Thai, Lao, Myanmar, Khmer): a line's
+#: words are estimated as these characters / CHARS_PER_WORD, so a Chinese paragraph is not "one word"
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]")
+CHARS_PER_WORD = 1.5
 _BOILER = re.compile(
     r"\b(share|shares|comments?|copyright|subscribe|sign up|newsletter|related|read more|advertisement|advertising|"
     r"photo|image|getty|reuters|follow us|click|cookies?|privacy|log ?in|posted|updated|tags?|print|email|facebook|"
@@ -93,13 +97,19 @@ def split_lines(text: str) -> list[str]:
     return [s for s in (line.strip() for line in text.split("\n")) if s]
 
 
+def word_count(line: str) -> int:
+    """Words of a line: spaces apart, plus an estimate for the scripts that use none."""
+    unspaced = len(_UNSPACED.findall(line))
+    return len(line.split()) + round(unspaced / CHARS_PER_WORD) if unspaced else len(line.split())
+
+
 def line_features(html: str, lines: list[str]) -> np.ndarray:
     """LINE_FEATURES of every line (rows), from the lines and one regex pass over the HTML."""
     n = len(lines)
     if n == 0:
         return np.zeros((0, len(LINE_FEATURES)))
     anchors = {a.strip() for a in _ANCHOR.findall(html)}
-    words = [len(line.split()) for line in lines]
+    words = [word_count(line) for line in lines]
     long_idx = [i for i, w in enumerate(words) if w >= LONG_LINE_WORDS]
     first_long = long_idx[0] if long_idx else n
     last_long = long_idx[-1] if long_idx else -1
@@ -167,7 +177,7 @@ def filter_lines(html: str, text: str, model: LineModel | None = None) -> tuple[
     if not lines:
         return "", 1.0
     p = line_probabilities(html, lines, model)
-    words = np.asarray([len(line.split()) for line in lines], dtype=np.float64)
+    words = np.asarray([word_count(line) for line in lines], dtype=np.float64)
     lo, hi = UNSURE_BAND
     unsure = float(words[(p > lo) & (p < hi)].sum() / max(words.sum(), 1.0))
     keep = p >= model.threshold

@@ -61,6 +61,28 @@ def test_boilerplate_lines_go_and_the_article_stays() -> None:
     assert 0.0 <= share <= 1.0
 
 
+CHINESE = [
+    "河流管理局周二启用了新的防洪屏障，工程历时六年。工程师表示，它将保护下游山谷约四万户家庭免受风暴潮的侵袭，"
+    "这种风暴潮曾在冬季洪水中冲垮旧的防御设施。",
+    "在那些洪水中失去家园的居民在堤岸上观看了仪式。他们中的许多人表示松了一口气，但会等到第一场真正的风暴来临，"
+    "才相信屏障能够挺住，因为早先的承诺几乎没有兑现。",
+    "屏障的造价是最初估计的两倍多。管理局将此归咎于钢材价格上涨以及关于闸门设计的长期争议。"
+    "当河口水位超过设定标记十分钟以上时，闸门会自动关闭。",
+]
+
+
+def test_a_chinese_article_is_judged_by_its_words_not_its_spaces() -> None:
+    """Chinese has no spaces: read as one word a line, every paragraph looked like a menu item."""
+    assert bp.word_count(CHINESE[0]) > 40 and bp.word_count("Share on Facebook") == 3
+    html = ("<html><body><nav><a href='/'>首页</a> | <a href='/news'>新闻</a></nav><article><h1>防洪屏障启用</h1>"
+            + "".join(f"<p>{p}</p>" for p in CHINESE) + "<p>分享到微博</p></article><footer>版权所有</footer></body></html>")  # fmt: skip
+    text, share = bp.filter_lines(html, _resiliparse(html))
+    for paragraph in CHINESE:
+        assert paragraph in text
+    assert share < ExtractConfig().max_unsure  # the cascade keeps Resiliparse's text: no trafilatura needed
+    assert extract(html, ExtractConfig())[1] == "resiliparse"
+
+
 def test_a_page_the_filter_would_empty_keeps_its_text() -> None:
     html = "<html><body><p>Home</p><p>Contact</p><p>Share</p></body></html>"
     text, share = bp.filter_lines(html, "Home\nContact\nShare")
