@@ -73,7 +73,7 @@ def test_real_warc_and_arc_files_are_read_or_quarantined(shared_data: Path, tmp_
     for row in records.to_pylist():
         assert row["http_status"] == 200 and row["url"].startswith("http")
         assert row["fetched_at"][:2] in ("20",) and row["charset"]
-        assert "illustrative examples" in row["text"] or "Internet Assigned Numbers Authority" in row["text"]  # the body
+        assert "illustrative examples" in row["text"] or "DNS Root" in row["text"]  # the body, not the title
     if name == "example.warc.gz":
         assert records["warc_offset"].to_pylist() == [784]  # the gzip member of the response record
     if name == "example-space-in-url.arc":
@@ -201,7 +201,10 @@ def test_the_score_signal_sends_link_lists_to_trafilatura(tmp_path: Path) -> Non
     text, used = extract(listy, score)
     assert used == "trafilatura" and "Clean article paragraph 2" in text
     assert not unsure(listy, _resiliparse(listy), ExtractConfig(signal="score", min_gain=1.0))
-    assert not unsure(listy, _resiliparse(listy), ExtractConfig())  # the markup signal does not see it
+    assert not unsure(listy, _resiliparse(listy), ExtractConfig(signal="markup"))  # the markup signal does not see it
+    text, used = extract(listy, ExtractConfig())  # the default lines signal: unsure about the teaser block
+    assert used == "trafilatura" and "Another story" not in text and "Clean article paragraph 2" in text
+    assert extract(clean, ExtractConfig())[1] == "resiliparse"
     m = manifest(tmp_path, "crawl.warc.gz", extract={"signal": "score", "min_gain": 0.1})
     assert (m.declaration()["extract"]["signal"], m.declaration()["extract"]["min_gain"]) == ("score", 0.1)
 
