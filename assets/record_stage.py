@@ -188,6 +188,10 @@ def _ingest_results(context: dg.AssetExecutionContext, lineage: LineageResource,
         first_text = "text" if manifest.kind in ("document", "evaluation") else "prompt"
         plot = png_markdown(histogram_png(stats.lengths, title=f"{first_text} length (characters)", xlabel="characters",
                                           log_x=True), "length histogram")  # fmt: skip
+    by_extractor: dict[str, int] = {}
+    if manifest.format in WEB_FORMATS and stats.ingested:  # which extractor made each page's text (the cascade's choice)
+        counts = pc.value_counts(pq.read_table(records_path, columns=["extractor"])["extractor"]).to_pylist()
+        by_extractor = {str(c["values"]): int(c["counts"]) for c in counts}
     report = "\n\n".join([
         f"### Ingest of `{source_id}`",
         f"{stats.files} file(s) in {shards} shard(s), {stats.read} records read: **{stats.ingested} ingested**, "
@@ -199,6 +203,8 @@ def _ingest_results(context: dg.AssetExecutionContext, lineage: LineageResource,
         + (f" {stats.trees} message trees, {stats.trees_without_pairs} without a ranked pair."
            if manifest.format == "oasst" else ""),
         counts_markdown("Quarantined by reason", dict(stats.quarantined)),
+        *([counts_markdown("Pages by extractor (main text)", by_extractor, key="extractor")]
+          if manifest.format in WEB_FORMATS else []),
         plot,
     ])  # fmt: skip
     yield dg.MaterializeResult(asset_key=raw_key, data_version=dg.DataVersion(raw_version), metadata={
@@ -206,7 +212,8 @@ def _ingest_results(context: dg.AssetExecutionContext, lineage: LineageResource,
         "path": dg.MetadataValue.path(str(records_path)), "shards": shards,
         "records_read": stats.read, "records_ingested": stats.ingested,
         "records_quarantined": stats.quarantined_total, "records_taken_down": stats.taken_down,
-        **({"records_tdm_reserved": stats.tdm_reserved} if manifest.format in WEB_FORMATS else {}),
+        **({"records_tdm_reserved": stats.tdm_reserved,
+            "pages_by_extractor": counts_table(by_extractor, key="extractor")} if manifest.format in WEB_FORMATS else {}),
         "quarantined_by_reason": counts_table(dict(stats.quarantined)), "license": manifest.license,
         "obtained": manifest.obtained, "kind": manifest.kind, "format": manifest.format, "files": stats.files,
         "source_fingerprint": fingerprint, "preview": dg.MetadataValue.md(_preview(records_path)),

@@ -62,5 +62,12 @@ def test_warc_source_runs_through_the_pipeline(project: Project) -> None:
     assert "https://a.example/ok" in urls and "Plain page paragraph 1" in urls["https://a.example/ok"]["text"]
     assert all(r["http_status"] == 200 and r["fetched_at"] for r in normalized)  # web columns travel along
     assert urls["https://b.example/tdm"]["tdm_reserved"] is True
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:  # the operator sees which extractor made the pages' text
+        meta = [r.asset_materialization.metadata for r in instance.fetch_materializations(dg.AssetKey("raw_records"),
+                limit=10).records if r.asset_materialization.partition == "crawl"][0]  # fmt: skip
+    by_extractor = {row.data["extractor"]: row.data["count"] for row in meta["pages_by_extractor"].value.records}
+    assert sum(by_extractor.values()) == 8 and set(by_extractor) <= {"resiliparse", "trafilatura"}
     quarantine = pq.read_table(project.stage_path("quarantined_records", "crawl")).to_pylist()
     assert {r["reason"] for r in quarantine} >= {"http_status", "not_html", "truncated_record", "malformed_record"}
