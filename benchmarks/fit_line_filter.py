@@ -92,8 +92,9 @@ def main() -> None:
                 labels.append(float(sum(g in shingles for g in grams) / len(grams) >= 0.5))
             else:
                 labels.append(float(bool(toks) and all(t in tokens for t in toks)))
-        words = np.asarray([bp.word_count(line) for line in lines], dtype=np.float64)
-        pages[k] = (html, lines, bp.line_features(html, lines), np.asarray(labels), words / max(words.sum(), 1.0))
+        counts = [bp.word_count(line) for line in lines]
+        words = np.asarray(counts, dtype=np.float64)
+        pages[k] = (html, lines, bp.line_features(html, lines, counts), np.asarray(labels), words / max(words.sum(), 1.0))
     used = [k for k in keys if pages[k][1]]
 
     def stack(ks: list[str], extra: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, ...]:

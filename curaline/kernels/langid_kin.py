@@ -7,7 +7,8 @@ languages share most letters and n-grams but few frequent words ("die", "nie", "
 
 For each pair in ``langid_kin.json``, a record the combination labelled with either
 language is labelled again with the pair's more probable one (its log-odds: the sum of the
-word log-ratios plus the prior). A record with no word the model knows keeps its label.
+word log-ratios plus the prior). A record with no word the model knows keeps its label;
+numbers are not words here (a year says nothing of the language).
 
 The model file is written by ``benchmarks/build_langid_kin.py`` from the Lingua sentences
 (Leipzig corpora), names its sources and licences, and reports its cross-validated accuracy;
@@ -32,6 +33,11 @@ KIN = "kin"
 _WORD = re.compile(r"\w+")
 
 
+def words(text: str) -> list[str]:
+    """Lowercased words, numbers left out: the model's vocabulary and what it reads."""
+    return [w for w in _WORD.findall(text.lower()) if not w.isdigit()]
+
+
 @dataclass(frozen=True)
 class KinPair:
     first: str
@@ -44,9 +50,6 @@ class KinPair:
 class KinModel:
     pairs: tuple[KinPair, ...]
     sha256: str
-
-    def languages(self) -> frozenset[str]:
-        return frozenset(code for p in self.pairs for code in (p.first, p.second))
 
 
 @cache
@@ -65,7 +68,7 @@ def log_odds(pair: KinPair, text: str) -> tuple[float, int]:
     """(log-odds of `pair.first` over `pair.second`, how many words the model knew)."""
     score, known = pair.bias, 0
     table = pair.log_ratio
-    for word in _WORD.findall(text.lower()):
+    for word in words(text):
         ratio = table.get(word)
         if ratio is not None:
             score += ratio

@@ -54,7 +54,8 @@ LONG_LINE_WORDS = 20
 #: the band of pass-2 probabilities counted as unsure
 UNSURE_BAND = (0.1, 0.7)
 
-_ANCHOR = re.compile(r"<a\b[^>]*>([^<]{12,300})</a>", re.I)
+#: anchor texts (what a related-posts list is made of); the score signal in extract.py reads them too
+ANCHOR_TEXT = re.compile(r"<a\b[^>]*>([^<]{12,300})</a>", re.I)
 _SENTENCE_END = re.compile(r"""[.!?:;"')\u201d\u3002\uff01\uff1f\u300d\u300f\u061f\u0964]$""")  # + 。！？」』؟।
 #: scripts written without spaces between words (Han, kana, Thai, Lao, Myanmar, Khmer): a line's
 #: words are estimated as these characters / CHARS_PER_WORD, so a Chinese paragraph is not "one word"
@@ -103,13 +104,12 @@ def word_count(line: str) -> int:
     return len(line.split()) + round(unspaced / CHARS_PER_WORD) if unspaced else len(line.split())
 
 
-def line_features(html: str, lines: list[str]) -> np.ndarray:
-    """LINE_FEATURES of every line (rows), from the lines and one regex pass over the HTML."""
+def line_features(html: str, lines: list[str], words: list[int]) -> np.ndarray:
+    """LINE_FEATURES of every line (rows), from the lines, their word counts and one regex pass over the HTML."""
     n = len(lines)
     if n == 0:
         return np.zeros((0, len(LINE_FEATURES)))
-    anchors = {a.strip() for a in _ANCHOR.findall(html)}
-    words = [word_count(line) for line in lines]
+    anchors = {a.strip() for a in ANCHOR_TEXT.findall(html)}
     long_idx = [i for i, w in enumerate(words) if w >= LONG_LINE_WORDS]
     first_long = long_idx[0] if long_idx else n
     last_long = long_idx[-1] if long_idx else -1
@@ -157,9 +157,9 @@ def predict(x: np.ndarray, mean: np.ndarray, scale: np.ndarray, weights: np.ndar
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def line_probabilities(html: str, lines: list[str], model: LineModel) -> np.ndarray:
+def line_probabilities(html: str, lines: list[str], words: list[int], model: LineModel) -> np.ndarray:
     """Pass-2 probability that each line belongs to the article."""
-    x = line_features(html, lines)
+    x = line_features(html, lines, words)
     if not len(x):
         return np.zeros(0)
     p1 = predict(x, model.mean1, model.scale1, model.weights1)
@@ -176,8 +176,9 @@ def filter_lines(html: str, text: str, model: LineModel | None = None) -> tuple[
     lines = split_lines(text)
     if not lines:
         return "", 1.0
-    p = line_probabilities(html, lines, model)
-    words = np.asarray([word_count(line) for line in lines], dtype=np.float64)
+    counts = [word_count(line) for line in lines]
+    p = line_probabilities(html, lines, counts, model)
+    words = np.asarray(counts, dtype=np.float64)
     lo, hi = UNSURE_BAND
     unsure = float(words[(p > lo) & (p < hi)].sum() / max(words.sum(), 1.0))
     keep = p >= model.threshold

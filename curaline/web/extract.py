@@ -30,17 +30,16 @@ import re
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from curaline.web.boilerplate import FITTED_MAX_UNSURE, filter_lines, load_model
+from curaline.web.boilerplate import ANCHOR_TEXT, FITTED_MAX_UNSURE, filter_lines, load_model
 
 EXTRACTORS = ("cascade", "trafilatura", "resiliparse")
 SIGNALS = ("lines", "markup", "score")
 
 #: Comment-section markup: ids/classes naming comments, Disqus threads or reply forms.
 _COMMENT_MARKUP = re.compile(r"""(?:id|class)\s*=\s*["'][^"']*(?:comment|disqus|respond)""", re.I)
-#: Anchor texts (what a related-posts list is made of), and <article> elements (more than one:
-#: teasers of other articles).
-_ANCHOR = re.compile(r"<a\b[^>]*>([^<]{12,300})</a>", re.I)
+#: <article> elements (more than one: teasers of other articles).
 _ARTICLE = re.compile(r"<article\b", re.I)
+#: sentence ends as the score signal was fit with (boilerplate.py's line filter also knows CJK ones)
 _SENTENCE_END = re.compile(r"""[.!?:;"')\u201d]$""")
 
 #: The cascade's "score" signal: cheap features of the page and of Resiliparse's text, and the
@@ -79,6 +78,13 @@ class ExtractConfig:
     include_comments: bool = False
     favor_precision: bool = False
 
+    @property
+    def runs_line_filter(self) -> bool:
+        """Whether Resiliparse's text goes through the line filter: to be filtered, or to be judged."""
+        return self.extractor != "trafilatura" and (
+            self.line_filter or (self.extractor == "cascade" and self.signal == "lines")
+        )
+
     def params(self) -> dict[str, Any]:
         """What lineage records: the extractor, its settings and the library versions."""
         from importlib.metadata import version
@@ -87,7 +93,7 @@ class ExtractConfig:
         libs = {"cascade": ("resiliparse", "trafilatura"), "trafilatura": ("trafilatura",),
                 "resiliparse": ("resiliparse",)}[self.extractor]  # fmt: skip
         out["versions"] = {lib: version(lib) for lib in libs}
-        if self.extractor != "trafilatura" and (self.line_filter or (self.extractor == "cascade" and self.signal == "lines")):
+        if self.runs_line_filter:
             out["line_model"] = {"file": "curaline/web/line_filter.json", "sha256": load_model().sha256}
         return out
 
@@ -150,7 +156,7 @@ def page_features(html: str, text: str) -> list[float]:
     chars = sum(len(line) for line in lines) or 1
     tail = lines[int(n * 0.6) :] or lines
     tail_chars = sum(len(line) for line in tail) or 1
-    anchors = {a.strip() for a in _ANCHOR.findall(html)}
+    anchors = {a.strip() for a in ANCHOR_TEXT.findall(html)}
     return [
         sum(len(line) for line in lines if not _SENTENCE_END.search(line)) / chars,
         sum(len(line) for line in tail if not _SENTENCE_END.search(line)) / tail_chars,
@@ -196,8 +202,7 @@ def extract(html: str, config: ExtractConfig) -> tuple[str, str]:
     if config.extractor == "trafilatura":
         return _trafilatura(html, config), "trafilatura"
     raw = _resiliparse(html)
-    lines_signal = config.extractor == "cascade" and config.signal == "lines"
-    text, share = filter_lines(html, raw) if config.line_filter or lines_signal else (raw, None)
+    text, share = filter_lines(html, raw) if config.runs_line_filter else (raw, None)
     if config.extractor == "cascade":
         # the lines signal judges the filtered text; markup and score were fit on Resiliparse's own
         fast = text if config.signal == "lines" else raw
