@@ -26,7 +26,7 @@ from curaline.annotation import agreement as agr
 from curaline.annotation.judgements import COLUMNS, by_task
 from curaline.annotation.labels import LABEL_SCHEMA, TaskLabels, adjudicate
 from curaline.annotation.review import ReviewConfig, review_queue
-from curaline.reports.plots import bar_png, histogram_png, png_markdown
+from curaline.reports.plots import bar_svg, histogram_svg, svg_markdown
 from curaline.schemas import AdjudicatedLabel, ReviewItem, validate_file
 from curaline.sources import SourceManifest
 from curaline.store import file_digest, write_parquet
@@ -136,11 +136,11 @@ def annotation_agreement(context: dg.AssetExecutionContext, project: ProjectReso
                    licence_mix=False, stage=ANNOTATOR_STAGE)  # fmt: skip
         run.checks(tasks_path, [check])
     flagged = annotators.filter(pc.equal(annotators["flagged"], True)) if annotators.num_rows else annotators
-    alphas = png_markdown(bar_png([r.task for r in results], [max(r.alpha, 0) if np.isfinite(r.alpha) else 0 for r in results],
+    alphas = svg_markdown(bar_svg([r.task for r in results], [max(r.alpha, 0) if np.isfinite(r.alpha) else 0 for r in results],
                                   title="Krippendorff's alpha per task (negative shown as 0)"), "alpha per task")  # fmt: skip
     metric = "kappa_vs_majority" if any(r.label_type != "interval" for r in results) else "alpha_vs_others"
     scores = annotators[metric].to_numpy(zero_copy_only=False).astype(float) if annotators.num_rows else np.array([])
-    spread = png_markdown(histogram_png(scores, title=f"annotators' {metric}", xlabel=metric, bins=30,
+    spread = svg_markdown(histogram_svg(scores, title=f"annotators' {metric}", xlabel=metric, bins=30,
                                         threshold=config.annotator_floor), "annotator agreement")  # fmt: skip
     confusion = "\n\n".join(f"**Label coincidences, task `{r.task}`** (pairs of judgements of the same item; "
                             f"`agree` = P(another judgement agrees | this label))\n\n{agr.confusion_markdown(r)}"
@@ -264,7 +264,7 @@ def _label_results(manifest, tasks: list[TaskLabels], labels: pa.Table, path, ve
         f"### Labels of `{manifest.id}`: {len(tasks)} task(s), {labels.num_rows} label rows",
         "| task | items | majority = Dawid-Skene | EM iterations | converged | mean posterior |\n"
         "|---|---:|---:|---:|---|---:|\n" + "\n".join(per_task),
-        png_markdown(histogram_png(confidence, title="Dawid-Skene posterior of the chosen label", xlabel="posterior",
+        svg_markdown(histogram_svg(confidence, title="Dawid-Skene posterior of the chosen label", xlabel="posterior",
                                    bins=25), "posterior"),
         ("**Least reliable annotators by Dawid-Skene** (P(right) = sum_k prior_k * confusion_kk)\n\n"
          "| task | annotator | judgements | P(right) |\n|---|---|---:|---:|\n"
@@ -297,7 +297,7 @@ def _queue_results(manifest, queue: pa.Table, path, version: str, config: Review
         "Ordered by the expected gain of one more judgement (see `curaline.annotation.review`): "
         f"queued when the posterior is under {config.max_confidence}, the majority under "
         f"{config.min_majority_share:.2f}, or the two methods disagree.",
-        png_markdown(histogram_png(gain, title="expected gain of one more judgement", xlabel="gain", bins=25), "gain"),
+        svg_markdown(histogram_svg(gain, title="expected gain of one more judgement", xlabel="gain", bins=25), "gain"),
     ])  # fmt: skip
     yield dg.MaterializeResult(
         asset_key=REVIEW,

@@ -8,7 +8,7 @@ import dagster as dg
 import pandera.polars as pa
 
 from curaline import stages
-from curaline.reports.plots import bar_png, png_markdown
+from curaline.reports.plots import bar_svg, svg_markdown
 from curaline.schemas import ValidationReport, column_docs
 
 #: One dynamic partition per source manifest; `curaline run` and the sensor add them.
@@ -65,8 +65,9 @@ def counts_table(counts: Mapping[str, int], key: str = "reason") -> dg.TableMeta
 def counts_markdown(title: str, counts: Mapping[str, int], key: str = "reason") -> str:
     if not counts:
         return f"**{title}:** none"
-    rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
-    plot = png_markdown(bar_png(list(counts), list(counts.values()), title=title), title)
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])  # the plot in the table's order
+    rows = "\n".join(f"| {k} | {v} |" for k, v in ranked)
+    plot = svg_markdown(bar_svg([k for k, _ in ranked], [v for _, v in ranked], title=title), title)
     return f"**{title}**\n\n| {key} | count |\n|---|---:|\n{rows}\n\n{plot}"
 
 

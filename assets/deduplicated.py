@@ -5,7 +5,7 @@ from collections import Counter
 from assets.common import counts_markdown, counts_table
 from assets.global_stage import GlobalOutcome, global_stage_asset
 from curaline.dedup import deduplicate
-from curaline.reports.plots import histogram_png, png_markdown
+from curaline.reports.plots import histogram_svg, svg_markdown
 
 
 def dedup_configs(project):
@@ -26,7 +26,7 @@ def _deduplicate(context, project, manifests) -> GlobalOutcome:
     else:
         stats, events = deduplicate(project, manifests, minhash, dedup)
     pairs = Counter({f"{a} → {b}": n for (a, b), n in stats.source_pairs.items()})
-    plot = png_markdown(histogram_png(stats.jaccards, title="Jaccard of removed near duplicates to the kept doc",
+    plot = svg_markdown(histogram_svg(stats.jaccards, title="Jaccard of removed near duplicates to the kept doc",
                                       xlabel="Jaccard (word 5-grams)", threshold=dedup.threshold), "jaccard")  # fmt: skip
     return GlobalOutcome(
         by_source=stats.by_source,

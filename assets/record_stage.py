@@ -38,7 +38,7 @@ from curaline.fingerprint import source_fingerprint
 from curaline.lineage.index import record_ledger_file
 from curaline.progress import Progress
 from curaline.records import NON_TEXT_KINDS
-from curaline.reports.plots import bar_png, histogram_png, png_markdown
+from curaline.reports.plots import bar_svg, histogram_svg, svg_markdown
 from curaline.schemas import QuarantineRow, record_model, stage_schema
 from curaline.settings import settings_markdown
 from curaline.shards.chain import WORKER_MODULES, record_chain
@@ -182,11 +182,11 @@ def _ingest_results(context: dg.AssetExecutionContext, lineage: LineageResource,
                      f" in {shards} shard(s)")  # fmt: skip
     if manifest.kind == "annotation":  # judgements, not text: how often each label was given
         counts = pc.value_counts(pq.read_table(records_path, columns=["label"])["label"]).to_pylist()
-        plot = png_markdown(bar_png([str(c["values"]) for c in counts[:30]], [c["counts"] for c in counts[:30]],
+        plot = svg_markdown(bar_svg([str(c["values"]) for c in counts[:30]], [c["counts"] for c in counts[:30]],
                                     title="judgements per label"), "label counts")  # fmt: skip
     else:
         first_text = "text" if manifest.kind in ("document", "evaluation") else "prompt"
-        plot = png_markdown(histogram_png(stats.lengths, title=f"{first_text} length (characters)", xlabel="characters",
+        plot = svg_markdown(histogram_svg(stats.lengths, title=f"{first_text} length (characters)", xlabel="characters",
                                           log_x=True), "length histogram")  # fmt: skip
     by_extractor: dict[str, int] = {}
     if manifest.format in WEB_FORMATS and stats.ingested:  # which extractor made each page's text (the cascade's choice)
@@ -270,7 +270,7 @@ def _stage_results(context: dg.AssetExecutionContext, lineage: LineageResource, 
         run.checks(out_path, checks)
     values = stats.signal_values()
     histogram = shown.histogram
-    plot = png_markdown(histogram_png(values, title=histogram.title, xlabel=histogram.xlabel, log_x=histogram.log_x,
+    plot = svg_markdown(histogram_svg(values, title=histogram.title, xlabel=histogram.xlabel, log_x=histogram.log_x,
                                       threshold=histogram.threshold(stage.config)), histogram.title)  # fmt: skip
     summary = (
         f"### `{name}` of `{source_id}`\n\n{stats.rows_in} in, **{stats.kept} kept**, "

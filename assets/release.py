@@ -27,7 +27,7 @@ from curaline.release.checks import split_leaks
 from curaline.release.schema import RELEASE_MODELS, ReleaseDocument
 from curaline.release.spec import load_spec, spec_digest
 from curaline.release.versions import publish, record_blocked, signals_path
-from curaline.reports.plots import bar_png, png_markdown
+from curaline.reports.plots import SERIES_COLORS, grouped_bar_svg, svg_markdown
 from curaline.schemas import validate_file
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
@@ -171,10 +171,11 @@ def _metadata(manifest: dict, new: bool, removals: dict[str, int], folder) -> di
     source_rows = [{"source": s["id"], "license": s["license"], "class": s["license_class"], "candidates": s["candidates"],
                     "records": s["records"], "rows": s["rows"], "tokens": s["tokens"]} for s in manifest["sources"]]  # fmt: skip
     split_rows = [{"split": k, **v} for k, v in manifest["splits"].items()]
-    plot = png_markdown(
-        bar_png([f"{r['group']} target" for r in mix_rows] + [f"{r['group']} actual" for r in mix_rows],
-                [r["target_weight"] for r in mix_rows] + [r["actual_weight"] for r in mix_rows],
-                title="mix: target vs actual token share (train)"),
+    plot = svg_markdown(
+        grouped_bar_svg([r["group"] for r in mix_rows],
+                        [("target", [r["target_weight"] for r in mix_rows], SERIES_COLORS[0]),
+                         ("actual", [r["actual_weight"] for r in mix_rows], SERIES_COLORS[1])],
+                        title="mix: target vs actual token share (train)"),
         "mix weights",
     )  # fmt: skip
     obligations = "\n".join(f"- **{o['obligation']}** — {o['source']} ({o['license']}): {o['note']}"

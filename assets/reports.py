@@ -17,7 +17,7 @@ from assets.common import commit_release_outputs, dvc_track, stage_asset_args
 from curaline.reports import art10 as art10_report
 from curaline.reports import card as card_report
 from curaline.reports import eu_ai_act as eu_report
-from curaline.reports.plots import bar_png, png_markdown
+from curaline.reports.plots import bar_svg, svg_markdown
 from curaline.reports.release_data import ReleaseData, load_release, share, unknown_fields
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
@@ -133,7 +133,7 @@ def eu_ai_act_summary(context: dg.AssetExecutionContext, project: ProjectResourc
                       "user data": s["2.4"]["fields"]["datasets"], "synthetic": s["2.5"]["fields"]["datasets"],
                       "other": s["2.6"]["fields"]["datasets"]}  # fmt: skip
         tokens = {k: sum(int(d["tokens"]) for d in v) for k, v in categories.items() if v}
-        plot = png_markdown(bar_png(list(tokens), list(tokens.values()), title="tokens by source category"),
+        plot = svg_markdown(bar_svg(list(tokens), list(tokens.values()), title="tokens by source category"),
                             "tokens by source category")  # fmt: skip
         figures = {"tokens": text["tokens"], "size_bin": text["size_bin"],
                    "latest_collection": s["1.3"]["fields"]["latest_collection"],
@@ -167,8 +167,8 @@ def art10_record(context: dg.AssetExecutionContext, project: ProjectResource, li
         langs = {k: v["token_share"] for k, v in f["languages"].items()}
         srcs = {r["source"]: r["token_share"] for r in f["sources"]}
         plot = "\n\n".join([
-            png_markdown(bar_png(list(langs), list(langs.values()), title="share of tokens by language"), "languages"),
-            png_markdown(bar_png(list(srcs), list(srcs.values()), title="share of tokens by source"), "sources"),
+            svg_markdown(bar_svg(list(langs), list(langs.values()), title="share of tokens by language"), "languages"),
+            svg_markdown(bar_svg(list(srcs), list(srcs.values()), title="share of tokens by source"), "sources"),
         ])  # fmt: skip
         gaps = record["points"]["h"]["fields"]["gaps"]
         figures = {"operations": len(record["points"]["c"]["fields"]["operations"]), "gaps": len(gaps),

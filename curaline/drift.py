@@ -36,7 +36,15 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from curaline.project import Project
-from curaline.reports.plots import png_markdown
+from curaline.reports.plots import (
+    BAR_COLOR,
+    SERIES_COLORS,
+    THRESHOLD_COLOR,
+    bar_svg,
+    grouped_bar_svg,
+    steps_svg,
+    svg_markdown,
+)
 
 #: Floor of the normed Wasserstein denominator (Evidently's choice), so identical lengths don't divide by 0.
 WASSERSTEIN_STD_FLOOR = 0.001
@@ -358,88 +366,48 @@ def _plots(report: DriftReport, old: str, new: str) -> list[str]:
     judged = [d for d in report.dimensions if d.value is not None]
     if not judged:
         return []
-    out = ["", png_markdown(_ratio_png(judged), "drift per dimension")]
+    out = ["", svg_markdown(_ratio_svg(judged), "drift per dimension")]
     shown = report.drifted[:3] or [d for d in judged if d.key == "length"]
     for d in shown:
         if d.detail.get("shares"):
-            out += ["", png_markdown(_shares_png(d, old, new), f"{d.label}: shares")]
+            out += ["", svg_markdown(_shares_svg(d, old, new), f"{d.label}: shares")]
         elif d.key == "length":
-            out += ["", png_markdown(_length_png(d, old, new), "length distribution")]
+            out += ["", svg_markdown(_length_svg(d, old, new), "length distribution")]
         elif d.key == "quality":
-            out += ["", png_markdown(_bins_png(d, old, new), f"{d.detail['signal']} by bin")]
+            out += ["", svg_markdown(_bins_svg(d, old, new), f"{d.detail['signal']} by bin")]
     return out
 
 
-def _figure(height: float) -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(5.0, height), dpi=90)
-
-
-def _png(fig: Any, ax: Any, title: str) -> bytes:
-    import io
-
-    import matplotlib.pyplot as plt
-
-    ax.set_title(title, fontsize=9)
-    ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def _ratio_png(dims: list[DimensionDrift]) -> bytes:
+def _ratio_svg(dims: list[DimensionDrift]) -> str:
     """Each statistic as a multiple of its threshold; red past the line at 1."""
-    fig, ax = _figure(0.35 * len(dims) + 0.9)
     ratios = [d.value / d.threshold if d.threshold else (float("inf") if d.value else 0.0) for d in dims]  # type: ignore[operator]
-    ratios = [min(r, 10.0) for r in ratios]
-    ax.barh([d.label for d in dims][::-1], ratios[::-1],
-            color=["#DC2626" if d.exceeded else "#0EA5E9" for d in dims][::-1])  # fmt: skip
-    ax.axvline(1.0, color="#111827", linewidth=1, linestyle="--")
-    ax.set_xlabel("statistic / threshold (capped at 10)", fontsize=8)
-    return _png(fig, ax, "drift per dimension (> 1 = above threshold)")
+    return bar_svg([d.label for d in dims], [min(r, 10.0) for r in ratios], reference=1.0,
+                   colors=[THRESHOLD_COLOR if d.exceeded else BAR_COLOR for d in dims],
+                   xlabel="statistic / threshold (capped at 10)",
+                   title="drift per dimension (> 1 = above threshold)")  # fmt: skip
 
 
-def _shares_png(dim: DimensionDrift, old: str, new: str) -> bytes:
+def _shares_svg(dim: DimensionDrift, old: str, new: str) -> str:
     """Old vs new shares of one mix, side by side (the largest 10 categories)."""
-    shares = sorted(dim.detail["shares"].items(), key=lambda kv: -max(kv[1]["old"], kv[1]["new"]))[:10][::-1]
-    fig, ax = _figure(0.32 * max(len(shares), 2) + 0.9)
-    y = np.arange(len(shares))
-    ax.barh(y + 0.2, [s["old"] for _, s in shares], height=0.4, color="#94A3B8", label=old)
-    ax.barh(y - 0.2, [s["new"] for _, s in shares], height=0.4, color="#4F46E5", label=new)
-    ax.set_yticks(y, [c for c, _ in shares])
-    ax.legend(fontsize=7)
-    return _png(fig, ax, f"{dim.label}: share of {dim.detail['weight']}")
+    shares = sorted(dim.detail["shares"].items(), key=lambda kv: -max(kv[1]["old"], kv[1]["new"]))[:10]
+    return grouped_bar_svg([c for c, _ in shares],
+                           [(old, [s["old"] for _, s in shares], SERIES_COLORS[0]),
+                            (new, [s["new"] for _, s in shares], SERIES_COLORS[1])],
+                           title=f"{dim.label}: share of {dim.detail['weight']}")  # fmt: skip
 
 
-def _length_png(dim: DimensionDrift, old: str, new: str) -> bytes:
+def _length_svg(dim: DimensionDrift, old: str, new: str) -> str:
     hist = dim.detail["hist"]
-    fig, ax = _figure(2.4)
-    edges = np.asarray(hist["edges"])
-    ax.stairs(hist["old"], edges, color="#94A3B8", linewidth=1.5, label=old)
-    ax.stairs(hist["new"], edges, color="#4F46E5", linewidth=1.5, label=new)
-    ax.set_xscale("log")
-    ax.set_xlabel("tokens per record", fontsize=8)
-    ax.set_ylabel("share of records", fontsize=8)
-    ax.legend(fontsize=7)
-    return _png(fig, ax, f"length: normed Wasserstein {dim.value:.3f} (threshold {dim.threshold:g})")
+    return steps_svg(hist["edges"], [(old, hist["old"], SERIES_COLORS[0]), (new, hist["new"], SERIES_COLORS[1])],
+                     title=f"length: normed Wasserstein {dim.value:.3f} (threshold {dim.threshold:g})",
+                     xlabel="tokens per record", ylabel="share of records", log_x=True)  # fmt: skip
 
 
-def _bins_png(dim: DimensionDrift, old: str, new: str) -> bytes:
+def _bins_svg(dim: DimensionDrift, old: str, new: str) -> str:
     """The most-shifted signal's shares in the old version's quantile bins: what its PSI sums over."""
     bins = dim.detail["bins"]
     edges = [f"{e:.3g}" for e in bins["edges"]]
     labels = [f"< {edges[0]}"] + [f"{a}–{b}" for a, b in zip(edges, edges[1:], strict=False)] + [f"≥ {edges[-1]}"] if edges else ["all"]
-    fig, ax = _figure(2.6)
-    x = np.arange(len(labels))
-    ax.bar(x - 0.2, bins["old"], width=0.4, color="#94A3B8", label=old)
-    ax.bar(x + 0.2, bins["new"], width=0.4, color="#4F46E5", label=new)
-    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=6)
-    ax.set_ylabel("share of records", fontsize=8)
-    ax.legend(fontsize=7)
-    return _png(fig, ax, f"{dim.detail['signal']}: PSI {dim.value:.3f} over {old}'s quantile bins")
+    return grouped_bar_svg(labels, [(old, bins["old"], SERIES_COLORS[0]), (new, bins["new"], SERIES_COLORS[1])],
+                           xlabel="share of records",
+                           title=f"{dim.detail['signal']}: PSI {dim.value:.3f} over {old}'s quantile bins")  # fmt: skip

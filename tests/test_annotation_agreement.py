@@ -201,12 +201,15 @@ def test_the_posterior_plot_takes_values_one_ulp_apart() -> None:
     """Unanimous items give Dawid-Skene posteriors equal up to float rounding; numpy refuses to
     cut so narrow a range into 25 bins, which failed `adjudicated_labels` (found when a Label
     Studio pull withdrew the only split item)."""
-    from curaline.reports.plots import histogram_png
+    import xml.etree.ElementTree as ET
+
+    from curaline.reports.plots import histogram_svg
 
     values = np.array([0.1 + 0.2, 0.3, 0.3])
     assert 0 < np.ptp(values) < 1e-15
     with pytest.raises(ValueError, match="Too many bins"):
         np.histogram(values, bins=25)
-    png = histogram_png(values, title="posterior", xlabel="posterior", bins=25)
-    assert png.startswith(b"\x89PNG")
-    assert histogram_png(np.array([0.2, 0.9]), title="t", xlabel="x", bins=25).startswith(b"\x89PNG")
+    one_bar = ET.fromstring(histogram_svg(values, title="posterior", xlabel="posterior", bins=25))
+    assert [r.findtext("{http://www.w3.org/2000/svg}title") for r in one_bar.iter("{http://www.w3.org/2000/svg}rect")
+            if r.find("{http://www.w3.org/2000/svg}title") is not None] == ["-0.2 – 0.8: 3"]  # fmt: skip
+    assert ET.fromstring(histogram_svg(np.array([0.2, 0.9]), title="t", xlabel="x", bins=25)).tag.endswith("svg")

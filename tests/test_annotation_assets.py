@@ -110,7 +110,7 @@ def test_annotation_partitions_pass_the_chain_and_labels_join_their_records(defs
 
         meta = docs_meta["ratings"]
         assert meta["tasks_below_floor"].value == 0 and meta["krippendorff_alpha"].value > 0.667
-        assert "data:image/png;base64," in meta["report"].value and "| ratings | nominal | 12 | 4 | 48 |" in meta["report"].value
+        assert "data:image/svg+xml;base64," in meta["report"].value and "| ratings | nominal | 12 | 4 | 48 |" in meta["report"].value
         checks = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [dg.AssetCheckKey(dg.AssetKey("annotation_agreement"), "alpha_floor")])  # fmt: skip
         assert checks

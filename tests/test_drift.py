@@ -112,7 +112,7 @@ def test_identical_versions_do_not_drift(base, tmp_path: Path) -> None:
         "language": 0.0, "domain": 0.0, "source": 0.0, "license": 0.0, "length": 0.0, "quality": 0.0}
     assert report.dimension("quality").detail["psi"].keys() == {"q_word_count", "q_symbol_ratio", "q_pairs_ok"}
     md = report.markdown()
-    assert "**No dimension drifted above its threshold.**" in md and "data:image/png;base64," in md
+    assert "**No dimension drifted above its threshold.**" in md and "data:image/svg+xml;base64," in md
 
 
 def test_a_new_language_flags_only_the_language_mix(base, tmp_path: Path) -> None:

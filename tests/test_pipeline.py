@@ -45,7 +45,7 @@ def test_run_pipeline_materializes_every_source_into_the_instance(project: Proje
         assert meta["records_read"].value == 4 and meta["records_quarantined"].value == 2
         assert {r.data["reason"] for r in meta["quarantined_by_reason"].value.records} == {"malformed_json", "empty_text"}
         assert meta["license"].value == "CC-BY-4.0"
-        assert "data:image/png;base64," in meta["report"].value
+        assert "data:image/svg+xml;base64," in meta["report"].value
         assert [c.name for c in meta["dagster/column_schema"].schema.columns][:4] == [
             "doc_id", "source_id", "license", "content_hash",
         ]  # fmt: skip

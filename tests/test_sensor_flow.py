@@ -157,7 +157,7 @@ def _a_new_manifest_reaches_the_releases_that_include_it_and_drift_is_flagged(fl
     report = drift.metadata["report"].value
     assert report.startswith(f"### Drift of release `main`: v{before['main']} → v{before['main'] + 1}\n"
                              "**Drift above threshold in 1 of 6 dimensions: source mix.**")
-    assert "Jensen" in report and "data:image/png;base64," in report
+    assert "Jensen" in report and "data:image/svg+xml;base64," in report
     [run] = flow.instance.get_runs(filters=dg.RunsFilter(job_name="release_job", tags={"dagster/partition": "main"}), limit=1)
     assert run.status == dg.DagsterRunStatus.SUCCESS  # non-blocking: the release is published
 

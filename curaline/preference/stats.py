@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from curaline.preference.validate import STAGE, JudgementIndex, text_key, token_counts
 from curaline.project import Project
-from curaline.reports.plots import bar_png, histogram_png, png_markdown
+from curaline.reports.plots import bar_svg, histogram_svg, svg_markdown
 from curaline.sources import SourceManifest
 from curaline.stage import BATCH_ROWS
 
@@ -178,13 +178,13 @@ class PreferenceStats:
         plots: list[str] = []
         if self.pairs_per_prompt:
             ks = sorted(self.pairs_per_prompt)
-            plots.append(png_markdown(bar_png([f"{k} pair(s)" for k in ks], [self.pairs_per_prompt[k] for k in ks],
+            plots.append(svg_markdown(bar_svg([f"{k} pair(s)" for k in ks], [self.pairs_per_prompt[k] for k in ks],
                                               title="Prompts by number of pairs"), "pairs per prompt"))  # fmt: skip
         if self.token_diff.size:
-            plots.append(png_markdown(histogram_png(self.token_diff, title="Chosen minus rejected length (tokens)",
+            plots.append(svg_markdown(histogram_svg(self.token_diff, title="Chosen minus rejected length (tokens)",
                                                     xlabel="tokens (>0: chosen longer)", threshold=0.0), "length difference"))  # fmt: skip
         if self.margins.size:
-            plots.append(png_markdown(histogram_png(self.margins, title="Margin", xlabel="margin", bins=20), "margins"))
+            plots.append(svg_markdown(histogram_svg(self.margins, title="Margin", xlabel="margin", bins=20), "margins"))
         for name, counts in (("source", self.by_source), ("domain", self.by_domain)):
             if counts:
                 rows = counts.most_common()
@@ -196,7 +196,7 @@ class PreferenceStats:
                                  f"({_pct(lo)}–{_pct(hi)}) |")  # fmt: skip
                 lines.append("")
                 plots.append(
-                    png_markdown(bar_png([k for k, _ in rows], [v for _, v in rows], title=f"Pairs by {name}"), name)
+                    svg_markdown(bar_svg([k for k, _ in rows], [v for _, v in rows], title=f"Pairs by {name}"), name)
                 )
         return "\n".join(lines + plots)
 

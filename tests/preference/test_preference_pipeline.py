@@ -161,7 +161,7 @@ def test_preference_pairs_through_the_real_stages(project: Project) -> None:
     assert meta["prompts"].value == 2 and meta["length_bias"].value == 1.0  # both chosen answers are longer
     # repeated judgements before dedup: basil (2x, agreeing) and the pet pair (2x, both ways)
     assert meta["multi_judged_pairs"].value == 2 and meta["contradicted_pairs"].value == 1
-    assert meta["report"].value.count("data:image/png;base64,") >= 4
+    assert meta["report"].value.count("data:image/svg+xml;base64,") >= 4
     (ledger_file,) = (project.lineage_dir / "ledger" / "stage=preference_pairs" / "partition=__all__").glob(
         f"*-run={run_id}.parquet"
     )

@@ -93,7 +93,7 @@ def test_report_has_the_numbers_and_inline_plots() -> None:
     assert "**6 pairs** over **3 prompts**" in md
     assert "**80.0 %** (95 % CI 37.6 %–96.4 %, 4 of 5)" in md
     assert "No length bias detectable at 95 %" in md
-    assert md.count("data:image/png;base64,") == 5  # pairs per prompt, length diff, margins, source, domain
+    assert md.count("data:image/svg+xml;base64,") == 5  # pairs per prompt, length diff, margins, source, domain
     assert "| chat | 6 | 100.0 % | 80.0 % (37.6 %–96.4 %) |" in md
 
 
