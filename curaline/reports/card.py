@@ -94,7 +94,14 @@ def _timeframe(data: ReleaseData) -> str:
 
 
 def card_facts(data: ReleaseData) -> dict[str, Any]:
-    """What both the Markdown card and the Croissant file say, gathered once."""
+    """What both the Markdown card and the Croissant file say, gathered once per ReleaseData
+    (the dataset_card asset writes both from one)."""
+    if "card_facts" not in data._cache:
+        data._cache["card_facts"] = _gather_card_facts(data)
+    return data._cache["card_facts"]
+
+
+def _gather_card_facts(data: ReleaseData) -> dict[str, Any]:
     m = data.manifest
     provider = data.project.config.provider
     summary = eu_ai_act_summary(data)
