@@ -125,15 +125,54 @@ def sources_list(project_dir: Path | None, as_json: bool) -> None:
 # ---- running the pipeline (the only place that reaches Dagster) -------------------------
 
 
+#: the instance's event log (resources/event_log.py): Dagster's SQLite files in the default place,
+#: written through one kept connection per file instead of a new engine per event; runs and schedules
+#: keep the defaults
+EVENT_LOG_STORAGE = (
+    "# Dagster's SQLite event log ($DAGSTER_HOME/history/runs), one kept connection per db file (curaline)\n"
+    "event_log_storage:\n  module: resources.event_log\n  class: CachedEngineSqliteEventLogStorage\n"
+)
+#: keys of a dagster.yaml that chose its own storage: curaline leaves those alone
+STORAGE_KEYS = {"storage", "run_storage", "event_log_storage", "schedule_storage", "instance_class"}
+
+
 def _prepare_dagster_home(project: Project) -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or project.dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
     if not cfg.exists():
         # nux off: the UI's "join the community" dialog would cover the operator's first view
-        cfg.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n", encoding="utf-8")
+        _replace(cfg, "telemetry:\n  enabled: false\nnux:\n  enabled: false\n" + EVENT_LOG_STORAGE)
+    else:
+        _add_event_log_storage(cfg)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def _add_event_log_storage(cfg: Path) -> None:
+    """Name curaline's event log storage in an existing dagster.yaml that names no storage.
+
+    A home made before curaline wrote the key gets the faster writes on its next run; its
+    history stays where it is (the same files). A file that names a storage, or that does
+    not parse (Dagster says why when it loads it), is left as it is.
+    """
+    import yaml
+
+    text = cfg.read_text(encoding="utf-8")
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return
+    if config is not None and (not isinstance(config, dict) or STORAGE_KEYS & config.keys()):
+        return
+    _replace(cfg, (text if not text or text.endswith("\n") else text + "\n") + EVENT_LOG_STORAGE)
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write whole or not at all: two runs preparing the same home write the same text."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _load_definitions(project: Project) -> Any:
