@@ -125,54 +125,45 @@ def sources_list(project_dir: Path | None, as_json: bool) -> None:
 # ---- running the pipeline (the only place that reaches Dagster) -------------------------
 
 
-#: the instance's event log (resources/event_log.py): Dagster's SQLite files in the default place,
-#: written through one kept connection per file instead of a new engine per event; runs and schedules
-#: keep the defaults
-EVENT_LOG_STORAGE = (
-    "# Dagster's SQLite event log ($DAGSTER_HOME/history/runs), one kept connection per db file (curaline)\n"
-    "event_log_storage:\n  module: resources.event_log\n  class: CachedEngineSqliteEventLogStorage\n"
-)
-#: keys of a dagster.yaml that chose its own storage: curaline leaves those alone
-STORAGE_KEYS = {"storage", "run_storage", "event_log_storage", "schedule_storage", "instance_class"}
-
-
 def _prepare_dagster_home(project: Project) -> Path:
     home = Path(os.environ.get("DAGSTER_HOME") or project.dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     cfg = home / "dagster.yaml"
     if not cfg.exists():
         # nux off: the UI's "join the community" dialog would cover the operator's first view
-        _replace(cfg, "telemetry:\n  enabled: false\nnux:\n  enabled: false\n" + EVENT_LOG_STORAGE)
-    else:
-        _add_event_log_storage(cfg)
+        cfg.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n", encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
 
-def _add_event_log_storage(cfg: Path) -> None:
-    """Name curaline's event log storage in an existing dagster.yaml that names no storage.
+#: keys of a dagster.yaml that chose its own storage: curaline then opens the instance as it is
+STORAGE_KEYS = {"storage", "run_storage", "event_log_storage", "schedule_storage", "instance_class"}
 
-    A home made before curaline wrote the key gets the faster writes on its next run; its
-    history stays where it is (the same files). A file that names a storage, or that does
-    not parse (Dagster says why when it loads it), is left as it is.
+
+def open_instance(home: Path) -> Any:
+    """The Dagster instance of a home, its event log written through one kept connection per
+    database file (resources/event_log.py) unless its dagster.yaml names a storage of its own.
+
+    Dagster's SQLite event log builds an engine and opens the file for each event it stores
+    (about 1.3 of the 10 CPU-s of a 1,000-document run). The files and their folder are
+    Dagster's own, so the UI and any other process read them with the stock class; the
+    override lives in this process only (dagster.yaml is not changed), with the folder
+    resolved from this home, never from whatever $DAGSTER_HOME a caller has.
     """
     import yaml
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
 
-    text = cfg.read_text(encoding="utf-8")
+    cfg = home / "dagster.yaml"
     try:
-        config = yaml.safe_load(text)
+        config = yaml.safe_load(cfg.read_text(encoding="utf-8")) if cfg.exists() else None
     except yaml.YAMLError:
-        return
-    if config is not None and (not isinstance(config, dict) or STORAGE_KEYS & config.keys()):
-        return
-    _replace(cfg, (text if not text or text.endswith("\n") else text + "\n") + EVENT_LOG_STORAGE)
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write whole or not at all: two runs preparing the same home write the same text."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+        config = None  # Dagster itself says what is wrong with the file, below
+    own = isinstance(config, dict) and bool(STORAGE_KEYS & config.keys())
+    overrides = None if own else {"event_log_storage": {
+        "module": "resources.event_log", "class": "CachedEngineSqliteEventLogStorage",
+        "config": {"base_dir": str(home / "history" / "runs")}}}  # fmt: skip
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(home), overrides=overrides))
 
 
 def _load_definitions(project: Project) -> Any:
@@ -285,9 +276,8 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], engine_confi
     if missing:  # a clone before `dvc pull`: its run would version new lineage over the pulled history
         raise UserError(f"the project's lineage is not pulled ({', '.join(missing)}): run `dvc pull` "
                         f"in {project.root} first")  # fmt: skip
-    _prepare_dagster_home(project)
+    home = _prepare_dagster_home(project)
     definitions = _load_definitions(project)
-    from dagster import DagsterInstance
     from dagster._core.utils import make_new_run_id
 
     defs = definitions.build_definitions(project)
@@ -303,7 +293,7 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], engine_confi
     ok = True
     from curaline.versioning import VersioningError, commit_compliance_state, deferred_pushes
 
-    with deferred_pushes(project), DagsterInstance.get() as instance:
+    with deferred_pushes(project), open_instance(home) as instance:
         fail_killed_runs(instance, echo)
         for scope in SCOPES:  # the registry's order: catalog, per source, global, per release
             job = defs.resolve_job_def(JOBS[scope])
@@ -602,7 +592,7 @@ def materialize_asset(project: Project, asset: str, partition: str | None = None
     if missing:  # a clone before `dvc pull`: its run would version new lineage over the pulled history
         raise UserError(f"the project's lineage is not pulled ({', '.join(missing)}): run `dvc pull` "
                         f"in {project.root} first")  # fmt: skip
-    _prepare_dagster_home(project)
+    home = _prepare_dagster_home(project)
     definitions = _load_definitions(project)
     import dagster as dg
 
@@ -620,7 +610,7 @@ def materialize_asset(project: Project, asset: str, partition: str | None = None
         raise UserError(f"asset {asset} is partitioned ({getattr(partitions, 'name', partitions)}): give --partition")
     level = os.environ.get("CURALINE_LOG_LEVEL", "WARNING")
     quiet = {"loggers": {"console": {"config": {"log_level": level}}}}
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(home) as instance:
         if isinstance(partitions, dg.DynamicPartitionsDefinition) and partition:
             assert partitions.name is not None
             if not instance.has_dynamic_partition(partitions.name, partition):

@@ -20,14 +20,14 @@ file, so each connection checkpoints after every commit (`PRAGMA wal_autocheckpo
 .db changes with each write, as before. `wipe()` closes the connections before it deletes
 files, and at most MAX_ENGINES shards keep one (a webserver reads many runs).
 
-`curaline run` names this class in `$DAGSTER_HOME/dagster.yaml` (curaline/cli.py), so
-`dagster dev` on the project uses it too; the run and schedule storages stay Dagster's
-SQLite defaults in the same folders.
+`curaline run` and `curaline materialize` open their instance with this class
+(`curaline.cli.open_instance`, an override of the home's dagster.yaml in that process only,
+with base_dir the home's own `history/runs`); every other process (the webserver, the
+daemon, a sensor) reads and writes the same files with Dagster's stock class.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
@@ -35,9 +35,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import dagster._check as check
-from dagster import Field, StringSource
+from dagster import StringSource
 from dagster._config.config_schema import UserConfigSchema
-from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -51,14 +50,6 @@ from sqlalchemy.pool import QueuePool
 MAX_ENGINES = 32
 
 
-def default_base_dir() -> str:
-    """Where Dagster's default SQLite storage keeps the event logs: $DAGSTER_HOME/history/runs."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        raise DagsterInvariantViolationError("CachedEngineSqliteEventLogStorage without base_dir needs $DAGSTER_HOME")
-    return os.path.join(os.path.abspath(home), "history", "runs", "")
-
-
 def _checkpoint_every_commit(dbapi_connection: Any, _record: Any) -> None:
     """Copy each commit from the -wal file into the .db, as closing the stock class's connection did."""
     dbapi_connection.execute("PRAGMA wal_autocheckpoint=1")
@@ -67,24 +58,25 @@ def _checkpoint_every_commit(dbapi_connection: Any, _record: Any) -> None:
 class CachedEngineSqliteEventLogStorage(SqliteEventLogStorage):
     """SqliteEventLogStorage with one engine, and one kept connection, per shard (run db, index db).
 
-    In dagster.yaml (base_dir defaults to $DAGSTER_HOME/history/runs, where the default
-    storage keeps the event logs)::
+    As instance config (base_dir: where Dagster's default storage keeps the event logs,
+    `<DAGSTER_HOME>/history/runs`)::
 
         event_log_storage:
           module: resources.event_log
           class: CachedEngineSqliteEventLogStorage
+          config: {base_dir: /path/to/home/history/runs}
     """
 
-    def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         # set before super().__init__: it may connect (a fresh index db is initialized and reindexed)
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()  # never held across a yield: has_table runs inside _connect
         self._tables: set[str] = set()  # tables known to exist in the index db (they are never dropped)
-        super().__init__(base_dir if base_dir is not None else default_base_dir(), inst_data=inst_data)
+        super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
     def config_type(cls) -> UserConfigSchema:
-        return {"base_dir": Field(StringSource, is_required=False)}
+        return {"base_dir": StringSource}
 
     @classmethod
     def from_config_value(

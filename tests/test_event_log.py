@@ -1,8 +1,9 @@
-"""The event log storage curaline names in dagster.yaml (resources/event_log.py), for real.
+"""The event log storage `curaline run` opens its instance with (resources/event_log.py), for real.
 
-It writes Dagster's own SQLite files through one engine per file: a fresh process (as the
-webserver is) must read what it wrote, under the same dagster.yaml and under Dagster's stock
-storage, and a home made before curaline named it keeps its history.
+It writes Dagster's own SQLite files through one engine per file: a fresh process with the
+home's stock dagster.yaml (as the webserver is) must read what it wrote, Dagster's own class
+must read the files, a home's earlier history stays, and the folder is the home's whatever
+$DAGSTER_HOME the caller has.
 """
 
 import json
@@ -21,8 +22,7 @@ import yaml
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from tests_support import make_project
 
-from curaline.cli import EVENT_LOG_STORAGE, _prepare_dagster_home
-from curaline.project import Project
+from curaline.cli import open_instance
 from resources.event_log import CachedEngineSqliteEventLogStorage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,13 +69,13 @@ def summary() -> dg.MaterializeResult:
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n" + EVENT_LOG_STORAGE)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return home
 
 
 def test_runs_written_through_cached_engines_are_read_by_a_fresh_process_and_by_stock_dagster(home: Path) -> None:
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(home) as instance:
         storage = instance.event_log_storage
         assert isinstance(storage, CachedEngineSqliteEventLogStorage)
         assert Path(storage._base_dir) == home / "history" / "runs"  # where Dagster's default storage keeps them
@@ -83,7 +83,7 @@ def test_runs_written_through_cached_engines_are_read_by_a_fresh_process_and_by_
         assert first.success
         # another process reads between this one's writes (the webserver while a run goes on)
         seen = read_home(home, "letter")
-        assert seen["storage"] == "CachedEngineSqliteEventLogStorage"
+        assert seen["storage"] == "SqliteEventLogStorage"  # the webserver's: the home's dagster.yaml is Dagster's
         assert seen["runs"] == {first.run_id: "SUCCESS"} and seen["materialized"]["letter"] == ["a"]
         more = [dg.materialize([letter], instance=instance, partition_key=p) for p in ("b", "c")]
         more.append(dg.materialize([summary], instance=instance))
@@ -113,7 +113,7 @@ def test_runs_written_through_cached_engines_are_read_by_a_fresh_process_and_by_
 
 
 def test_threads_share_the_engines_under_the_lock(home: Path) -> None:
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(home) as instance:
 
         def report(i: int) -> None:
             for j in range(15):
@@ -128,48 +128,53 @@ def test_threads_share_the_engines_under_the_lock(home: Path) -> None:
     assert len(read_home(home, "threaded")["materialized"]["threaded"]) == 60
 
 
-def test_a_home_without_storage_gets_the_key_and_keeps_its_history(tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    project = Project.at(tmp_path / "proj")
-    home = project.dagster_home
-    home.mkdir(parents=True)
-    before = "# mine\ntelemetry:\n  enabled: false\nnux:\n  enabled: false"  # no newline at the end
+def test_a_home_with_history_keeps_it_and_its_dagster_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    before = "# mine\ntelemetry:\n  enabled: false\nnux:\n  enabled: false"
     (home / "dagster.yaml").write_text(before)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    with dg.DagsterInstance.get() as instance:  # Dagster's default storage, as before curaline named one
+    with dg.DagsterInstance.get() as instance:  # Dagster's default storage: the runs before curaline opened it
         assert type(instance.event_log_storage) is SqliteEventLogStorage
         old = dg.materialize([letter], instance=instance, partition_key="b").run_id
-
-    assert _prepare_dagster_home(project) == home.resolve()
-    text = (home / "dagster.yaml").read_text()
-    assert text == before + "\n" + EVENT_LOG_STORAGE  # the user's lines (comments too) stay as they were
-    assert yaml.safe_load(text)["event_log_storage"]["class"] == "CachedEngineSqliteEventLogStorage"
-    _prepare_dagster_home(project)
-    assert (home / "dagster.yaml").read_text() == text  # once
-
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(home) as instance:
         assert isinstance(instance.event_log_storage, CachedEngineSqliteEventLogStorage)
-        assert instance.get_run_by_id(old) is not None
+        assert instance.get_run_by_id(old) is not None and len(instance.all_logs(old)) > 5
         new = dg.materialize([letter], instance=instance, partition_key="c").run_id
+    assert (home / "dagster.yaml").read_text() == before  # nothing written into the user's file
     seen = read_home(home, "letter")
     assert seen["runs"] == {old: "SUCCESS", new: "SUCCESS"} and seen["materialized"]["letter"] == ["b", "c"]
+
+
+def test_the_home_decides_where_events_go_not_the_callers_dagster_home(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A caller whose $DAGSTER_HOME is another home (a test, a script opening several projects)
+    must not send one home's events to the other's files."""
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    for h in (mine, other):
+        h.mkdir()
+        (h / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(other))
+    with open_instance(mine) as instance:
+        assert Path(instance.event_log_storage._base_dir) == mine / "history" / "runs"
+        run_id = dg.materialize([letter], instance=instance, partition_key="a").run_id
+    with dg.DagsterInstance.from_config(str(mine)) as reader:  # as a test or a script reads a project's home
+        assert len(reader.all_logs(run_id)) > 5
+    assert not (other / "history").exists()
 
 
 @pytest.mark.parametrize("own", [
     "storage:\n  sqlite:\n    base_dir: /somewhere\n",
     "event_log_storage:\n  module: dagster._core.storage.event_log\n  class: SqliteEventLogStorage\n"
     "  config:\n    base_dir: /somewhere\n",
-    "run_storage:\n  module: dagster._core.storage.runs\n  class: SqliteRunStorage\n  config:\n    base_dir: /x\n",
-    "telemetry: [unclosed\n",
 ])  # fmt: skip
-def test_a_home_that_names_its_own_storage_is_left_alone(own: str, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    project = Project.at(tmp_path / "proj")
-    project.dagster_home.mkdir(parents=True)
-    (project.dagster_home / "dagster.yaml").write_text(own)
-    monkeypatch.setenv("DAGSTER_HOME", str(project.dagster_home))  # restored after the test
-    _prepare_dagster_home(project)
-    assert (project.dagster_home / "dagster.yaml").read_text() == own
+def test_a_home_that_names_its_own_storage_is_opened_as_it_is(own: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(own.replace("/somewhere", str(tmp_path / "elsewhere")))
+    with open_instance(home) as instance:
+        assert type(instance.event_log_storage) is SqliteEventLogStorage
+        assert Path(instance.event_log_storage._base_dir).is_relative_to(tmp_path / "elsewhere")  # the file's place
 
 
 def test_curaline_run_records_through_the_storage_and_a_fresh_process_reads_them(tmp_path: Path,
@@ -181,9 +186,8 @@ def test_curaline_run_records_through_the_storage_and_a_fresh_process_reads_them
     monkeypatch.setenv("CURALINE_PROJECT", str(project.root))
     assert run_pipeline(project, echo=lambda _: None)
     home = project.dagster_home
-    assert yaml.safe_load((home / "dagster.yaml").read_text())["event_log_storage"]["module"] == "resources.event_log"
-    seen = read_home(home, "raw_records", "source_catalog")
-    assert seen["storage"] == "CachedEngineSqliteEventLogStorage"
+    assert "event_log_storage" not in (yaml.safe_load((home / "dagster.yaml").read_text()) or {})
+    seen = read_home(home, "raw_records", "source_catalog")  # as the webserver reads them, with Dagster's class
     assert seen["runs"] and set(seen["runs"].values()) == {"SUCCESS"}
     assert all(n > 0 for n in seen["events"].values())
     assert seen["materialized"] == {"raw_records": ["chat", "notes"], "source_catalog": [""]}
@@ -200,7 +204,7 @@ def test_the_webservers_live_view_sees_each_event_as_it_is_written(home: Path) -
         return EventLogEntry(error_info=None, level=20, user_message=message, run_id=run_id, timestamp=time.time())
 
     run_id = make_new_run_id()
-    with dg.DagsterInstance.get() as instance:
+    with open_instance(home) as instance:
         instance.event_log_storage.store_event(entry(run_id, "first"))
         webserver = SqliteEventLogStorage(str(home / "history" / "runs"))  # Dagster's class, as in the webserver
         seen: list[str] = []
