@@ -25,7 +25,6 @@ from curaline import stages
 from curaline.kernels.dedup import (
     DedupConfig,
     Similarity,
-    band_table,
     candidate_pairs,
     exact_duplicates,
     exact_jaccard,
@@ -34,28 +33,20 @@ from curaline.kernels.dedup import (
     near_duplicates,
     needed_rows,
 )
-from curaline.kernels.minhash import MinHashConfig, minhash_signatures, shingle_sets, string_hashes
+from curaline.kernels.minhash import MinHashConfig, shingle_sets, string_hashes
 from curaline.licenses import CLASSES, classify
+from curaline.minhash_bands import SIGNATURE_STAGE as SIGNATURE_STAGE  # re-exported: the stage dedup reads
+from curaline.minhash_bands import band_files, dedup_text
+from curaline.minhash_bands import source_signatures as source_signatures
 from curaline.project import Project
-from curaline.records import NON_TEXT_KINDS, TEXT_COLUMNS
+from curaline.records import NON_TEXT_KINDS
 from curaline.sources import SourceManifest
 from curaline.stage import BATCH_ROWS
-from curaline.store import AtomicParquetWriter, parquet_files, write_parquet
+from curaline.store import parquet_files, write_parquet
 
 OUTPUT_STAGE = "deduplicated"
 #: the stage whose output dedup reads: the last per-source stage (the registry's upstream)
 INPUT_STAGE = stages.records_input(OUTPUT_STAGE)
-SIGNATURE_STAGE = "minhash_bands"
-
-
-def dedup_text(table: pa.Table, kind: str) -> pa.Array:
-    """The text two records are compared on: their text fields joined (context aside)."""
-    cols = [c for c in TEXT_COLUMNS[kind] if c in table.column_names and c not in ("context", "answer")]
-    if not cols:  # a kind without text (annotations) has nothing to compare
-        return pa.nulls(table.num_rows, pa.string())
-    parts = [pc.fill_null(table[c], "") for c in cols]
-    joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\n")
-    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
 def normalized_hash(texts: pa.Array) -> pa.Array:
@@ -69,29 +60,6 @@ def _batches(project: Project, manifest: SourceManifest) -> Iterator[pa.Table]:
     for path in parquet_files(project.stage_path(INPUT_STAGE, manifest.id)):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
             yield pa.Table.from_batches([batch])
-
-
-def _bands(table: pa.Table, kind: str, minhash: MinHashConfig, dedup: DedupConfig) -> pa.Table:
-    sigs = minhash_signatures(dedup_text(table, kind), config=minhash)
-    return band_table(table["doc_id"].combine_chunks(), sigs, dedup)
-
-
-def source_signatures(project: Project, manifest: SourceManifest, minhash: MinHashConfig, dedup: DedupConfig) -> int:
-    """Write the source's band buckets (doc_id, band, bucket); returns the documents banded.
-
-    Batch by batch: memory is one batch's text and signatures, whatever the source's size."""
-    pq_path = project.stage_path(SIGNATURE_STAGE, manifest.id)
-    pq_path.parent.mkdir(parents=True, exist_ok=True)
-    empty = pa.table({"doc_id": pa.array([], pa.string()), "text": pa.array([], pa.string())})
-    schema = _bands(empty, "document", minhash, dedup).schema
-    n = 0
-    with AtomicParquetWriter(pq_path, schema) as writer:
-        if manifest.kind == "evaluation" or manifest.kind in NON_TEXT_KINDS:
-            return 0  # eval items and annotations are not training text: never deduplicated (an empty file)
-        for table in _batches(project, manifest):
-            writer.write(_bands(table, manifest.kind, minhash, dedup).cast(schema))
-            n += table.num_rows
-    return n
 
 
 @dataclass
@@ -171,7 +139,7 @@ def deduplicate(
         exact = exact_duplicates(meta)
         con = duckdb.connect()
         try:
-            listing = ", ".join(f"'{project.stage_path(SIGNATURE_STAGE, m.id)}'" for m in training)
+            listing = ", ".join(f"'{f}'" for f in band_files(project, [m.id for m in training]))
             pairs = candidate_pairs(con, f"read_parquet([{listing}])", max_bucket_pairs=dedup.max_bucket_pairs)
         finally:
             con.close()

@@ -72,7 +72,7 @@ class SourceInput:
     id: str
     kind: str
     input: str  # the source's folder (or file) of the dedup input stage
-    bands: str  # its stored band buckets (minhash_bands)
+    bands: str  # its stored band buckets (minhash_bands: a folder of shard parts)
     priority: int
     license_rank: int
     collected: Any
@@ -182,7 +182,10 @@ def reduce_exact(task: ReduceTask) -> pa.Table:
 
 def map_bands(task: MapTask) -> int:
     """Partition a source's band buckets by (band, bucket); returns its band rows."""
-    bands = pq.read_table(task.source.bands)
+    from curaline.minhash_bands import BAND_SCHEMA
+    from curaline.store import parquet_files
+
+    bands = pa.concat_tables([pq.read_table(f) for f in parquet_files(Path(task.source.bands))] or [BAND_SCHEMA.empty_table()])
     band = bands["band"].to_numpy().astype(np.uint64)
     bucket = bands["bucket"].to_numpy().astype(np.int64).view(np.uint64)
     key = (bucket ^ (band * np.uint64(0x9E3779B97F4A7C15))) * np.uint64(0xBF58476D1CE4E5B9)

@@ -274,11 +274,11 @@ class Project:
 
     def stage_path(self, stage: str, partition: str | None = None) -> Path:
         """Where a stage's output lives: one parquet file per (stage, source partition), or for the
-        sharded stages (ingest and the per-record chain) a folder of shard files per source."""
-        from curaline.stages import SHARDED_STAGES
+        sharded stages (ingest, the per-record chain, the band buckets) a folder of shard files per source."""
+        from curaline.stages import FOLDER_STAGES
 
         if partition is None:
             return self.data_dir / f"{stage}.parquet"
-        if stage in SHARDED_STAGES:
+        if stage in FOLDER_STAGES:
             return self.data_dir / stage / partition
         return self.data_dir / stage / f"{partition}.parquet"

@@ -174,8 +174,8 @@ STAGES: tuple[Stage, ...] = (
           op=SOURCE_RECORDS, module=SOURCE_RECORDS,
           purpose="harmful content: per-category toxicity classifier (lexicon with context rules); "
                   "severe records removed"),
-    Stage("minhash_bands", "source", DEDUP, ("toxicity_screened",), (_per_source("minhash_bands"),),
-          kernel="curaline.dedup:source_signatures", code=("curaline.kernels.minhash",),
+    Stage("minhash_bands", "source", DEDUP, ("toxicity_screened",), (_sharded("minhash_bands"),),
+          kernel="curaline.minhash_bands:source_signatures", code=("curaline.kernels.minhash",),
           config="curaline.kernels.minhash:MinHashConfig", reads_config=("deduplicated",)),
     Stage("annotation_agreement", "source", ANNOTATION, ("raw_records",),
           (_per_source("annotation_agreement"), _per_source("annotator_agreement")),
@@ -265,6 +265,9 @@ GLOBAL_STAGES = record_stages("global")
 FLOW_ORDER = tuple(s.name for s in STAGES if s.scope in ("source", "global"))
 #: stages whose output for a source is a folder of shards, all made in one pass per shard
 SHARDED_STAGES = tuple(s.name for s in STAGES if s.op == SOURCE_RECORDS)
+#: stages whose output per source is a folder of shard files: the sharded chain, and the band
+#: buckets the shard workers write beside it (curaline.minhash_bands)
+FOLDER_STAGES = (*SHARDED_STAGES, "minhash_bands")
 #: stages whose outputs hold personal data as it was read (before redaction)
 PII_STAGES = tuple(s.name for s in STAGES if s.pii)
 

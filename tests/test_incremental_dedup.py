@@ -68,12 +68,15 @@ def test_new_source_only_adds_its_own_signatures(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("DAGSTER_HOME", str(root / ".dagster"))
     project = Project.at(root)
     run(project, ["a", "b"])
-    bands_a = project.stage_path("minhash_bands", "a")
-    before = (bands_a.stat().st_mtime_ns, bands_a.read_bytes())
+    bands_a = project.stage_path("minhash_bands", "a")  # a folder of parts, one per shard
+    parts = sorted(bands_a.glob("*.parquet"))
+    before = [(p.stat().st_mtime_ns, p.read_bytes()) for p in parts]
+    assert parts
 
     write_source(root, "c", [edited(d, rng, 0.02) for d in base[10:14]], priority=0)
     run(project, ["c"])  # only the new partition, then the global stages
-    assert (bands_a.stat().st_mtime_ns, bands_a.read_bytes()) == before  # a's signatures not recomputed
+    assert sorted(bands_a.glob("*.parquet")) == parts
+    assert [(p.stat().st_mtime_ns, p.read_bytes()) for p in parts] == before  # a's signatures not recomputed
     incremental = dedup_result(project)
     assert len(incremental) == 5 + 4  # b's five edited copies and c's four
 

@@ -23,7 +23,7 @@ from curaline.stage import stage_signals
 WORKER_MODULES = ("curaline.shards.runner", "curaline.shards.reader", "curaline.schemas", "curaline.kernels.normalize",
                   "curaline.kernels.langid", "curaline.kernels.quality", "curaline.kernels.quality_model",
                   "curaline.kernels.code_rules", "curaline.kernels.pii", "curaline.kernels.toxicity",
-                  "curaline.web.urlfilter", "polars", "pandera.polars")  # fmt: skip
+                  "curaline.web.urlfilter", "curaline.minhash_bands", "polars", "pandera.polars")  # fmt: skip
 
 
 def _signals() -> dict[str, tuple[Callable[[str], Mapping[str, pa.DataType]], str]]:

@@ -21,6 +21,7 @@ import hashlib
 import inspect
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -85,13 +86,27 @@ def prepare_source(project: Project, manifest: SourceManifest) -> str | None:
 def source_tasks(project: Project, manifest: SourceManifest, run_id: str, chain: Sequence[ChainStage], *,
                  takedown_requests: Sequence[Any] = ()) -> list[ShardTask]:  # fmt: skip
     """Plan the source and describe each shard's task; removes shard files a previous, larger plan left."""
+    from curaline.minhash_bands import INPUT_STAGE as BANDED_STAGE
+    from curaline.minhash_bands import SIGNATURE_STAGE, BandSpec, banded
+
     ingest = project.config.ingest
     shards = plan_source(manifest, shard_records=ingest.shard_records, shard_bytes=ingest.shard_bytes)
     stages = (RAW, QUARANTINE, *(s.name for s in chain))
-    _remove_stale(project, manifest.id, stages, len(shards))
+    # the band buckets of what the chain keeps, when dedup reads this source: made by the same pass
+    band_configs = None
+    if banded(manifest.kind) and chain and chain[-1].name == BANDED_STAGE:
+        band_configs = (project.config.for_stage(SIGNATURE_STAGE), project.config.for_stage("deduplicated"))
+    _remove_stale(project, manifest.id, (*stages, SIGNATURE_STAGE), len(shards))
     fingerprint = chain_fingerprint(chain, ingest, takedown_requests)
-    return [_task(project, manifest, shard, len(shards), run_id, tuple(chain), stages, fingerprint,
-                  tuple(takedown_requests)) for shard in shards]  # fmt: skip
+    tasks = []
+    for shard in shards:
+        task = _task(project, manifest, shard, len(shards), run_id, tuple(chain), stages, fingerprint,
+                     tuple(takedown_requests))  # fmt: skip
+        if band_configs is not None:
+            path = shard_dir(project, SIGNATURE_STAGE, manifest.id) / f"{shard.name}.parquet"
+            task = replace(task, bands=BandSpec(path=str(path), minhash=band_configs[0], dedup=band_configs[1]))
+        tasks.append(task)
+    return tasks
 
 
 def _task(project: Project, manifest: SourceManifest, shard: Shard, n: int, run_id: str, chain: tuple[ChainStage, ...],

@@ -69,6 +69,9 @@ class ShardTask:
     ingest: IngestConfig = field(default_factory=IngestConfig)
     takedown_requests: tuple[Any, ...] = ()
     seen_ids: tuple[str, ...] = ()  # source ids earlier shards hold (see run_phase)
+    #: the MinHash band part of the records the chain kept (curaline.minhash_bands), None when the
+    #: source is not deduplicated; committed with the shard, checked and completed by the minhash_bands step
+    bands: Any = None
 
     @property
     def label(self) -> str:
@@ -168,7 +171,7 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
 
     m = task.manifest
     kind = m.kind
-    for path in task.outputs.values():
+    for path in [*task.outputs.values(), *([task.bands.path] if task.bands is not None else [])]:
         sweep(Path(path).parent, Path(path).name)  # what a killed attempt left behind
     for path in task.ledgers.values():  # a killed attempt of any run at this shard (its slot's shard part)
         sweep(Path(path).parent, "shard=" + Path(path).name.rsplit(".shard=", 1)[-1], stamped=True)
@@ -189,6 +192,11 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
                QUARANTINE: _Staged(commit.stage(Path(task.outputs[QUARANTINE])), QUARANTINE_SCHEMA)}  # fmt: skip
     for s in task.chain:
         writers[s.name] = _Staged(commit.stage(Path(task.outputs[s.name])), schemas[s.name])
+    bands = None
+    if task.bands is not None:
+        from curaline.minhash_bands import BandWriter
+
+        bands = BandWriter(commit.stage(Path(task.bands.path)), task.bands, kind)
     checks = {RAW: record_model(kind, m.format).to_schema(), QUARANTINE: QuarantineRow.to_schema(),
               **{s.name: stage_schema(kind, signals[s.name]) for s in task.chain}}  # fmt: skip
     reports = {name: ValidationReport() for name in checks}
@@ -220,9 +228,13 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
                 table = _apply(s, kind, table, accs[s.name])
                 reports[s.name].add_batch(table, checks[s.name])
                 writers[s.name].write(table)
+            if bands is not None:  # what dedup will compare: the last stage's kept records
+                bands.write(table)
     finally:
         for w in writers.values():
             w.close()
+        if bands is not None:
+            bands.close()
     stats = reader.stats
     if not stats.balanced:
         raise AssertionError(f"{task.label}: read {stats.read} != ingested + quarantined + taken down")

@@ -206,7 +206,7 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict
 
 def _same_as_local(root: Path, results: list[dict], local_run: tuple[Path, list[dict]]) -> None:
     reference, expected = local_run
-    assert _digests(root) == _digests(reference) and len(_digests(root)) == 6 * 8  # raw, quarantine, 6 stages
+    assert _digests(root) == _digests(reference) and len(_digests(root)) == 6 * 9  # raw, quarantine, 6 stages, bands
     assert _ledger(root) == _ledger(reference)  # same files (run, stage, source, shard), same rows
     strip = ("outputs", "ledgers", "skipped")
     assert [{k: v for k, v in r.items() if k not in strip} for r in results] == \
