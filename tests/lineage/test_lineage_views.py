@@ -240,3 +240,28 @@ def test_sources_counts_from_footers_equal_counts_from_the_rows(tmp_path: Path) 
     assert from_footers == queries.ledger_counts(project, con) == {
         "notes": {"quality": {"removed": 2, "changed": 0}, "pii": {"removed": 0, "changed": 1},
                   "raw_records": {"removed": 0, "changed": 0}}}  # fmt: skip
+
+
+def test_a_footer_read_from_the_replacing_file_is_retried_and_a_real_error_is_not() -> None:
+    """Under load, DuckDB read one shard's footer from the file renamed over it and thrift said
+    "don't know what type" (tests/test_soak.py): a read to retry, not the user's bad SQL."""
+    import duckdb
+
+    calls = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise duckdb.InvalidInputException("Invalid Input Error: don't know what type: \x0e")
+        return "read"
+
+    assert retry_replaced(flaky) == "read" and len(calls) == 3
+
+    def wrong() -> None:
+        calls.append(1)
+        duckdb.connect().execute("SELECT no_such_column FROM range(1)")
+
+    calls.clear()
+    with pytest.raises(duckdb.BinderException):
+        retry_replaced(wrong)
+    assert len(calls) == 1  # the user's own mistake is said at once
