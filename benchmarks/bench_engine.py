@@ -23,7 +23,7 @@ pool workers (children of the forkserver, which `/usr/bin/time` does not see) co
 process's own time, so a lower bound (a process's last 0.1 s, and one shorter than that, are
 missed). A side that reads fewer documents than the input stops the benchmark.
 
-    python benchmarks/bench_engine.py [--files 4] [--reps 1] [--skip-e2e] [--ray]
+    python benchmarks/bench_engine.py [--files 4] [--reps 1] [--skip-e2e] [--ray] [--fixed-only]
 
 The input is the first --files shards of ../shared/bench/corpus-100k (5,000 documents
 each) as three sources, as `bench_reports.py` lays them out.
@@ -186,6 +186,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=4, help="corpus shards to use (5,000 documents each)")
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--skip-e2e", action="store_true", help="only kernels and the shard phase")
+    parser.add_argument("--fixed-only", action="store_true",
+                        help="only the 1k-document run (the fixed cost), --reps times, each rep's figures printed")
     parser.add_argument("--ray", action="store_true", help="add the Ray sides (a loopback cluster of 2 worker nodes)")
     parser.add_argument("--address", help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=["kernels", "phase"], help=argparse.SUPPRESS)
@@ -240,6 +242,11 @@ def main() -> None:
             ("`curaline run --workers 2`, 1k documents", lambda: [str(CURALINE), "run", "--workers", "2", "--project",
                                                                    str(fresh_small())]),
         ]  # fmt: skip
+    if args.fixed_only:
+        if args.skip_e2e or args.ray:
+            raise SystemExit("--fixed-only measures the 1k-document run alone: drop --skip-e2e and --ray")
+        sides = [s for s in sides if "1k" in s[0]]
+
     def record(label: str, cmd: list[str], result: tuple[float, float, float, str]) -> None:
         wall, cpu, rss, out = result
         # a side that read fewer documents than the input measured nothing (a refused manifest, a bad glob)
@@ -261,6 +268,9 @@ def main() -> None:
     if args.ray:
         notes = ray_sides(args, me, fresh, record, skip_e2e=args.skip_e2e)
     med = {k: tuple(statistics.median(v[i] for v in vs) for i in range(3)) for k, vs in rows.items()}
+    if args.fixed_only:  # the spread is the point: print every rep
+        for label, vs in rows.items():
+            print(f"{label}, each rep: " + ", ".join(f"{w:.1f} s wall / {c:.2f} CPU-s" for w, c, _ in vs))
     print(f"input: {docs:,} documents ({len(files)} corpus shards) as 3 sources; {os.cpu_count()} cores; "
           f"median of {args.reps} run(s) per side, all in this invocation\n")
     print("| side | wall s | CPU s | docs/s | peak RSS of one process (MiB) |\n|---|---:|---:|---:|---:|")
@@ -271,6 +281,9 @@ def main() -> None:
     def ratio(a: str, b: str) -> str:
         return f"{med[a][0] / med[b][0]:.2f}x" if a in med and b in med else "n/a"
 
+    if args.fixed_only:
+        shutil.rmtree(work, ignore_errors=True)
+        return
     print("\n| ratio (wall) | value |\n|---|---:|")
     print(f"| kernels: 1 process / 2 processes | {ratio('kernels only, 1 process', 'kernels only, 2 processes')} |")
     print(f"| shard phase: 1 worker / 2 workers | {ratio('shard phase, 1 worker', 'shard phase, 2 workers')} |")
