@@ -4,7 +4,7 @@ from collections import Counter
 
 from assets.common import counts_markdown, counts_table
 from assets.global_stage import GlobalOutcome, global_stage_asset
-from curaline.dedup import deduplicate
+from curaline.dedup import deduplicate, training_records
 from curaline.reports.plots import histogram_svg, svg_markdown
 
 
@@ -19,11 +19,16 @@ def _deduplicate(context, project, manifests) -> GlobalOutcome:
     from curaline.engine import make_engine
 
     config = engine_config(project)
-    if config.kind == "ray":  # exact and near dedup as shuffles on the cluster (same removals as locally)
+    records = training_records(project, manifests) if config.kind == "ray" else 0
+    if config.kind == "ray" and records >= dedup.shuffle_min_records:
+        # exact and near dedup as shuffles on the cluster (same removals as locally)
         context.log.info(f"deduplicated: shuffles on the {config.label} engine")
         with make_engine(config) as engine:
             stats, events = deduplicate(project, manifests, minhash, dedup, engine=engine)
     else:
+        if config.kind == "ray":  # the shuffles' fixed cost would outweigh the work: the driver does it
+            context.log.info(f"deduplicated: {records:,} records, under shuffle_min_records "
+                             f"({dedup.shuffle_min_records:,}): in this process, not as shuffles on the {config.label} engine")  # fmt: skip
         stats, events = deduplicate(project, manifests, minhash, dedup)
     pairs = Counter({f"{a} → {b}": n for (a, b), n in stats.source_pairs.items()})
     plot = svg_markdown(histogram_svg(stats.jaccards, title="Jaccard of removed near duplicates to the kept doc",

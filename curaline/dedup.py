@@ -62,6 +62,13 @@ def _batches(project: Project, manifest: SourceManifest) -> Iterator[pa.Table]:
             yield pa.Table.from_batches([batch])
 
 
+def training_records(project: Project, manifests: list[SourceManifest]) -> int:
+    """How many records dedup would compare: the training sources' inputs, from the file footers."""
+    training = [m for m in manifests if m.kind != "evaluation" and m.kind not in NON_TEXT_KINDS]
+    return sum(pq.ParquetFile(f).metadata.num_rows for m in training
+               for f in parquet_files(project.stage_path(INPUT_STAGE, m.id)) if f.exists())  # fmt: skip
+
+
 @dataclass
 class DedupStats:
     rows_in: int = 0

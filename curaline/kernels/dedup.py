@@ -80,6 +80,11 @@ class DedupConfig:
     max_bucket_pairs: buckets up to this size give all their pairs; larger ones (shared
         templates) give a star to their smallest doc_id, so pairs stay O(n).
     max_rounds: re-clustering rounds; members still unresolved after them are kept.
+    shuffle_min_records: on the Ray engine, dedup runs as shuffles on the cluster from this
+        many training records up; below, in the driver, as on the local engine (the same
+        removals). At 100k records on 2 cores the shuffles took 10.1 s against 4.4 s in one
+        process, and one process handled 1M in 50 s and 2.1 GB: the shuffles pay off where
+        a driver would not cope. Measured on a 2-core machine, not a real cluster.
     """
 
     threshold: float = 0.7
@@ -88,12 +93,15 @@ class DedupConfig:
     verify: str = "exact"
     max_bucket_pairs: int = 32
     max_rounds: int = 20
+    shuffle_min_records: int = 1_000_000
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
         if self.verify not in ("exact", "estimate"):
             raise ValueError(f"unknown verify {self.verify!r}: exact or estimate")
+        if self.shuffle_min_records < 0:
+            raise ValueError("shuffle_min_records must be >= 0 (0: always shuffles on the Ray engine)")
 
 
 # --- keep-policy and exact dedup -------------------------------------------------------

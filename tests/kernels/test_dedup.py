@@ -222,3 +222,10 @@ def test_verify_needs_its_inputs() -> None:
         near_duplicates(meta, pairs, config=DedupConfig(verify="estimate"))
     with pytest.raises(ValueError, match="pair doc_ids are not in meta"):
         near_duplicates(meta, pa.table({"a": ["a"], "b": ["zz"]}), sets=None)
+
+
+def test_shuffle_min_records_is_validated_and_zero_always_shuffles() -> None:
+    with pytest.raises(ValueError, match="shuffle_min_records must be >= 0"):
+        DedupConfig(shuffle_min_records=-1)
+    assert DedupConfig().shuffle_min_records == 1_000_000  # below it, the Ray engine's driver deduplicates
+    assert DedupConfig(shuffle_min_records=0).shuffle_min_records == 0

@@ -300,12 +300,16 @@ def _ledger_rows(root: Path) -> list[tuple]:
 
 @pytest.mark.slow
 def test_curaline_run_on_ray_ends_with_the_local_runs_bytes(cluster: Cluster, tmp_path: Path) -> None:
-    local, remote = write_project(tmp_path / "local"), write_project(tmp_path / "ray")
+    local, remote, small = (write_project(tmp_path / n) for n in ("local", "ray", "small"))
+    for root in (local, remote):  # dedup as shuffles on the cluster however small the corpus (the same settings in both)
+        config = yaml.safe_load((root / "curaline.yaml").read_text())
+        (root / "curaline.yaml").write_text(yaml.safe_dump({**config, "stages": {"deduplicated": {"shuffle_min_records": 0}}}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     env.pop("OPENLINEAGE_DISABLED", None)
     jobs_before = len(cluster.global_state.job_table())
     runs = {}
-    for root, args in ((local, ["--workers", "2"]), (remote, ["--engine", "ray", "--address", cluster.address])):
+    ray_args = ["--engine", "ray", "--address", cluster.address]
+    for root, args in ((local, ["--workers", "2"]), (remote, ray_args), (small, ray_args)):
         runs[root] = subprocess.run([str(CURALINE), "run", "--project", str(root), *args], capture_output=True, text=True,
                                     env={**env, "DAGSTER_HOME": str(root / ".dagster")}, timeout=540)  # fmt: skip
         assert runs[root].returncode == 0, runs[root].stdout + runs[root].stderr
@@ -320,6 +324,12 @@ def test_curaline_run_on_ray_ends_with_the_local_runs_bytes(cluster: Cluster, tm
         logs = [e.user_message for run in instance.get_runs() for e in instance.all_logs(run.run_id)]
     assert f"web: 6 shard(s) on the ray at {cluster.address} engine" in logs
     assert f"deduplicated: shuffles on the ray at {cluster.address} engine" in logs
+    # with the default shuffle_min_records (1M), a small corpus is deduplicated by the driver: the same bytes
+    with dg.DagsterInstance.from_config(str(small / ".dagster")) as instance:
+        small_logs = [e.user_message for run in instance.get_runs() for e in instance.all_logs(run.run_id)]
+    assert any(m.startswith("deduplicated: ") and "under shuffle_min_records (1,000,000): in this process" in m
+               for m in small_logs), [m for m in small_logs if m.startswith("deduplicated")]  # fmt: skip
+    assert _pipeline_digests(small) == digests
     assert any(m.startswith("web: shards: 6/6") for m in logs), [m for m in logs if "shards" in m]
     # lineage came from the orchestrating process after the work: each stage's COMPLETE names its Dagster run
     from curaline.lineage.views import event_files
