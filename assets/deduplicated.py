@@ -19,16 +19,18 @@ def _deduplicate(context, project, manifests) -> GlobalOutcome:
     from curaline.engine import make_engine
 
     config = engine_config(project)
-    records = training_records(project, manifests) if config.kind == "ray" else 0
-    if config.kind == "ray" and records >= dedup.shuffle_min_records:
-        # exact and near dedup as shuffles on the cluster (same removals as locally)
+    on_cluster = config.kind == "ray"
+    if on_cluster:
+        records = training_records(project, manifests)
+        on_cluster = records >= dedup.shuffle_min_records
+        if not on_cluster:  # the shuffles' fixed cost would dominate: the driver deduplicates, as locally
+            context.log.info(f"deduplicated: {records:,} records, under shuffle_min_records "
+                             f"({dedup.shuffle_min_records:,}): in this process, not as shuffles on the {config.label} engine")  # fmt: skip
+    if on_cluster:  # exact and near dedup as shuffles on the cluster (same removals as locally)
         context.log.info(f"deduplicated: shuffles on the {config.label} engine")
         with make_engine(config) as engine:
             stats, events = deduplicate(project, manifests, minhash, dedup, engine=engine)
     else:
-        if config.kind == "ray":  # the shuffles' fixed cost would outweigh the work: the driver does it
-            context.log.info(f"deduplicated: {records:,} records, under shuffle_min_records "
-                             f"({dedup.shuffle_min_records:,}): in this process, not as shuffles on the {config.label} engine")  # fmt: skip
         stats, events = deduplicate(project, manifests, minhash, dedup)
     pairs = Counter({f"{a} → {b}": n for (a, b), n in stats.source_pairs.items()})
     plot = svg_markdown(histogram_svg(stats.jaccards, title="Jaccard of removed near duplicates to the kept doc",

@@ -157,8 +157,8 @@ def open_instance(home: Path) -> Any:
     cfg = home / "dagster.yaml"
     try:
         config = yaml.safe_load(cfg.read_text(encoding="utf-8")) if cfg.exists() else None
-    except yaml.YAMLError:
-        config = None  # Dagster itself says what is wrong with the file, below
+    except yaml.YAMLError as exc:  # before Dagster reads it: a message, not a traceback
+        raise UserError(f"{cfg} is not valid YAML: {' '.join(str(exc).split())}") from None
     own = isinstance(config, dict) and bool(STORAGE_KEYS & config.keys())
     overrides = None if own else {"event_log_storage": {
         "module": "resources.event_log", "class": "CachedEngineSqliteEventLogStorage",

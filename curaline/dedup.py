@@ -36,10 +36,9 @@ from curaline.kernels.dedup import (
 from curaline.kernels.minhash import MinHashConfig, shingle_sets, string_hashes
 from curaline.licenses import CLASSES, classify
 from curaline.minhash_bands import SIGNATURE_STAGE as SIGNATURE_STAGE  # re-exported: the stage dedup reads
-from curaline.minhash_bands import band_files, dedup_text
+from curaline.minhash_bands import band_files, banded, dedup_text
 from curaline.minhash_bands import source_signatures as source_signatures
 from curaline.project import Project
-from curaline.records import NON_TEXT_KINDS
 from curaline.sources import SourceManifest
 from curaline.stage import BATCH_ROWS
 from curaline.store import parquet_files, write_parquet
@@ -64,8 +63,7 @@ def _batches(project: Project, manifest: SourceManifest) -> Iterator[pa.Table]:
 
 def training_records(project: Project, manifests: list[SourceManifest]) -> int:
     """How many records dedup would compare: the training sources' inputs, from the file footers."""
-    training = [m for m in manifests if m.kind != "evaluation" and m.kind not in NON_TEXT_KINDS]
-    return sum(pq.ParquetFile(f).metadata.num_rows for m in training
+    return sum(pq.ParquetFile(f).metadata.num_rows for m in manifests if banded(m.kind)
                for f in parquet_files(project.stage_path(INPUT_STAGE, m.id)) if f.exists())  # fmt: skip
 
 
@@ -96,8 +94,7 @@ def deduplicate(
     With an engine (the Ray engine), exact and near removals are computed by shuffles on it
     (`curaline.dedup_shuffle`; preference sources keep the local path).
     """
-    training = [m for m in manifests if m.kind != "evaluation" and m.kind not in NON_TEXT_KINDS
-                and project.stage_path(INPUT_STAGE, m.id).exists()]  # fmt: skip
+    training = [m for m in manifests if banded(m.kind) and project.stage_path(INPUT_STAGE, m.id).exists()]
     stats = DedupStats()
     from curaline.dedup_shuffle import shuffled_removals, supported
 

@@ -55,7 +55,6 @@ from curaline.kernels.dedup import (
 from curaline.kernels.minhash import MinHashConfig, shingle_sets, string_hashes
 from curaline.licenses import CLASSES, classify
 from curaline.project import Project
-from curaline.records import NON_TEXT_KINDS
 from curaline.sources import SourceManifest
 
 #: reducers per shuffle when the caller does not say (a few per cluster CPU)
@@ -124,7 +123,9 @@ def supported(manifests: Sequence[SourceManifest]) -> bool:
 
 
 def _training_kinds(manifests: Sequence[SourceManifest]) -> list[SourceManifest]:
-    return [m for m in manifests if m.kind != "evaluation" and m.kind not in NON_TEXT_KINDS]
+    from curaline.minhash_bands import banded
+
+    return [m for m in manifests if banded(m.kind)]
 
 
 def _write_partitions(table: pa.Table, part: np.ndarray, out: Path, name: str, partitions: int) -> None:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -76,9 +78,16 @@ class IdsDigest:
         self.rows = 0
 
     def update(self, ids: pa.Array | pa.ChunkedArray) -> None:
-        values = ids.to_pylist()
-        self._h.update("".join(f"{v}\n" for v in values).encode())
-        self.rows += len(values)
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        if not len(ids):
+            return
+        # each id and a newline, as one buffer: the bytes of "".join(f"{id}\n" ...) without a Python loop
+        lines = pc.binary_join_element_wise(ids.cast(pa.string()), pa.scalar("\n"), "")
+        _, offsets, data = lines.buffers()
+        ends = np.frombuffer(offsets, dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+        self._h.update(memoryview(data)[int(ends[0]) : int(ends[-1])])
+        self.rows += len(ids)
 
     def hexdigest(self) -> str:
         return f"{self.rows}:{self._h.hexdigest()[:32]}"
@@ -98,21 +107,20 @@ class BandSpec:
 
 
 class BandWriter:
-    """The shard worker's part: band rows streamed to a staged file, its footer written at close."""
+    """Band rows streamed to a writer (the shard's staged file, or an AtomicParquetWriter); `finish`
+    puts the settings and the digest of the ids it saw in the footer, before the writer closes."""
 
-    def __init__(self, staged: Path, spec: BandSpec, kind: str):
-        self.spec, self.kind = spec, kind
-        self.writer = pq.ParquetWriter(staged, BAND_SCHEMA, compression="zstd")
+    def __init__(self, sink: Any, spec: BandSpec, kind: str):
+        self.sink, self.spec, self.kind = sink, spec, kind
         self.ids = IdsDigest()
 
     def write(self, table: pa.Table) -> None:
         self.ids.update(table["doc_id"])
         if table.num_rows:
-            self.writer.write_table(band_rows(table, self.kind, self.spec.minhash, self.spec.dedup), 500_000)
+            self.sink.write(band_rows(table, self.kind, self.spec.minhash, self.spec.dedup))
 
-    def close(self) -> None:
-        self.writer.add_key_value_metadata({SETTINGS_KEY: self.spec.settings, INPUT_KEY: self.ids.hexdigest()})
-        self.writer.close()
+    def finish(self) -> None:
+        self.sink.add_key_value_metadata({SETTINGS_KEY: self.spec.settings, INPUT_KEY: self.ids.hexdigest()})
 
 
 def part_name(input_file: Path) -> str:
@@ -183,21 +191,11 @@ def ensure_source_bands(project: Project, manifest: SourceManifest, minhash: Min
 
 
 def _band_file(input_file: Path, part: Path, spec: BandSpec, kind: str) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{part.name}.", suffix=".tmp", dir=part.parent)
-    os.close(fd)
-    try:
-        writer = BandWriter(Path(tmp), spec, kind)
-        try:
-            for batch in pq.ParquetFile(input_file).iter_batches(batch_size=BATCH_ROWS):
-                writer.write(pa.Table.from_batches([batch]))
-        finally:
-            writer.close()
-        os.replace(tmp, part)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with AtomicParquetWriter(part, BAND_SCHEMA, row_group_size=500_000) as sink:
+        bands = BandWriter(sink, spec, kind)
+        for batch in pq.ParquetFile(input_file).iter_batches(batch_size=BATCH_ROWS):
+            bands.write(pa.Table.from_batches([batch]))
+        bands.finish()
 
 
 def source_signatures(project: Project, manifest: SourceManifest, minhash: MinHashConfig, dedup: DedupConfig) -> int:

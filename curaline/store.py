@@ -45,6 +45,11 @@ class AtomicParquetWriter:
         self._writer.write_table(table.select(self.schema.names).cast(self.schema), self.row_group_size)
         self.rows += table.num_rows
 
+    def add_key_value_metadata(self, metadata: dict[bytes | str, bytes | str]) -> None:
+        """Footer key-values, known only once the rows are written (e.g. a digest of them)."""
+        assert self._writer is not None, "use AtomicParquetWriter as a context manager"
+        self._writer.add_key_value_metadata(metadata)
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,

@@ -226,3 +226,13 @@ def test_the_webservers_live_view_sees_each_event_as_it_is_written(home: Path) -
             webserver.end_watch(run_id, on_event)
             webserver.dispose()
     assert seen[-2:] == ["second", "third"]
+
+
+def test_a_dagster_yaml_that_does_not_parse_is_named_with_its_line(tmp_path: Path) -> None:
+    from curaline.cli import UserError
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry: [unclosed\n")
+    with pytest.raises(UserError, match=r"dagster\.yaml is not valid YAML: .*line 1"):
+        open_instance(home)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +33,9 @@ from curaline.shards.commit import ShardCommit, recover, shard_lock, sweep
 from curaline.shards.plan import Shard
 from curaline.sources import SourceManifest
 from curaline.stage import Kernel, StageStats, output_schema, passthrough
+
+if TYPE_CHECKING:
+    from curaline.minhash_bands import BandSpec
 
 #: values of each stage's signal a shard keeps for the report's histogram
 SIGNAL_SAMPLE = 5_000
@@ -71,7 +74,7 @@ class ShardTask:
     seen_ids: tuple[str, ...] = ()  # source ids earlier shards hold (see run_phase)
     #: the MinHash band part of the records the chain kept (curaline.minhash_bands), None when the
     #: source is not deduplicated; committed with the shard, checked and completed by the minhash_bands step
-    bands: Any = None
+    bands: BandSpec | None = None
 
     @property
     def label(self) -> str:
@@ -103,6 +106,9 @@ class _Staged:
     def write(self, table: pa.Table) -> None:
         if table.num_rows:
             self.writer.write_table(table.select(self.schema.names).cast(self.schema), self.row_group_size)
+
+    def add_key_value_metadata(self, metadata: dict[bytes | str, bytes | str]) -> None:
+        self.writer.add_key_value_metadata(metadata)
 
     def close(self) -> None:
         self.writer.close()
@@ -194,9 +200,10 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
         writers[s.name] = _Staged(commit.stage(Path(task.outputs[s.name])), schemas[s.name])
     bands = None
     if task.bands is not None:
-        from curaline.minhash_bands import BandWriter
+        from curaline.minhash_bands import BAND_SCHEMA, BandWriter
 
-        bands = BandWriter(commit.stage(Path(task.bands.path)), task.bands, kind)
+        bands = BandWriter(_Staged(commit.stage(Path(task.bands.path)), BAND_SCHEMA, row_group_size=500_000),
+                           task.bands, kind)  # fmt: skip
     checks = {RAW: record_model(kind, m.format).to_schema(), QUARANTINE: QuarantineRow.to_schema(),
               **{s.name: stage_schema(kind, signals[s.name]) for s in task.chain}}  # fmt: skip
     reports = {name: ValidationReport() for name in checks}
@@ -234,7 +241,8 @@ def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
         for w in writers.values():
             w.close()
         if bands is not None:
-            bands.close()
+            bands.finish()
+            bands.sink.close()
     stats = reader.stats
     if not stats.balanced:
         raise AssertionError(f"{task.label}: read {stats.read} != ingested + quarantined + taken down")
