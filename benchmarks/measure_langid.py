@@ -1,6 +1,10 @@
 """Measure the language stage, old (ELD alone) and new (ELD + lid.176), in one run.
 
-Usage: python benchmarks/measure_langid.py [--per-lang 1000] [--shards 4] [--tune]
+Usage: python benchmarks/measure_langid.py [--per-lang 1000] [--shards 4] [--tune] [--tail [--tail-models DIR]]
+
+``--tail``: v3, the tail model (curaline/kernels/langid_tail.py) after v2, cross-fitted on
+UDHR (its fit uses UDHR lines, so UDHR is held out line by line: see measure_tail); the
+other tables compare old, v1 and v2 as before the tail model.
 
 Accuracy: a sentence is right when the stage's ``language`` column (canonical code,
 "und" when unsure: counted wrong) is the sentence's language. Two sets:
@@ -43,7 +47,6 @@ from curaline.kernels.langid import (
     detect_strings,
     eld_languages,
     needs_wide,
-    supported_languages,
 )
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -51,11 +54,15 @@ SENTENCES = SHARED / "data" / "lingua-langid-75lang"
 UDHR = SHARED / "data" / "udhr-multilingual" / "udhr2.zip"
 CORPUS = SHARED / "bench" / "corpus-100k"
 OLD = LangIdConfig(models="eld")
-NEW = LangIdConfig()
+#: the stage as shipped (v3: ELD + lid.176 + kin + the tail model, which is fit on UDHR: never
+#: scored on UDHR here except cross-fitted, see measure_tail)
+V3 = LangIdConfig()
+#: v2: ELD + lid.176 + the close-kin resolver, without the tail model
+NEW = LangIdConfig(tail=False)
 #: lid.176 asked about every record ELD does not label English: more long tail, ~3x the time
-WIDER = LangIdConfig(wide_below=1.01)
+WIDER = LangIdConfig(wide_below=1.01, tail=False)
 #: the combination before the close-kin resolver (v1)
-NO_KIN = LangIdConfig(kin=False)
+NO_KIN = LangIdConfig(kin=False, tail=False)
 
 
 def lingua_set(per_lang: int) -> dict[str, list[str]]:
@@ -94,7 +101,7 @@ def udhr_set(per_lang: int = 200, min_lines: int = 50) -> dict[str, list[str]]:
             code = "ms" if base == "mly" else canonical(base)  # UDHR's own code for Malay
             lines = [x.strip() for x in z.read(name).decode("utf-8").splitlines() if len(x.strip()) >= 20]
             files[code].append(lines)
-    known = supported_languages("eld+lid176")
+    known = eld_languages() | set(langid_wide.labels())  # the two detectors' languages, not the tail model's
     out = {}
     for code, groups in sorted(files.items()):
         lines = [x for tup in itertools.zip_longest(*groups) for x in tup if x][:per_lang]
@@ -139,7 +146,7 @@ def measure_accuracy(name: str, data: dict[str, list[str]]) -> None:
     alone_speed = sum(map(len, data.values())) / alone_speed
     eld = eld_languages()
     print(f"\n## {name}: {len(data)} languages, {sum(map(len, data.values()))} sentences\n")
-    print("| language | ELD knows | n | old (ELD) | new (ELD + lid.176 + kin) | new without kin (v1) "
+    print("| language | ELD knows | n | old (ELD) | v2 (ELD + lid.176 + kin) | v1 (without kin) "
           "| new, wide_below 1.01 | lid.176 alone |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for code in sorted(data):
@@ -148,7 +155,7 @@ def measure_accuracy(name: str, data: dict[str, list[str]]) -> None:
     n_eld = sum(c in eld for c in data)
     print(f"\n| {name} | languages >= 0.80 (of {len(data)}) | macro over ELD's {n_eld} | macro over all | sentences per CPU s |")
     print("|---|---:|---:|---:|---:|")
-    for label, accs, speed in (("old: ELD", old, old_speed), ("new: ELD + lid.176 + kin (default)", new, new_speed),
+    for label, accs, speed in (("old: ELD", old, old_speed), ("v2: ELD + lid.176 + kin", new, new_speed),
                                ("new without kin (v1)", no_kin, no_kin_speed),
                                ("new, wide_below: 1.01", wider, wider_speed), ("lid.176 alone", alone, alone_speed)):
         k, me, ma = summary(accs)
@@ -177,7 +184,7 @@ def measure_speed(shards: int) -> None:
     print("| stage | wall s | docs/s (wall) | docs/s per CPU second | labelled by lid.176 | labels | drops |")
     print("|---|---:|---:|---:|---:|---|---|")
     # alternated, twice: the machine is shared, so compare runs next to each other
-    for label, config in (("old: ELD", OLD), ("new: ELD + lid.176 + kin", NEW)) * 2:
+    for label, config in (("old: ELD", OLD), ("v2: ELD + lid.176 + kin", NEW), ("v3: v2 + tail (default)", V3)) * 2:
         config = replace(config, keep_languages=("en",))
         detect_language(tables[0].slice(0, 10), kind="document", config=config)  # warm up
         labels: Counter[str] = Counter()
@@ -242,16 +249,73 @@ def tune(per_lang: int) -> None:
     print(f"chosen: wide_always={cfg.wide_always}")
 
 
+def measure_tail(models: Path | None) -> None:
+    """v3 (the tail model) against v2 and ELD, on data its fit never saw.
+
+    UDHR: cross-fitted. benchmarks/build_langid_tail.py builds one model on the even lines and
+    one on the odd lines (each with Lingua's first half, each choosing its own alpha and margin
+    from its own training lines); every line is scored by the model that did not see it.
+    Lingua: the second half of each language (the shipped model's fit never saw it; its alpha
+    and margin were chosen partly on it, so it is a tuning set here).
+    """
+    import tempfile
+
+    from build_langid_tail import build, udhr_part
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = models or Path(scratch)
+        fold_model = {}
+        for part in ("even", "odd"):
+            path = folder / f"tail_{part}.npz"
+            if not path.exists():
+                build(part, path)
+            fold_model[part] = str(path)
+        udhr = {"even": udhr_part("even"), "odd": udhr_part("odd")}
+        rows: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        for test, train in (("odd", "even"), ("even", "odd")):
+            configs = {"old": OLD, "v2": NEW, "v3": LangIdConfig(tail_model=fold_model[train])}
+            for code, sents in udhr[test].items():
+                for label, config in configs.items():
+                    got = np.array(detect_language(_table(sents), kind="document", config=config)
+                                   .table.column("language").to_pylist(), dtype=object)  # fmt: skip
+                    rows[code][label][0] += int((got == code).sum())
+                    rows[code][label][1] += len(sents)
+        udhr_accs = {label: {code: r[label][0] / r[label][1] for code, r in rows.items()} for label in ("old", "v2", "v3")}
+    lingua = {c: s[len(s) // 2:] for c, s in lingua_set(1000).items()}
+    lingua_accs = {label: run_stage(lingua, config)[0] for label, config in (("old", OLD), ("v2", NEW), ("v3", V3))}
+    eld = eld_languages()
+    for name, accs in (("UDHR, cross-fitted (held out from the model that scores it)", udhr_accs),
+                       ("Lingua, second half (held out from the fit; the choice of alpha and margin saw it)", lingua_accs)):
+        langs = sorted(accs["v2"])
+        print(f"\n## {name}: {len(langs)} languages\n")
+        print("| language | ELD knows | old (ELD) | v2 | v3 (+ tail) |\n|---|---|---:|---:|---:|")
+        for code in langs:
+            mark = "**" if abs(accs["v3"][code] - accs["v2"][code]) >= 0.05 else ""
+            print(f"| {code} | {'yes' if code in eld else ''} | {accs['old'][code]:.3f} | {accs['v2'][code]:.3f} "
+                  f"| {mark}{accs['v3'][code]:.3f}{mark} |")
+        print(f"\n| {name.split(',')[0]} | languages >= 0.80 (of {len(langs)}) | macro over ELD's {sum(c in eld for c in langs)} "
+              "| macro over all |\n|---|---:|---:|---:|")
+        for label in ("old", "v2", "v3"):
+            k, me, ma = summary(accs[label])
+            print(f"| {label} | {k} | {me:.3f} | {ma:.3f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--per-lang", type=int, default=1000)
     ap.add_argument("--shards", type=int, default=4)
     ap.add_argument("--tune", action="store_true", help="rerun the threshold choice on Lingua")
+    ap.add_argument("--tail", action="store_true", help="v3 (the tail model) cross-fitted on UDHR, and on Lingua")
+    ap.add_argument("--tail-models", type=Path, help="folder for the two fold models (kept, reused when present)")
     args = ap.parse_args()
     if args.tune:
         tune(args.per_lang)
         return
-    print("models:", NEW.lineage_tags())
+    if args.tail:
+        measure_tail(args.tail_models)
+        measure_speed(args.shards)
+        return
+    print("models:", V3.lineage_tags())
     measure_accuracy("Lingua (tuning set)", lingua_set(args.per_lang))
     measure_accuracy("TruthfulQA-Multi questions (tuning set)", truthfulqa_set())
     measure_accuracy("UDHR (held out)", udhr_set())

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from tests_support import make_project
 
+from curaline.kernels import langid_tail
 from curaline.kernels.langid_wide import MODEL_SHA256
 from curaline.lineage.emitter import default_events_file
 from curaline.lineage.validate import EventValidator
@@ -76,7 +77,8 @@ def test_long_tail_source_through_the_pipeline(project: Project, shared_dir: Pat
     for iso, floor in (("sw", 10), ("cy", 15), ("en", 19), ("sr", 15)):  # Lingua: sw 0.71, cy 0.88
         assert kept.count(iso) >= floor, iso
     assert "de" not in kept
-    assert {r["lang_model"] for r in out if r["language"] in ("sw", "cy")} == {"lid176"}
+    assert "lid176" in {r["lang_model"] for r in out if r["language"] in ("sw", "cy")}
+    assert {r["lang_model"] for r in out if r["language"] in ("sw", "cy")} <= {"lid176", "tail"}
 
     events = [json.loads(line) for line in default_events_file(project).read_text().splitlines()]
     complete = [e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"] == "language_checked"]
@@ -84,7 +86,8 @@ def test_long_tail_source_through_the_pipeline(project: Project, shared_dir: Pat
     for event in complete:
         tags = {t["key"]: t["value"] for t in event["run"]["facets"]["tags"]["tags"]}
         assert tags["langid.eld"].startswith("eldc==0.4.0")
-        assert MODEL_SHA256 in tags["langid.lid176"] and tags["langid.combination"] == "eld+lid176/v2"
+        assert MODEL_SHA256 in tags["langid.lid176"] and tags["langid.combination"] == "eld+lid176/v3"
+        assert langid_tail.load().sha256 in tags["langid.tail"]
     spec = shared_dir / "openlineage-spec"
     if spec.is_dir():
         validator = EventValidator(spec)

@@ -15,14 +15,17 @@ lid.176's label wins when it is a language ELD does not know and its probability
 ``wide_min_prob``, or when ELD was unsure and lid.176 is that sure. The thresholds were
 chosen on the Lingua sentences and TruthfulQA-Multi's questions and are reported on
 held-out UDHR sentences (benchmarks/RESULTS_langid.md; ``models="eld"`` is the stage
-as it was, for comparison). Last, with ``kin`` (default on), a record labelled with one
+as it was, for comparison). Then, with ``kin`` (default on), a record labelled with one
 language of a close-kin pair both models confuse (Afrikaans/Dutch) is labelled again by a
-word-level naive Bayes for that pair (`curaline.kernels.langid_kin`).
+word-level naive Bayes for that pair (`curaline.kernels.langid_kin`). Last, with ``tail``
+(default on), a record whose label is one the combination is known to give by mistake
+(``hr`` to Bosnian, ``it`` to Corsican, ``und`` to Somali...) is labelled again by a character
+n-gram naive Bayes choosing among those languages (`curaline.kernels.langid_tail`).
 
 Signal columns: ``language`` (canonical code, see `curaline.kernels.langcodes`; "und"
 when undetermined or unsure), ``lang_score`` (the deciding model's score in [0, 1]:
 ELD's, not a calibrated probability, or lid.176's softmax probability), ``lang_model``
-("eld" / "lid176" / "kin", null when "und") and ``script`` (ISO 15924, `curaline.kernels.scripts`).
+("eld" / "lid176" / "kin" / "tail", null when "und") and ``script`` (ISO 15924, `curaline.kernels.scripts`).
 A keep-list entry may name a script: ``sr-Latn`` keeps Latin-script Serbian only.
 """
 
@@ -31,13 +34,14 @@ from __future__ import annotations
 import importlib.metadata
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curaline.kernels import langid_kin, langid_wide
+from curaline.kernels import langid_kin, langid_tail, langid_wide
 from curaline.kernels.base import KernelResult, empty_events, make_events
 from curaline.kernels.langcodes import canonical, parse_tag
 from curaline.kernels.scripts import detect_scripts
@@ -53,10 +57,11 @@ SIGNAL_COLUMNS: dict[str, pa.DataType] = {
 UNDETERMINED = "und"
 NOT_ALLOWED = "language_not_allowed"
 UNCERTAIN = "language_uncertain"
-ELD, WIDE = "eld", "lid176"
+ELD, WIDE, TAIL = "eld", "lid176", langid_tail.TAIL
 MODELS = ("eld", "eld+lid176")
 #: Version of the combination rule and its tuned defaults; bump when either changes.
-COMBINATION = "eld+lid176/v2"  # v2: the close-kin resolver (langid_kin) after the combination
+#: v2: the close-kin resolver (langid_kin) after the combination; v3: then the tail model (langid_tail)
+COMBINATION = "eld+lid176/v3"
 
 #: Per kind, the columns read together: the prompt with its answer (not the rejected one).
 DETECT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -97,6 +102,13 @@ class LangIdConfig:
     # The close-kin resolver (curaline.kernels.langid_kin) has the last word between the
     # languages of a pair (af/nl); eld+lid176 only.
     kin: bool = True
+    # The long tail's last word (curaline.kernels.langid_tail): a character n-gram model
+    # chooses among the languages the combination is known to give a label by mistake
+    # (Bosnian for hr, Corsican for it, Somali for und...); eld+lid176 only.
+    tail: bool = True
+    # Another tail model file (benchmarks/build_langid_tail.py --out): for measuring; None is
+    # the one shipped in the package.
+    tail_model: str | None = None
     # Text the detectors do not read (an RE2 regex): the placeholders pii_redacted, which
     # runs first, left where personal data was. `<EMAIL>`, `<PHONE>` are English words and
     # no evidence of a record's language ("Kontakt: <EMAIL>, Tel. ..." read as Slovak with
@@ -128,10 +140,10 @@ class LangIdConfig:
 
     def lineage_tags(self) -> dict[str, str]:
         """Model files and versions, for the run's OpenLineage tags facet."""
-        return model_versions(self.models)
+        return model_versions(self.models, self.tail, self.tail_model)
 
 
-def model_versions(models: str = "eld+lid176") -> dict[str, str]:
+def model_versions(models: str = "eld+lid176", tail: bool = True, tail_model: str | None = None) -> dict[str, str]:
     """What labelled the records: package versions, model file and its SHA-256, rule version."""
     tags = {"langid.eld": f"eldc=={importlib.metadata.version('eldc')} (model compiled in)"}
     if models == "eld+lid176":
@@ -141,6 +153,12 @@ def model_versions(models: str = "eld+lid176") -> dict[str, str]:
         kin = langid_kin.load()
         tags["langid.kin"] = (f"{langid_kin.MODEL_PATH.name} ({', '.join(f'{p.first}/{p.second}' for p in kin.pairs)}), "
                               f"sha256 {kin.sha256}")  # fmt: skip
+        if tail:
+            path = Path(tail_model) if tail_model else langid_tail.MODEL_PATH
+            model = langid_tail.load(path)
+            sources = "; ".join(f"{s['name']} ({s['licence']})" for s in model.meta.get("sources", []))
+            tags["langid.tail"] = (f"{path.name} ({len(model.languages)} languages, {len(model.candidates)} labels "
+                                   f"asked, margin {model.margin}; trained on {sources}), sha256 {model.sha256}")  # fmt: skip
     return tags
 
 
@@ -168,6 +186,8 @@ def supported_languages(models: str = "eld+lid176") -> frozenset[str]:
     langs = set(eld_languages())
     if models == "eld+lid176":
         langs |= set(langid_wide.labels())
+        # the tail model knows a few neither does (Zulu, Xhosa, Shona, Maori... from Lingua)
+        langs |= set(langid_tail.load().languages)
     return frozenset(langs)
 
 
@@ -282,6 +302,12 @@ def detect_language(
         changed = langid_kin.resolve(texts, language)
         if changed.any():
             model[changed] = langid_kin.KIN
+    if config.wide and config.tail:
+        tail = langid_tail.load(Path(config.tail_model)) if config.tail_model else langid_tail.load()
+        changed, prob = langid_tail.resolve(texts, language, config.max_chars, tail)
+        if changed.any():
+            model[changed] = TAIL
+            lang_score[changed] = prob[changed]
     script = detect_scripts(text)
 
     for name, values in (

@@ -111,4 +111,4 @@ def test_codes() -> None:
     with pytest.raises(ValueError, match="not one the detector knows"):
         canonical_code("sw", models="eld")
     with pytest.raises(ValueError, match="not one the detector knows"):
-        canonical_code("zu")  # Zulu: neither model
+        canonical_code("ha")  # Hausa: none of the models
