@@ -26,8 +26,10 @@ class IngestConfig:
     batch_size: int = 5_000
     #: a shard (the unit of work, see curaline.shards.plan) holds at most this many records
     shard_records: int = 50_000
-    #: ... and about this many bytes of input
-    shard_bytes: int = 128 << 20
+    #: ... and about this many bytes of input (uncompressed). Small enough that a source of a
+    #: few hundred MB gives every worker several shards (3 shards on 2 workers left one idle
+    #: for a third of the phase), large enough that 1 TB is ~30k shards, not millions of files
+    shard_bytes: int = 32 << 20
     #: a line (jsonl) or text file longer than this many bytes is quarantined as oversize
     #: without being held whole: bounds the memory one record can take (16 MiB holds a
     #: 1M-character record even as JSON-escaped non-Latin text)

@@ -3,7 +3,8 @@
 A shard is a list of pieces; a piece is one whole file or a range of one large file
 (byte range at line boundaries for JSON lines, row-group range for parquet). Small
 files are grouped until a shard reaches `ingest.shard_records` records or
-`ingest.shard_bytes` bytes; a large file is cut into slices of that size. Every piece
+`ingest.shard_bytes` bytes (uncompressed: a gzip file counts what its trailer says it
+holds); a large file is cut into slices of that size. Every piece
 knows its first line (or row) in its file, so positions, and the doc ids made from
 them, are the same whatever the sharding. Formats whose records cannot be found
 without reading from the start (gzip, a JSON array, CSV with quoted newlines, oasst
@@ -138,6 +139,29 @@ def row_slices(path: Path, rel: str, *, max_records: int) -> Iterator[Piece]:
         yield Piece(rel, start, None if whole else start + rows, 1, rows, size)
 
 
+def gzip_input_bytes(path: Path, size: int) -> int:
+    """About how many bytes a gzip file holds uncompressed: its trailer's ISIZE (the size mod 2**32,
+    of the last member), lifted by 2**32 until it is at least the compressed size.
+
+    Shards are bounded by the bytes the workers read, not the bytes on disk: a 2.6 MB .jsonl.gz
+    holds 8 MB of JSON, and counted compressed, a source of seven such files was one shard
+    (one core busy while the other waited, see benchmarks/RESULTS.md). A damaged trailer gives
+    the compressed size.
+    """
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(size - 4, 0))
+            tail = fh.read(4)
+    except OSError:
+        return size
+    if len(tail) < 4:
+        return size
+    isize = int.from_bytes(tail, "little")
+    if isize < size:
+        isize += ((size - isize + (1 << 32) - 1) >> 32) << 32
+    return isize
+
+
 def _pieces(manifest: SourceManifest, path: Path, *, max_records: int, max_bytes: int) -> list[Piece]:
     rel = _rel(manifest, path)
     try:
@@ -152,6 +176,8 @@ def _pieces(manifest: SourceManifest, path: Path, *, max_records: int, max_bytes
             return list(row_slices(path, rel, max_records=max_records))
     except (OSError, ValueError, pq.lib.ArrowException):
         pass  # a damaged file is read whole, and quarantined where it fails
+    if path.suffix == ".gz":
+        size = gzip_input_bytes(path, size)
     return [Piece(rel, records=1 if manifest.format == "text" else None, size=size)]
 
 

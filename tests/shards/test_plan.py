@@ -12,7 +12,7 @@ import yaml
 
 from curaline.ingest import read_source
 from curaline.project import IngestConfig
-from curaline.shards.plan import line_slices, plan_source
+from curaline.shards.plan import gzip_input_bytes, line_slices, plan_source
 from curaline.shards.reader import ShardReader
 from curaline.sources import SourceManifest, parse_manifest
 
@@ -134,6 +134,35 @@ def test_unsplittable_formats_and_annotation_sources_are_whole(tmp_path: Path) -
                    label_type="nominal", fields={"item_id": "item", "annotator_id": "who", "label": "label"})
     shards = plan_source(ann, shard_records=5, shard_bytes=10)
     assert len(shards) == 1 and len(shards[0].pieces) == 3 and all(p.whole for p in shards[0].pieces)
+
+
+def test_gzip_files_count_their_uncompressed_size_toward_a_shard(tmp_path: Path) -> None:
+    import gzip
+
+    (tmp_path / "gz").mkdir()
+    raw = jsonl_lines(2000)  # compresses about 10x: counted on disk, all six files would be one shard
+    for i in range(6):
+        with gzip.open(tmp_path / "gz" / f"{i}.jsonl.gz", "wb") as fh:
+            fh.write(raw)
+    on_disk = (tmp_path / "gz" / "0.jsonl.gz").stat().st_size
+    assert gzip_input_bytes(tmp_path / "gz" / "0.jsonl.gz", on_disk) == len(raw) > 5 * on_disk
+    m = manifest(tmp_path, "gz", location="../gz/*.jsonl.gz", format="jsonl.gz", fields={"id": "id", "text": "text"})
+    shards = plan_source(m, shard_records=10**9, shard_bytes=2 * len(raw) + 1)
+    assert [len(s.pieces) for s in shards] == [2, 2, 2]
+    # doc ids do not depend on the grouping: the same records as one shard
+    whole = plan_source(m, shard_records=10**9, shard_bytes=10**12)
+    assert len(whole) == 1
+    assert read_shards(m, shards)[0].column("doc_id").to_pylist() == read_shards(m, whole)[0].column("doc_id").to_pylist()
+
+
+def test_gzip_size_estimate_survives_wraparound_and_damage(tmp_path: Path) -> None:
+    big = tmp_path / "big.gz"
+    big.write_bytes(b"\0" * 996 + (10).to_bytes(4, "little"))  # ISIZE 10 under 1,000 bytes on disk: 2**32 + 10
+    assert gzip_input_bytes(big, 1000) == (1 << 32) + 10
+    short = tmp_path / "short.gz"
+    short.write_bytes(b"\x1f\x8b")
+    assert gzip_input_bytes(short, 2) == 2
+    assert gzip_input_bytes(tmp_path / "missing.gz", 123) == 123
 
 
 def test_a_source_without_files_is_one_shard_that_quarantines_the_location(tmp_path: Path) -> None:
