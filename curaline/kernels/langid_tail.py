@@ -20,7 +20,10 @@ The model (``langid_tail.npz``, written by ``benchmarks/build_langid_tail.py``) 
   least a tenth of its training sentences P);
 - the margin: a record is relabelled L only when L beats P by at least ``margin`` nats per
   n-gram (for "und": L is the best of all the model's languages, English included, and
-  beats the runner-up by that much);
+  beats the runner-up by that much); a label that is one of ``protected`` (ELD's own
+  languages, where ELD is strong: Malay, Croatian, Italian...; and "und", which code, tables
+  and lists of identifiers get as well as Somali) needs ``margin_protected``, chosen by the
+  build so that none of ELD's languages loses accuracy on its training data;
 - its training sources and licences, for lineage and the dataset card.
 
 English is never second-guessed: it is most web text, and Scots (the one language that
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -129,6 +133,8 @@ class TailModel:
     margin: float  # nats per n-gram
     meta: dict
     sha256: str
+    protected: frozenset[str] = frozenset()  # labels that need margin_protected to move
+    margin_protected: float = 0.0
 
     def scores(self, counts: sp.csr_matrix) -> np.ndarray:
         """Records x languages: log-likelihood per n-gram under each language."""
@@ -137,12 +143,17 @@ class TailModel:
         return ll / np.maximum(total, 1.0)[:, None]
 
 
+HEADER_KEYS = ("languages", "candidates", "margin", "protected", "margin_protected", "bits", "max_n")
+
+
 def write(path: Path, languages: list[str], delta: sp.csr_matrix, floor: np.ndarray,
-          candidates: dict[str, list[str]], margin: float, meta: dict) -> None:
+          candidates: dict[str, list[str]], margin: float, meta: dict, *,
+          protected: Sequence[str] = (), margin_protected: float = 0.0) -> None:
     """The model file: arrays plus a JSON header; byte-identical for identical inputs."""
     coo = delta.tocoo()
     order = np.lexsort((coo.col, coo.row))
-    header = dict(meta, languages=languages, candidates=candidates, margin=margin, bits=BITS, max_n=MAX_N)
+    header = dict(meta, languages=languages, candidates=candidates, margin=margin, protected=sorted(protected),
+                  margin_protected=margin_protected, bits=BITS, max_n=MAX_N)
     with path.open("wb") as fh:
         np.savez_compressed(fh, header=np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8),
                             rows=coo.row[order].astype(np.int32), cols=coo.col[order].astype(np.int16),
@@ -165,9 +176,10 @@ def load(path: Path = MODEL_PATH) -> TailModel:
     unknown = {lang for langs in candidates.values() for lang in langs} - set(languages)
     if unknown:
         raise ValueError(f"{path}: candidates name languages the model lacks: {', '.join(sorted(unknown))}")
-    meta = {k: v for k, v in header.items() if k not in ("languages", "candidates", "margin", "bits", "max_n")}
+    meta = {k: v for k, v in header.items() if k not in HEADER_KEYS}
     return TailModel(languages, delta, floor.astype(np.float64), candidates, float(header["margin"]), meta,
-                     hashlib.sha256(raw).hexdigest())  # fmt: skip
+                     hashlib.sha256(raw).hexdigest(), frozenset(header.get("protected", ())),
+                     float(header.get("margin_protected", header["margin"])))  # fmt: skip
 
 
 def decide(scores: np.ndarray, grams: np.ndarray, labels: np.ndarray,
@@ -175,7 +187,8 @@ def decide(scores: np.ndarray, grams: np.ndarray, labels: np.ndarray,
     """(new label, its probability among the candidates) per record; probability 0 where unchanged.
 
     A record keeps its label unless a candidate of that label beats it (or, for "und", beats
-    every other language of the model) by at least ``model.margin`` nats per n-gram. The probability is
+    every other language of the model) by at least ``model.margin`` nats per n-gram
+    (``model.margin_protected`` for a protected label). The probability is
     naive Bayes' posterior over the candidates at equal priors (overconfident, as NB is).
     """
     index = {lang: j for j, lang in enumerate(model.languages)}
@@ -187,6 +200,7 @@ def decide(scores: np.ndarray, grams: np.ndarray, labels: np.ndarray,
             continue
         rows = np.flatnonzero(labels == label)
         names = np.asarray(cands, dtype=object)
+        need = model.margin_protected if label in model.protected else model.margin
         sub = scores[np.ix_(rows, np.array([index[c] for c in cands], dtype=np.int64))]
         best = sub.argmax(axis=1)
         top = sub[np.arange(len(rows)), best]
@@ -195,11 +209,12 @@ def decide(scores: np.ndarray, grams: np.ndarray, labels: np.ndarray,
             # languages, by the margin (English-like code and tables stay "und", not Latin)
             every = scores[rows]
             runner = np.partition(every, -2, axis=1)[:, -2] if every.shape[1] > 1 else np.full(len(rows), -np.inf)
-            ok = (top >= every.max(axis=1)) & (top - runner >= model.margin)
+            ok = (top >= every.max(axis=1)) & (top - runner >= need)
         else:
             runner = sub[:, 0]  # the label itself is the first candidate
-            ok = top - runner >= model.margin
-        ok &= names[best] != label
+            ok = top - runner >= need
+        # a strict gain, on some evidence: with no n-gram (empty, digits only) every language ties at 0
+        ok &= (names[best] != label) & (top - runner > 0) & (grams[rows] > 0)
         if not ok.any():
             continue
         total = (sub[ok] - top[ok, None]) * grams[rows[ok], None]  # log-likelihoods relative to the best

@@ -40,6 +40,11 @@ def test_a_label_moves_only_to_its_candidates_and_only_by_the_margin() -> None:
     new, prob = langid_tail.decide(scores, grams, labels, model)
     assert new.tolist() == ["co", "it", "so", "und", "en", "it", "und"]
     assert prob[0] == pytest.approx(1.0) and prob[2] == pytest.approx(1.0) and prob[1] == 0.0
+    # a label ELD itself knows (protected) needs the larger margin to move
+    from dataclasses import replace
+
+    guarded = replace(model, protected=frozenset({"it"}), margin_protected=0.5)
+    assert langid_tail.decide(scores, grams, labels, guarded)[0].tolist() == ["it", "it", "so", "und", "en", "it", "und"]
     # with few n-grams the posterior over the candidates is honest about a close call
     _, prob = langid_tail.decide(scores[:1], np.array([5.0]), labels[:1], model)
     assert 0.4 < prob[0] < 0.8
@@ -63,6 +68,8 @@ def test_shipped_model_names_its_sources_and_knows_only_supported_languages() ->
     licences = {s["licence"] for s in model.meta["sources"]}
     assert licences == {"public domain", "CC-BY-4.0"}
     assert model.meta["built_by"] == "benchmarks/build_langid_tail.py" and model.meta["grid"]
+    # ELD's own languages are protected, by a margin at least the others' (chosen by the build)
+    assert {"ms", "hr", "it", "es"} <= model.protected and model.margin_protected >= model.margin
     tags = model_versions()
     assert model.sha256 in tags["langid.tail"] and "udhr" in tags["langid.tail"]
     assert "langid.tail" not in LangIdConfig(tail=False).lineage_tags()
@@ -123,3 +130,13 @@ def test_tail_keeps_the_big_languages(shared_data: Path) -> None:
         before = np.array(_stage(sents, LangIdConfig(tail=False)).column("language").to_pylist())
         after = np.array(_stage(sents, LangIdConfig()).column("language").to_pylist())
         assert (after == iso).mean() >= (before == iso).mean() - 0.03, iso
+
+
+def test_no_evidence_moves_nothing() -> None:
+    """Empty, digits-only or punctuation-only text has no n-gram: every language ties, so "und" stays."""
+    language = np.array(["und", "und", "und", "it"], dtype=object)
+    changed, _ = langid_tail.resolve(["", "12345 67 890", "%%% ...", "1 2 3"], language)
+    assert not changed.any() and language.tolist() == ["und", "und", "und", "it"]
+    table = _stage(["", "12345 67 890"], LangIdConfig())
+    assert table.column("language").to_pylist() == ["und", "und"]
+    assert table.column("lang_model").to_pylist() == [None, None]
