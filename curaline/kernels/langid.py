@@ -158,7 +158,8 @@ def model_versions(models: str = "eld+lid176", tail: bool = True, tail_model: st
             model = langid_tail.load(path)
             sources = "; ".join(f"{s['name']} ({s['licence']})" for s in model.meta.get("sources", []))
             tags["langid.tail"] = (f"{path.name} ({len(model.languages)} languages, {len(model.candidates)} labels "
-                                   f"asked, margin {model.margin}; trained on {sources}), sha256 {model.sha256}")  # fmt: skip
+                                   f"asked, margin {model.margin}, {model.margin_protected} for ELD's languages and "
+                                   f"und; trained on {sources}), sha256 {model.sha256}")  # fmt: skip
     return tags
 
 

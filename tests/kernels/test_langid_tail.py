@@ -72,6 +72,7 @@ def test_shipped_model_names_its_sources_and_knows_only_supported_languages() ->
     assert {"ms", "hr", "it", "es"} <= model.protected and model.margin_protected >= model.margin
     tags = model_versions()
     assert model.sha256 in tags["langid.tail"] and "udhr" in tags["langid.tail"]
+    assert f"{model.margin_protected} for ELD's languages and und" in tags["langid.tail"]
     assert "langid.tail" not in LangIdConfig(tail=False).lineage_tags()
 
 
