@@ -24,7 +24,7 @@ The model (``langid_tail.npz``, written by ``benchmarks/build_langid_tail.py``) 
   languages, where ELD is strong: Malay, Croatian, Italian...; and "und", which code, tables
   and lists of identifiers get as well as Somali) needs ``margin_protected``, chosen by the
   build so that none of ELD's languages loses accuracy on its training data;
-- its training sources and licences, for lineage and the dataset card.
+- its training sources and licences, named in the run's lineage tag `langid.tail` with the file's sha256.
 
 English is never second-guessed: it is most web text, and Scots (the one language that
 reads as English) is not worth scoring every English record for.
