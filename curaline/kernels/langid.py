@@ -19,7 +19,7 @@ as it was, for comparison). Then, with ``kin`` (default on), a record labelled w
 language of a close-kin pair both models confuse (Afrikaans/Dutch) is labelled again by a
 word-level naive Bayes for that pair (`curaline.kernels.langid_kin`). Last, with ``tail``
 (default on), a record whose label is one the combination is known to give by mistake
-(``hr`` to Bosnian, ``it`` to Corsican, ``und`` to Somali...) is labelled again by a character
+(``it`` to Corsican, ``fr`` to Walloon, ``und`` to Somali...) is labelled again by a character
 n-gram naive Bayes choosing among those languages (`curaline.kernels.langid_tail`).
 
 Signal columns: ``language`` (canonical code, see `curaline.kernels.langcodes`; "und"
@@ -104,7 +104,7 @@ class LangIdConfig:
     kin: bool = True
     # The long tail's last word (curaline.kernels.langid_tail): a character n-gram model
     # chooses among the languages the combination is known to give a label by mistake
-    # (Bosnian for hr, Corsican for it, Somali for und...); eld+lid176 only.
+    # (Corsican for it, Walloon for fr, Somali for und...); eld+lid176 only.
     tail: bool = True
     # Another tail model file (benchmarks/build_langid_tail.py --out): for measuring; None is
     # the one shipped in the package.
