@@ -63,6 +63,9 @@ class Stage:
     kernel: str | None = None
     #: further modules whose source makes its output (hashed into code_version too)
     code: tuple[str, ...] = ()
+    #: model and data files shipped in the package that make its output, relative to the
+    #: curaline package (hashed into code_version too: a rebuilt model is a changed stage)
+    model_files: tuple[str, ...] = ()
     #: "module:ConfigClass" of its settings, read from `stages.<name>` in curaline.yaml
     config: str | None = None
     #: other stages whose settings it reads too (their `stages.<stage>` keys)
@@ -161,16 +164,20 @@ STAGES: tuple[Stage, ...] = (
           kernel="curaline.kernels.langid:detect_language", config="curaline.kernels.langid:LangIdConfig",
           code=("curaline.kernels.langid_wide", "curaline.kernels.langid_kin", "curaline.kernels.langid_tail",
                 "curaline.kernels.langcodes", "curaline.kernels.scripts"),
+          model_files=("kernels/langid_kin.json", "kernels/langid_tail.npz"),
           records=True,
           op=SOURCE_RECORDS, module=SOURCE_RECORDS,
           purpose="selection: language identification; languages a source does not declare are removed"),
     Stage("quality_filtered", "source", CLEANING, ("language_checked",), (_sharded("quality_filtered"),),
-          kernel="curaline.kernels.quality:score_quality", code=("curaline.kernels.textstats",),
+          kernel="curaline.kernels.quality:score_quality",
+          code=("curaline.kernels.textstats", "curaline.kernels.code_rules", "curaline.kernels.quality_model"),
+          model_files=("kernels/quality_model_data/default.npz",),
           config="curaline.kernels.quality:QualityConfig", records=True,
           op=SOURCE_RECORDS, module=SOURCE_RECORDS,
           purpose="cleaning: heuristic quality rules (Gopher, C4, FineWeb; SFT and preference checks)"),
     Stage("toxicity_screened", "source", CLEANING, ("quality_filtered",), (_sharded("toxicity_screened"),),
           kernel="curaline.kernels.toxicity:score_toxicity", config="curaline.kernels.toxicity:ToxicityConfig",
+          model_files=("kernels/toxicity_data/lexicon.txt",),
           records=True,
           op=SOURCE_RECORDS, module=SOURCE_RECORDS,
           purpose="harmful content: per-category toxicity classifier (lexicon with context rules); "
@@ -330,9 +337,30 @@ def source_hash(modules: list[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+#: where a stage's model_files are
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def files_hash(files: list[str], root: Path = PACKAGE_DIR) -> str:
+    """A short hash of files' bytes (models, lexicons), named relative to root."""
+    digest = hashlib.sha256()
+    for rel in files:
+        path = root / rel
+        if not path.is_file():
+            raise ValueError(f"model file {rel} of the stage registry is not in {root}")
+        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 @cache
 def code_version(name: str) -> str:
-    """A hash of the stage's kernel (and listed code) source: it changes when that code changes."""
+    """A hash of the stage's kernel (and listed code) source, and of its model files: it changes
+    when that code or a model changes."""
     row = stage(name)
     modules = [m for m in ((row.kernel or "").partition(":")[0], *row.code) if m]
-    return source_hash(modules) if modules else "1"
+    if not modules and not row.model_files:
+        return "1"
+    code = source_hash(modules) if modules else ""
+    if not row.model_files:
+        return code
+    return hashlib.sha256(f"{code}:{files_hash(list(row.model_files))}".encode()).hexdigest()[:16]

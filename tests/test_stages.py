@@ -130,6 +130,26 @@ def test_code_version_follows_the_source(tmp_path: Path, monkeypatch: pytest.Mon
         stages.source_hash(["no_such_kernel"])
 
 
+def test_code_version_follows_the_model_files(tmp_path: Path) -> None:
+    """A rebuilt model (the language stage's tail model, the quality classifier) changes its stage's code version."""
+    (tmp_path / "kernels").mkdir()
+    model = tmp_path / "kernels" / "model.npz"
+    model.write_bytes(b"one")
+    before = stages.files_hash(["kernels/model.npz"], root=tmp_path)
+    model.write_bytes(b"two")
+    assert stages.files_hash(["kernels/model.npz"], root=tmp_path) != before
+    with pytest.raises(ValueError, match="model file kernels/gone.npz of the stage registry is not in"):
+        stages.files_hash(["kernels/gone.npz"], root=tmp_path)
+    # every listed file is shipped, and the stages that read one name it
+    assert "kernels/langid_tail.npz" in stages.stage("language_checked").model_files
+    assert "kernels/quality_model_data/default.npz" in stages.stage("quality_filtered").model_files
+    for row in stages.STAGES:
+        stages.files_hash(list(row.model_files))
+    language = stages.stage("language_checked")
+    modules = [language.kernel.partition(":")[0], *language.code]  # type: ignore[union-attr]
+    assert stages.code_version("language_checked") != stages.source_hash(modules)  # the files are in it
+
+
 def test_the_files_a_stage_settings_name_are_deps_of_its_dvc_stage(tmp_path: Path) -> None:
     """url_filtered's block/allow lists (curaline.yaml, and a source's own `stages:`) are deps of
     the step that runs it; a list outside the project is an absolute dep; a bad setting is refused."""
