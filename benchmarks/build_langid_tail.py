@@ -94,20 +94,20 @@ def labels_of(sents: list[str], config: LangIdConfig) -> np.ndarray:
                     .to_pylist(), dtype=object)  # fmt: skip
 
 
-def confusions(sources: list[dict[str, list[str]]]) -> dict[str, list[str]]:
+def confusions(v2: list[dict[str, np.ndarray]], languages: set[str]) -> dict[str, list[str]]:
     """Combination label -> the label itself, then the languages it is given by mistake.
 
-    Counted per source: Latin-script Serbian is half of UDHR's Serbian and none of Lingua's."""
+    From v2's labels of each source's sentences (per true language), counted per source:
+    Latin-script Serbian is half of UDHR's Serbian and none of Lingua's."""
     found: dict[str, set[str]] = defaultdict(set)
-    data = pooled(sources)
-    for source in sources:
-        for code, sents in source.items():
-            for label, n in Counter(labels_of(sents, V2).tolist()).items():
-                if label != code and n >= max(MIN_COUNT, MIN_SHARE * len(sents)):
+    for source in v2:
+        for code, labels in source.items():
+            for label, n in Counter(labels.tolist()).items():
+                if label != code and n >= max(MIN_COUNT, MIN_SHARE * len(labels)):
                     found[label].add(code)
     out = {}
     for label in sorted(found):
-        if label in langid_tail.NEVER_ASKED or (label != langid_tail.UNDETERMINED and label not in data):
+        if label in langid_tail.NEVER_ASKED or (label != langid_tail.UNDETERMINED and label not in languages):
             continue
         rest = sorted(found[label])
         out[label] = ([label] if label != langid_tail.UNDETERMINED else []) + rest
@@ -145,7 +145,7 @@ def accuracies(*parts: dict[str, np.ndarray]) -> dict[str, float]:
     return {code: right[code] / total[code] for code in total}
 
 
-def tail_labels(model: langid_tail.TailModel, data: dict[str, list[str]], v2: dict[str, np.ndarray],
+def tail_labels(model: langid_tail.TailModel, v2: dict[str, np.ndarray],
                 scores: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
     """What the stage with this model labels: v2's labels, relabelled by the tail (as `langid_tail.resolve`)."""
     out = {}
@@ -158,8 +158,8 @@ def tail_labels(model: langid_tail.TailModel, data: dict[str, list[str]], v2: di
     return out
 
 
-def choose(udhr: dict[str, list[str]], lingua: dict[str, list[str]], candidates: dict[str, list[str]]
-           ) -> tuple[float, float, float, list[dict]]:
+def choose(udhr: dict[str, list[str]], udhr_v2: dict[str, np.ndarray], lingua: dict[str, list[str]],
+           candidates: dict[str, list[str]]) -> tuple[float, float, float, list[dict]]:
     """alpha, margin and margin_protected, from the training data only: the UDHR lines cross-fitted
     in two halves (fit on one half + Lingua's first half, score the other) pooled with Lingua's
     second half (scored by the first fit).
@@ -170,7 +170,9 @@ def choose(udhr: dict[str, list[str]], lingua: dict[str, list[str]], candidates:
     halves = [{c: s[k::2] for c, s in udhr.items()} for k in (0, 1)]
     tune = tuning_set()
     sets = [(halves[1], 0), (halves[0], 1), (tune, 0)]  # (data, the fold whose fit scores it)
-    v2 = [{code: labels_of(sents, V2) for code, sents in data.items()} for data, _ in sets]
+    # v2's labels: the training lines' were made once by the build; the tuning half's here
+    v2 = [{c: labels[1::2] for c, labels in udhr_v2.items()}, {c: labels[0::2] for c, labels in udhr_v2.items()},
+          {code: labels_of(sents, V2) for code, sents in tune.items()}]  # fmt: skip
     base_accs = accuracies(*v2)
     base = summary(base_accs)
     eld = eld_languages()
@@ -194,9 +196,9 @@ def choose(udhr: dict[str, list[str]], lingua: dict[str, list[str]], candidates:
                 if protected < margin:
                     continue
                 parts = []
-                for (data, fold), labels, sc in zip(sets, v2, scores, strict=True):
+                for (_, fold), labels, sc in zip(sets, v2, scores, strict=True):
                     model = replace(models[fold], margin=margin, margin_protected=protected)
-                    parts.append(tail_labels(model, data, labels, sc))
+                    parts.append(tail_labels(model, labels, sc))
                 accs = accuracies(*parts)
                 got = summary(accs)
                 worst = min(accs[c] - base_accs[c] for c in accs if c in eld)
@@ -212,9 +214,10 @@ def choose(udhr: dict[str, list[str]], lingua: dict[str, list[str]], candidates:
 
 def build(part: str, out: Path) -> dict:
     sources = training_sources(part)
-    candidates = confusions(sources)
+    v2 = [{code: labels_of(sents, V2) for code, sents in source.items()} for source in sources]
+    candidates = confusions(v2, set(pooled(sources)))
     print(f"candidates: {candidates}")
-    alpha, margin, protected, grid = choose(sources[0], sources[1], candidates)
+    alpha, margin, protected, grid = choose(sources[0], v2[0], sources[1], candidates)
     meta = {"sources": SOURCES, "udhr_part": part, "top_k": TOP_K, "alpha": alpha, "grid": grid,
             "built_by": "benchmarks/build_langid_tail.py"}  # fmt: skip
     langid_tail.write(out, *fit(pooled(sources), alpha), candidates, margin, meta,

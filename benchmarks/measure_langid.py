@@ -260,29 +260,20 @@ def measure_tail(models: Path | None) -> None:
     """
     import tempfile
 
-    from build_langid_tail import build, udhr_part
+    from build_langid_tail import accuracies, build, labels_of, tuning_set, udhr_part
 
+    labelled: dict[str, list[dict[str, np.ndarray]]] = {"old": [], "v2": [], "v3": []}
     with tempfile.TemporaryDirectory() as scratch:
         folder = models or Path(scratch)
-        fold_model = {}
-        for part in ("even", "odd"):
-            path = folder / f"tail_{part}.npz"
-            if not path.exists():
-                build(part, path)
-            fold_model[part] = str(path)
-        udhr = {"even": udhr_part("even"), "odd": udhr_part("odd")}
-        rows: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
         for test, train in (("odd", "even"), ("even", "odd")):
-            configs = {"old": OLD, "v2": NEW, "v3": LangIdConfig(tail_model=fold_model[train])}
-            for code, sents in udhr[test].items():
-                for label, config in configs.items():
-                    got = np.array(detect_language(_table(sents), kind="document", config=config)
-                                   .table.column("language").to_pylist(), dtype=object)  # fmt: skip
-                    rows[code][label][0] += int((got == code).sum())
-                    rows[code][label][1] += len(sents)
-        udhr_accs = {label: {code: r[label][0] / r[label][1] for code, r in rows.items()} for label in ("old", "v2", "v3")}
-    lingua = {c: s[len(s) // 2:] for c, s in lingua_set(1000).items()}
-    lingua_accs = {label: run_stage(lingua, config)[0] for label, config in (("old", OLD), ("v2", NEW), ("v3", V3))}
+            path = folder / f"tail_{train}.npz"
+            if not path.exists():
+                build(train, path)
+            data = udhr_part(test)
+            for label, config in (("old", OLD), ("v2", NEW), ("v3", LangIdConfig(tail_model=str(path)))):
+                labelled[label].append({code: labels_of(sents, config) for code, sents in data.items()})
+    udhr_accs = {label: accuracies(*parts) for label, parts in labelled.items()}
+    lingua_accs = {label: run_stage(tuning_set(), config)[0] for label, config in (("old", OLD), ("v2", NEW), ("v3", V3))}
     eld = eld_languages()
     for name, accs in (("UDHR, cross-fitted (held out from the model that scores it)", udhr_accs),
                        ("Lingua, second half (held out from the fit; the choice of alpha and margin saw it)", lingua_accs)):

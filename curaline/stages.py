@@ -358,9 +358,7 @@ def code_version(name: str) -> str:
     when that code or a model changes."""
     row = stage(name)
     modules = [m for m in ((row.kernel or "").partition(":")[0], *row.code) if m]
-    if not modules and not row.model_files:
-        return "1"
-    code = source_hash(modules) if modules else ""
+    code = source_hash(modules) if modules else "1"
     if not row.model_files:
         return code
     return hashlib.sha256(f"{code}:{files_hash(list(row.model_files))}".encode()).hexdigest()[:16]

@@ -138,12 +138,16 @@ class LangIdConfig:
     def wide(self) -> bool:
         return self.models == "eld+lid176"
 
+    @property
+    def tail_path(self) -> Path:
+        return Path(self.tail_model) if self.tail_model else langid_tail.MODEL_PATH
+
     def lineage_tags(self) -> dict[str, str]:
         """Model files and versions, for the run's OpenLineage tags facet."""
-        return model_versions(self.models, self.tail, self.tail_model)
+        return model_versions(self.models, self.tail_path if self.tail else None)
 
 
-def model_versions(models: str = "eld+lid176", tail: bool = True, tail_model: str | None = None) -> dict[str, str]:
+def model_versions(models: str = "eld+lid176", tail: Path | None = langid_tail.MODEL_PATH) -> dict[str, str]:
     """What labelled the records: package versions, model file and its SHA-256, rule version."""
     tags = {"langid.eld": f"eldc=={importlib.metadata.version('eldc')} (model compiled in)"}
     if models == "eld+lid176":
@@ -153,11 +157,10 @@ def model_versions(models: str = "eld+lid176", tail: bool = True, tail_model: st
         kin = langid_kin.load()
         tags["langid.kin"] = (f"{langid_kin.MODEL_PATH.name} ({', '.join(f'{p.first}/{p.second}' for p in kin.pairs)}), "
                               f"sha256 {kin.sha256}")  # fmt: skip
-        if tail:
-            path = Path(tail_model) if tail_model else langid_tail.MODEL_PATH
-            model = langid_tail.load(path)
+        if tail is not None:
+            model = langid_tail.load(tail)
             sources = "; ".join(f"{s['name']} ({s['licence']})" for s in model.meta.get("sources", []))
-            tags["langid.tail"] = (f"{path.name} ({len(model.languages)} languages, {len(model.candidates)} labels "
+            tags["langid.tail"] = (f"{tail.name} ({len(model.languages)} languages, {len(model.candidates)} labels "
                                    f"asked, margin {model.margin}, {model.margin_protected} for ELD's languages and "
                                    f"und; trained on {sources}), sha256 {model.sha256}")  # fmt: skip
     return tags
@@ -304,8 +307,7 @@ def detect_language(
         if changed.any():
             model[changed] = langid_kin.KIN
     if config.wide and config.tail:
-        tail = langid_tail.load(Path(config.tail_model)) if config.tail_model else langid_tail.load()
-        changed, prob = langid_tail.resolve(texts, language, config.max_chars, tail)
+        changed, prob = langid_tail.resolve(texts, language, config.max_chars, langid_tail.load(config.tail_path))
         if changed.any():
             model[changed] = TAIL
             lang_score[changed] = prob[changed]

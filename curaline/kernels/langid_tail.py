@@ -35,6 +35,7 @@ reads as English) is not worth scoring every English record for.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -165,7 +166,7 @@ def write(path: Path, languages: list[str], delta: sp.csr_matrix, floor: np.ndar
 @cache
 def load(path: Path = MODEL_PATH) -> TailModel:
     raw = path.read_bytes()
-    with np.load(path) as z:
+    with np.load(io.BytesIO(raw)) as z:  # one read: the bytes hashed for lineage are the bytes loaded
         header = json.loads(z["header"].tobytes())
         rows, cols, values, floor = z["rows"], z["cols"], z["values"], z["floor"]
     if header["bits"] != BITS or header["max_n"] != MAX_N:
@@ -210,7 +211,7 @@ def decide(scores: np.ndarray, grams: np.ndarray, labels: np.ndarray,
             # nothing to compare with: the candidate must be the best of all the model's
             # languages, by the margin (English-like code and tables stay "und", not Latin)
             every = scores[rows]
-            runner = np.partition(every, -2, axis=1)[:, -2] if every.shape[1] > 1 else np.full(len(rows), -np.inf)
+            runner = np.partition(every, -2, axis=1)[:, -2]
             ok = (top >= every.max(axis=1)) & (top - runner >= need)
         else:
             runner = sub[:, 0]  # the label itself is the first candidate

@@ -102,6 +102,12 @@ def test_a_model_for_another_hashing_is_refused(tmp_path: Path) -> None:
         langid_tail.load.__wrapped__(bad)
 
 
+def test_a_missing_tail_model_file_is_named(tmp_path: Path) -> None:
+    config = LangIdConfig(tail_model=str(tmp_path / "nowhere.npz"))
+    with pytest.raises(FileNotFoundError, match="nowhere.npz"):
+        _stage(["Ogni persona ha diritto alla vita."], config)
+
+
 def _second_half(shared_data: Path, iso: str) -> list[str]:
     lines = [s for s in (shared_data / "lingua-langid-75lang" / f"{iso}.txt").read_text(encoding="utf-8")
              .splitlines() if s.strip()]  # fmt: skip
