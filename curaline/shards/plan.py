@@ -4,7 +4,8 @@ A shard is a list of pieces; a piece is one whole file or a range of one large f
 (byte range at line boundaries for JSON lines, row-group range for parquet). Small
 files are grouped until a shard reaches `ingest.shard_records` records or
 `ingest.shard_bytes` bytes (uncompressed: a gzip file counts what its trailer says it
-holds); a large file is cut into slices of that size. Every piece
+holds), into as few shards as that allows, evened out so the workers finish together;
+a large file is cut into equal slices of at most that size. Every piece
 knows its first line (or row) in its file, so positions, and the doc ids made from
 them, are the same whatever the sharding. Formats whose records cannot be found
 without reading from the start (gzip, a JSON array, CSV with quoted newlines, oasst
@@ -65,6 +66,11 @@ class Shard:
     @property
     def records(self) -> int:
         return sum(p.records or 0 for p in self.pieces)
+
+    @property
+    def size(self) -> int:
+        """Bytes a worker reads for this shard (uncompressed, where known): its share of the work."""
+        return sum(p.size for p in self.pieces)
 
     def key(self) -> str:
         """The input of this shard: which slices of which files, at which size and mtime."""
@@ -171,7 +177,9 @@ def _pieces(manifest: SourceManifest, path: Path, *, max_records: int, max_bytes
     splittable = manifest.kind != "annotation"
     try:
         if splittable and manifest.format in LINE_FORMATS and path.suffix != ".gz":
-            return list(line_slices(path, rel, max_records=max_records, max_bytes=max_bytes))
+            # equal slices (a 40 MiB file under 32 MiB: 20 + 20, not 32 + 8)
+            even = -(-size // max(-(-size // max_bytes), 1))
+            return list(line_slices(path, rel, max_records=max_records, max_bytes=max(even, 1)))
         if splittable and manifest.format == "parquet":
             return list(row_slices(path, rel, max_records=max_records))
     except (OSError, ValueError, pq.lib.ArrowException):
@@ -181,29 +189,58 @@ def _pieces(manifest: SourceManifest, path: Path, *, max_records: int, max_bytes
     return [Piece(rel, records=1 if manifest.format == "text" else None, size=size)]
 
 
+def _group(pieces: list[Piece], max_records: int, max_bytes: int) -> list[list[Piece]]:
+    """Consecutive pieces, a new group when the next would pass either bound."""
+    groups: list[list[Piece]] = [[]]
+    records = size = 0
+    for piece in pieces:
+        n = piece.records or 0
+        if groups[-1] and (records + n > max_records or size + piece.size > max_bytes):
+            groups.append([])
+            records = size = 0
+        groups[-1].append(piece)
+        records += n
+        size += piece.size
+    return groups
+
+
+def balanced_groups(pieces: list[Piece], max_records: int, max_bytes: int) -> list[list[Piece]]:
+    """As few groups as the bounds allow, with the largest as small as it can be.
+
+    Filling each group up to the bound leaves a runt at the end (six 8 MiB files under
+    32 MiB: 32 + 16); the workers then finish unevenly. The smallest byte bound that still
+    needs no more groups (found by bisection) gives 24 + 24. Pieces stay in file order.
+    """
+    fewest = len(_group(pieces, max_records, max_bytes))
+    if fewest == 1:
+        return [pieces]
+    total = sum(p.size for p in pieces)
+    low = max(max((p.size for p in pieces), default=0), -(-total // fewest)) - 1  # too small (or the answer - 1)
+    high = max_bytes  # enough
+    while high - low > 1:
+        mid = (low + high) // 2
+        if len(_group(pieces, max_records, mid)) <= fewest:
+            high = mid
+        else:
+            low = mid
+    return _group(pieces, max_records, high)
+
+
 def plan_source(manifest: SourceManifest, *, shard_records: int, shard_bytes: int) -> list[Shard]:
     """The shards of a source, in file and position order; never empty (a source without files is one shard)."""
     if shard_records < 1 or shard_bytes < 1:
         raise ValueError("ingest.shard_records and ingest.shard_bytes must be positive")
     files = manifest.files()
     stamp: list[tuple[str, int, int]] = []
-    groups: list[list[Piece]] = [[]]
-    records = size = 0
-    whole_source = manifest.kind == "annotation"
+    pieces: list[Piece] = []
     for path in files:
         try:
             st = path.stat()
             stamp.append((_rel(manifest, path), st.st_size, st.st_mtime_ns))
         except OSError:
             stamp.append((_rel(manifest, path), -1, -1))
-        for piece in _pieces(manifest, path, max_records=shard_records, max_bytes=shard_bytes):
-            n = piece.records or 0
-            if groups[-1] and not whole_source and (records + n > shard_records or size + piece.size > shard_bytes):
-                groups.append([])
-                records = size = 0
-            groups[-1].append(piece)
-            records += n
-            size += piece.size
+        pieces += _pieces(manifest, path, max_records=shard_records, max_bytes=shard_bytes)
+    groups = [pieces] if manifest.kind == "annotation" else balanced_groups(pieces, shard_records, shard_bytes)
     # every shard's key covers every file of the source: a changed source reruns all of its shards
     # (which ids earlier shards hold, see curaline.shards.runner, depends on all of them)
     return [Shard(manifest.id, i, tuple(pieces), tuple(stamp)) for i, pieces in enumerate(groups)]

@@ -12,7 +12,7 @@ import yaml
 
 from curaline.ingest import read_source
 from curaline.project import IngestConfig
-from curaline.shards.plan import gzip_input_bytes, line_slices, plan_source
+from curaline.shards.plan import Piece, balanced_groups, gzip_input_bytes, line_slices, plan_source
 from curaline.shards.reader import ShardReader
 from curaline.sources import SourceManifest, parse_manifest
 
@@ -152,6 +152,47 @@ def test_gzip_files_count_their_uncompressed_size_toward_a_shard(tmp_path: Path)
     # doc ids do not depend on the grouping: the same records as one shard
     whole = plan_source(m, shard_records=10**9, shard_bytes=10**12)
     assert len(whole) == 1
+    assert read_shards(m, shards)[0].column("doc_id").to_pylist() == read_shards(m, whole)[0].column("doc_id").to_pylist()
+
+
+def test_shards_are_as_few_as_the_bounds_allow_and_even(tmp_path: Path) -> None:
+    import gzip
+
+    (tmp_path / "gz").mkdir()
+    raw = jsonl_lines(2000)
+    for i in range(6):
+        with gzip.open(tmp_path / "gz" / f"{i}.jsonl.gz", "wb") as fh:
+            fh.write(raw)
+    m = manifest(tmp_path, "gz", location="../gz/*.jsonl.gz", format="jsonl.gz", fields={"id": "id", "text": "text"})
+    # four files fit under the bound: filled greedily that is 4 + 2; evened out, 3 + 3
+    shards = plan_source(m, shard_records=10**9, shard_bytes=4 * len(raw) + 1)
+    assert [len(s.pieces) for s in shards] == [3, 3]
+    assert [p.rel for s in shards for p in s.pieces] == [f"{i}.jsonl.gz" for i in range(6)]  # file order kept
+    assert all(s.size == 3 * len(raw) for s in shards)
+    # the record bound still holds, and still gives as few shards as it allows
+    sizes = [Piece(f"{i}", records=r, size=s) for i, (r, s) in enumerate([(5, 10), (5, 10), (1, 50), (5, 10), (5, 10)])]
+    for max_records, max_bytes in [(10, 10**6), (10**6, 60), (6, 60), (10**6, 10**6), (1, 1)]:
+        groups = balanced_groups(sizes, max_records, max_bytes)
+        assert [p for g in groups for p in g] == sizes
+        assert all(sum(p.records or 0 for p in g) <= max_records or len(g) == 1 for g in groups)
+        assert all(sum(p.size for p in g) <= max_bytes or len(g) == 1 for g in groups)
+    assert balanced_groups(sizes, 10**6, 10**6) == [sizes]
+    assert [len(g) for g in balanced_groups(sizes, 1, 1)] == [1] * 5
+    # filled up to 60 bytes: 20 | 50 + 10 | 10; evened out: 20 | 50 | 20 (the same 3 groups, the largest 50)
+    assert [len(g) for g in balanced_groups(sizes, 10**6, 60)] == [2, 1, 2]
+
+
+def test_a_large_line_file_is_cut_into_equal_slices(tmp_path: Path) -> None:
+    path = tmp_path / "big" / "a.jsonl"
+    path.parent.mkdir()
+    data = jsonl_lines(5000)
+    path.write_bytes(data)
+    m = manifest(tmp_path, "big", location="../big/a.jsonl", format="jsonl", fields={"id": "id", "text": "text"})
+    shards = plan_source(m, shard_records=10**9, shard_bytes=len(data) * 2 // 5)  # 3 slices are needed
+    assert len(shards) == 3
+    sizes = [s.size for s in shards]
+    assert sum(sizes) == len(data) and max(sizes) - min(sizes) < len(data) // 100  # a few lines apart, not 40 % + 40 % + 20 %
+    whole = plan_source(m, shard_records=10**9, shard_bytes=10**12)
     assert read_shards(m, shards)[0].column("doc_id").to_pylist() == read_shards(m, whole)[0].column("doc_id").to_pylist()
 
 
