@@ -344,8 +344,11 @@ def run_phase(engine: Any, tasks: Sequence[ShardTask], *,
     `duplicate_source_id` exactly as a whole-source read quarantines it.
     """
     results: list[dict[str, Any] | None] = [None] * len(tasks)
-    for i, result in engine.map(run_shard, list(tasks), describe=lambda t: t.label):
-        results[i] = result
+    # largest shards first: a big shard handed out last keeps one worker busy while the others idle
+    # (shards of 20, 10, 20, 15, 15 and 20 thousand records in source order end at 55 on 2 workers, at 50 by size)
+    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].shard.size)
+    for j, result in engine.map(run_shard, [tasks[i] for i in order], describe=lambda t: t.label):
+        results[order[j]] = result
         if progress is not None:
             progress(result)
     again = _cross_shard_duplicates(tasks, [r for r in results if r is not None])
