@@ -150,12 +150,13 @@ class Engine(ABC):
         self.close()
 
 
-def make_engine(config: EngineConfig, *, preload: Sequence[str] = ()) -> Engine:
-    """The engine a config names; preload: modules workers import once, before any task."""
+def make_engine(config: EngineConfig, *, preload: Sequence[str] = (), in_process: bool = True) -> Engine:
+    """The engine a config names; preload: modules workers import once, before any task;
+    in_process: see `LocalEngine`."""
     from curaline.engine.local import LocalEngine
 
     if config.kind == "local":
-        return LocalEngine(config.resolved_workers, preload=preload)
+        return LocalEngine(config.resolved_workers, preload=preload, in_process=in_process)
     if config.kind == "ray":
         from curaline.engine.ray import RayEngine
 

@@ -3,7 +3,8 @@
 Workers are forked from a forkserver that has already imported the modules the tasks
 need (`preload`), so a worker starts in milliseconds instead of re-importing Arrow,
 NumPy and the kernels: the fixed cost of a run is paid once, not once per worker. With
-one worker, tasks run in the calling process: no pool, no pickling, same results.
+one task, or one worker (unless `in_process=False`), tasks run in the calling process:
+no pool, no pickling, same results.
 """
 
 from __future__ import annotations
@@ -45,11 +46,14 @@ def _die_with_driver(driver: int) -> None:
 
 
 class LocalEngine(Engine):
-    def __init__(self, workers: int, *, preload: Sequence[str] = ()):
+    def __init__(self, workers: int, *, preload: Sequence[str] = (), in_process: bool = True):
+        """in_process=False: one worker is a process of its own, for a caller with other work
+        to do meanwhile (`curaline run` sets up Dagster while its shards run)."""
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers = workers
         self.preload = tuple(preload)
+        self.in_process = in_process
         self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -61,7 +65,7 @@ class LocalEngine(Engine):
         return self._pool
 
     def map(self, fn: Callable[[T], R], tasks: Sequence[T], *, describe: Callable[[T], str] = repr) -> Iterator[tuple[int, R]]:
-        if self.workers == 1 or len(tasks) <= 1:
+        if (self.workers == 1 and self.in_process) or len(tasks) <= 1:
             for i, task in enumerate(tasks):
                 try:
                     result = fn(task)

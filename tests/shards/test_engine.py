@@ -25,6 +25,15 @@ def test_one_worker_runs_in_process() -> None:
     assert {pid for _, pid in results.values()} == {os.getpid()}
 
 
+def test_one_worker_can_be_a_process_of_its_own_for_a_busy_caller() -> None:
+    with LocalEngine(1, preload=["engine_tasks"], in_process=False) as engine:
+        results = dict(engine.map(square, [1, 2, 3]))
+    pids = {pid for _, pid in results.values()}
+    assert len(pids) == 1 and os.getpid() not in pids
+    with LocalEngine(1, in_process=False) as engine:  # one task: no pool to start for it
+        assert {pid for _, (_, pid) in engine.map(square, [4])} == {os.getpid()}
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_failing_task_is_named_and_finished_tasks_are_still_returned(workers: int) -> None:
     seen = []

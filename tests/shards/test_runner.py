@@ -116,6 +116,42 @@ def test_a_rerun_skips_committed_shards_and_changes_no_byte(sharded: tuple[Path,
     assert digests(root, "data", "lineage") == before
 
 
+def test_the_largest_shards_run_first_and_results_stay_in_task_order(tmp_path: Path) -> None:
+    root = write_project(tmp_path)
+    project, manifest = load(root)
+    tasks = source_tasks(project, manifest, "run-order", record_chain(manifest, project))
+    assert len(tasks) > 2 and len({t.shard.size for t in tasks}) > 1
+    ran: list[int] = []
+    with LocalEngine(1) as engine:  # one worker runs tasks in the order they are handed out
+        results = run_phase(engine, tasks, progress=lambda r: ran.append(r["shard"]))
+    by_size = sorted(range(len(tasks)), key=lambda i: -tasks[i].shard.size)
+    assert ran == [tasks[i].shard.index for i in by_size] != sorted(ran)
+    assert [r["shard"] for r in results] == [t.shard.index for t in tasks]
+
+
+def test_the_run_s_shard_phase_stops_handing_out_shards_when_told_and_a_rerun_completes(tmp_path: Path) -> None:
+    """`curaline run` starts its shards before setting up Dagster; a setup that fails stops them
+    (those in flight commit), and the next run does the rest."""
+    from curaline.cli import ShardPhase
+    from curaline.engine import EngineConfig
+
+    root = write_project(tmp_path)
+    project, manifest = load(root)
+    said: list[str] = []
+    phase = ShardPhase(project, [manifest], {"web": "run-stopped"}, EngineConfig(workers=1), said.append)
+    phase.start()
+    phase.stop()
+    phase.result()  # stopping is not an error
+    tasks = source_tasks(project, manifest, "run-again", record_chain(manifest, project))
+    first_round: list[bool] = []
+    with LocalEngine(1) as engine:
+        run_phase(engine, tasks, progress=lambda r: first_round.append(r["skipped"]))
+    # those in flight committed (one worker holds two; the first to finish hands out a third before it is
+    # reported), the rest did not run
+    assert len(tasks) == 6 and 1 <= sum(first_round) <= 3
+    assert said == []
+
+
 def test_a_marker_without_its_renames_is_rolled_forward(tmp_path: Path) -> None:
     commit = ShardCommit(tmp_path / "m" / "shard-00000.json", "k1")
     final = tmp_path / "out" / "shard-00000.parquet"
