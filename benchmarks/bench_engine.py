@@ -3,10 +3,13 @@
 Every figure comes from this one invocation, each side run as its own process (Python
 start included) in the same window, the same number of times (--reps, median shown):
 
-1. kernels only: the five cleaning kernels over the input, batch by batch, on 1 and on 2
-   processes (the floor the pipeline is held to);
-2. shard phase: ingest + the five stages, one pass per shard, committed with ledger
-   rows and validation, on `LocalEngine(1)` and `LocalEngine(2)` (no Dagster, DVC, release);
+1. kernels only: the kernels of the record chain the pipeline runs (the registry's stages,
+   in its order, with the settings each source resolves: `record_chain`) over the input
+   files, on 1 and on 2 processes (the floor the pipeline is held to). Until 2026-12-07 this
+   side ran `bench_cleaning_chain.py`'s five kernels in an older order, redaction after
+   quality (on 13 % of the documents instead of all);
+2. shard phase: ingest + the six stages, one pass per shard, committed with ledger
+   rows, validation and MinHash bands, on `LocalEngine(1)` and `LocalEngine(2)` (no Dagster, DVC, release);
 3. end to end: `curaline run --workers 1` and `--workers 2` on a fresh copy of the project
    (every stage, Dagster, DVC, lineage, release and reports), and on a 1k-document project;
 4. with --ray, the same on a Ray cluster started here on loopback (`ray.cluster_utils.Cluster`:
@@ -150,14 +153,40 @@ def measure(cmd: list[str], env: dict[str, str] | None = None, *, also: Callable
 # ---- the child processes ---------------------------------------------------------------------
 
 
-def child_kernels(files: list[str], procs: int) -> None:
-    from concurrent.futures import ProcessPoolExecutor
+def chain_file(job: tuple[str, str, str]) -> int:
+    """The source's record chain (the registry's stages, order and resolved settings, as
+    `curaline.shards.chain.record_chain` gives a shard) over one corpus file, kernels only."""
+    import numpy as np
+    import pyarrow as pa
 
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from bench_cleaning_chain import run_shard
+    from bench_cleaning_chain import load_shard
 
+    from curaline.project import Project
+    from curaline.shards.chain import record_chain
+    from curaline.sources import load_manifests
+
+    project_dir, source_id, path = job
+    project = Project.at(project_dir)
+    (manifest,) = [m for m in load_manifests(project.sources_dir)[0] if m.id == source_id]
+    table = load_shard(Path(path))
+    n = table.num_rows
+    for stage in record_chain(manifest, project):
+        result = stage.kernel(table, kind=manifest.kind, config=stage.config)
+        table = result.table.filter(pa.array(np.asarray(result.keep, dtype=bool)))
+    return n
+
+
+def child_kernels(project_dir: str, procs: int) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from curaline.project import Project
+    from curaline.sources import load_manifests
+
+    project = Project.at(project_dir)
+    jobs = [(project_dir, m.id, str(f)) for m in load_manifests(project.sources_dir)[0] for f in m.files()]
     with ProcessPoolExecutor(max_workers=procs) as pool:
-        docs = sum(r[0] for r in pool.map(run_shard, files))
+        docs = sum(pool.map(chain_file, jobs))
     print(f"kernels: {docs} docs")
 
 
@@ -193,10 +222,9 @@ def main() -> None:
     parser.add_argument("--child", choices=["kernels", "phase"], help=argparse.SUPPRESS)
     parser.add_argument("--procs", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("--project", help=argparse.SUPPRESS)
-    parser.add_argument("inputs", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "kernels":
-        return child_kernels(args.inputs, args.procs)
+        return child_kernels(args.project, args.procs)
     if args.child == "phase":
         return child_phase(args.project, args.procs, args.address)
     if not CORPUS.is_dir():
@@ -216,8 +244,8 @@ def main() -> None:
         return target
 
     sides: list[tuple[str, callable]] = [
-        ("kernels only, 1 process", lambda: me + ["--child", "kernels", "--procs", "1", *map(str, files)]),
-        ("kernels only, 2 processes", lambda: me + ["--child", "kernels", "--procs", "2", *map(str, files)]),
+        ("kernels only, 1 process", lambda: me + ["--child", "kernels", "--procs", "1", "--project", str(template)]),
+        ("kernels only, 2 processes", lambda: me + ["--child", "kernels", "--procs", "2", "--project", str(template)]),
         ("shard phase, 1 worker", lambda: me + ["--child", "phase", "--procs", "1", "--project", str(fresh("p1"))]),
         ("shard phase, 2 workers", lambda: me + ["--child", "phase", "--procs", "2", "--project", str(fresh("p2"))]),
     ]  # fmt: skip
