@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -319,8 +319,8 @@ def _run_jobs(project: Project, manifests: list[Any], specs: list[Any], run_ids:
                 new = [m.id for m in manifests if m.id not in known]
                 if new:
                     instance.add_dynamic_partitions(partitions, new)
-                phase.result()
-                for m in manifests:
+                # a source's run as soon as its shards are done, while the others' still run; then the rest
+                for m in _as_they_finish(phase, manifests):
                     res = job.execute_in_process(instance=instance, run_config=quiet, partition_key=m.id, raise_on_error=False,
                                                  run_id=run_ids[m.id], tags=tags,
                                                  asset_selection=per_source_assets(job, m.kind))  # fmt: skip
@@ -352,21 +352,25 @@ def per_source_assets(job: Any, kind: str) -> list[Any] | None:
 
 
 class ShardPhase:
-    """Every source's shards in one pool, on a thread of its own, before the per-source runs
-    (which then only report).
+    """Every source's shards in one pool, on a thread of its own; the per-source runs (which
+    then only report) follow each source as its shards are done.
 
     `curaline run` starts it before importing Dagster, opening the instance, setting up git
     and DVC and running the catalog (about 3 s of one core, and the pool's own start,
-    otherwise spent before the first shard). A failure here is not the command's: the
-    failing source's own run fails with the error in its step, where the UI shows it.
+    otherwise spent before the first shard), and runs a source's Dagster run while other
+    sources' shards still run (about 1 s of one core per source, otherwise spent after the
+    last shard). A failure here is not the command's: the failing source's own run fails
+    with the error in its step, where the UI shows it.
     """
 
     def __init__(self, project: Project, manifests: list[Any], run_ids: dict[str, str], engine_config: Any,
                  echo: Callable[[str], None]):  # fmt: skip
+        import queue
         import threading
 
         self._args = (project, manifests, run_ids, engine_config, echo)
         self._stopping = threading.Event()
+        self._finished: queue.Queue[str | None] = queue.Queue()  # source ids as they finish; None: no more
         self._error: BaseException | None = None
         # a daemon: Ctrl-C in the main thread ends the process (workers follow, see curaline.engine.local)
         self._thread = threading.Thread(target=self._run, name="curaline-shards", daemon=True)
@@ -393,13 +397,25 @@ class ShardPhase:
             # one worker too is a process: this one's thread is busy with Dagster meanwhile (sharing the GIL
             # with it, the shards of a 100k-document run ended 0.8 s later than without the overlap)
             with make_engine(engine_config, preload=WORKER_MODULES, in_process=False) as engine:
-                run_sources(project, manifests, run_ids, engine, progress=StoppableProgress("per-source shards", 0))
+                # on Ray the sources' runs wait for the whole phase: its connection, which they would share,
+                # ends with it
+                streamed = self._finished.put if engine_config.kind == "local" else None
+                run_sources(project, manifests, run_ids, engine, progress=StoppableProgress("per-source shards", 0),
+                            on_source_done=streamed)  # fmt: skip
         except _PhaseStopped:
             pass
         except (TaskError, ValueError) as exc:
             echo(f"  shards: {exc} (the source's run reports it)")
         except BaseException as exc:  # raised in the main thread by result()
             self._error = exc
+        finally:
+            self._finished.put(None)
+
+    def finished_sources(self) -> Iterator[str]:
+        """The ids of the sources whose shards are all committed, as they finish; the sources the
+        phase did not finish (a failed shard, a Label Studio source) are the caller's to run."""
+        while (source := self._finished.get()) is not None:
+            yield source
 
     def result(self) -> None:
         """Wait for every shard; an unexpected error of the phase is raised here."""
@@ -411,6 +427,16 @@ class ShardPhase:
         """Hand out no more shards, and wait for those in flight (committed or not, a rerun resumes)."""
         self._stopping.set()
         self._thread.join()
+
+
+def _as_they_finish(phase: ShardPhase, manifests: list[Any]) -> Iterator[Any]:
+    """The manifests in the order their shards finish, then those the phase did not finish (in
+    manifest order, once the phase is over: its unexpected error is raised first)."""
+    by_id = {m.id: m for m in manifests}
+    for source in phase.finished_sources():
+        yield by_id.pop(source)
+    phase.result()
+    yield from by_id.values()
 
 
 class _PhaseStopped(Exception):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
@@ -133,7 +133,8 @@ def _remove_stale(project: Project, source_id: str, stages: Sequence[str], n: in
 
 
 def run_sources(project: Project, manifests: Sequence[SourceManifest], run_ids: dict[str, str], engine: Any, *,
-                progress: Any = None) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
+                progress: Any = None, on_source_done: Callable[[str], None] | None = None,
+                ) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
     """The per-source phase of every source at once: all their shards in one engine map.
 
     `curaline run` calls this before the per-source Dagster runs, with the run ids those
@@ -152,7 +153,8 @@ def run_sources(project: Project, manifests: Sequence[SourceManifest], run_ids: 
              for t in source_tasks(project, m, run_ids[m.id], record_chain(m, project), takedown_requests=requests)]  # fmt: skip
     if progress is not None:
         progress.total = len(tasks)
-    results = run_phase(engine, tasks, progress=None if progress is None else lambda r: progress.update(skipped=r["skipped"]))
+    results = run_phase(engine, tasks, progress=None if progress is None else lambda r: progress.update(skipped=r["skipped"]),
+                        on_source_done=on_source_done)  # fmt: skip
     out: dict[str, list[dict[str, Any]]] = {}
     for task, result in zip(tasks, results, strict=True):
         out.setdefault(task.manifest.id, []).append(result)

@@ -152,20 +152,31 @@ def _apply(stage: ChainStage, kind: str, table: pa.Table, acc: _StageAcc) -> pa.
     return result.table.filter(pa.array(keep))
 
 
+def committed(task: ShardTask) -> dict[str, Any] | None:
+    """The stored result of a shard committed with this task's key (marked skipped), else None."""
+    marker = Path(task.marker)
+    with shard_lock(marker):
+        return _recovered(task, marker)
+
+
+def _recovered(task: ShardTask, marker: Path) -> dict[str, Any] | None:
+    # a shard told the ids of earlier shards (see run_phase) stays valid for a first round
+    # that does not know them yet: the key covers every file of the source, so same key, same ids
+    done = recover(marker, task.full_key, prefix=None if task.seen_ids else task.key + ":")
+    return None if done is None else {**done, "skipped": True}
+
+
 def run_shard(task: ShardTask) -> dict[str, Any]:
     """Ingest one shard and run its stage chain; commit everything at once; returns the shard's result.
 
     A shard already committed with the same key is not run again: its stored result is returned.
     """
     marker = Path(task.marker)
-    key = task.full_key
     with shard_lock(marker):
-        # a shard told the ids of earlier shards (see run_phase) stays valid for a first round
-        # that does not know them yet: the key covers every file of the source, so same key, same ids
-        done = recover(marker, key, prefix=None if task.seen_ids else task.key + ":")
+        done = _recovered(task, marker)
         if done is not None:
-            return {**done, "skipped": True}
-        return _run_locked(task, marker, key)
+            return done
+        return _run_locked(task, marker, task.full_key)
 
 
 def _run_locked(task: ShardTask, marker: Path, key: str) -> dict[str, Any]:
@@ -335,27 +346,56 @@ def _cross_shard_duplicates(tasks: Sequence[ShardTask], results: Sequence[dict[s
     return out
 
 
-def run_phase(engine: Any, tasks: Sequence[ShardTask], *,
-              progress: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def run_phase(engine: Any, tasks: Sequence[ShardTask], *, progress: Callable[[dict[str, Any]], None] | None = None,
+              on_source_done: Callable[[str], None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Run every shard task (skipping committed ones); results in task order.
 
-    After the first round, a shard that holds a source id an earlier shard of its source
-    already holds runs again, told those ids, so the later record is quarantined as
-    `duplicate_source_id` exactly as a whole-source read quarantines it.
+    Once every shard of a source is done, a shard holding a source id an earlier shard of
+    its source already holds runs again (after the first round), told those ids, so the
+    later record is quarantined as `duplicate_source_id` exactly as a whole-source read
+    quarantines it. on_source_done(source id) is called as soon as a source's shards are
+    final, while other sources' shards still run.
     """
     results: list[dict[str, Any] | None] = [None] * len(tasks)
-    # largest shards first: a big shard handed out last keeps one worker busy while the others idle
-    # (shards of 20, 10, 20, 15, 15 and 20 thousand records in source order end at 55 on 2 workers, at 50 by size)
-    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].shard.size)
-    for j, result in engine.map(run_shard, [tasks[i] for i in order], describe=lambda t: t.label):
-        results[order[j]] = result
+    of_source: dict[str, list[int]] = {}
+    for i, task in enumerate(tasks):
+        of_source.setdefault(task.manifest.id, []).append(i)
+    left = {source: len(idxs) for source, idxs in of_source.items()}
+    again: dict[int, tuple[str, ...]] = {}
+
+    def finished(i: int, result: dict[str, Any]) -> None:
+        results[i] = result
         if progress is not None:
             progress(result)
-    again = _cross_shard_duplicates(tasks, [r for r in results if r is not None])
+        source = tasks[i].manifest.id
+        left[source] -= 1
+        if left[source] == 0:
+            idxs = of_source[source]
+            repeated = _cross_shard_duplicates([tasks[k] for k in idxs], [results[k] for k in idxs])  # type: ignore[misc]
+            again.update({idxs[k]: ids for k, ids in repeated.items()})
+            if not repeated and on_source_done is not None:
+                on_source_done(source)
+
+    # committed shards are reported from here: a step whose shards `curaline run` already ran starts no pool
+    todo = []
+    for i, task in enumerate(tasks):
+        done = committed(task)
+        if done is None:
+            todo.append(i)
+        else:
+            finished(i, done)
+    # largest shards first: a big shard handed out last keeps one worker busy while the others idle
+    # (shards of 20, 10, 20, 15, 15 and 20 thousand records in source order end at 55 on 2 workers, at 50 by size)
+    order = sorted(todo, key=lambda i: -tasks[i].shard.size)
+    for j, result in engine.map(run_shard, [tasks[i] for i in order], describe=lambda t: t.label):
+        finished(order[j], result)
     if again:
         redo = {i: replace(tasks[i], seen_ids=tuple(sorted(set(tasks[i].seen_ids) | set(ids)))) for i, ids in again.items()}
         order = sorted(redo)
         for j, result in engine.map(run_shard, [redo[i] for i in order], describe=lambda t: t.label):
             results[order[j]] = result
+        if on_source_done is not None:
+            for source in dict.fromkeys(tasks[i].manifest.id for i in order):
+                on_source_done(source)
     assert all(r is not None for r in results)
     return [r for r in results if r is not None]

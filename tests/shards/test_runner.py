@@ -114,6 +114,28 @@ def test_a_rerun_skips_committed_shards_and_changes_no_byte(sharded: tuple[Path,
     assert all(r["skipped"] for r in again)
     assert [r["stages"] for r in again] == [r["stages"] for r in first]
     assert digests(root, "data", "lineage") == before
+    assert engine._pool is None  # committed shards are reported by the caller: no worker was started
+
+
+def test_each_source_is_reported_done_once_as_soon_as_its_shards_are_final(tmp_path: Path) -> None:
+    from shard_project import dedup_project
+
+    from curaline.shards.phase import run_sources
+
+    # two sources of 3 and 2 shards; `web` also gets a repeated id, so one of its shards runs again after the round
+    root = dedup_project(tmp_path)
+    with (root / "corpus" / "web.jsonl").open("a") as fh:
+        fh.write('{"id": "w3", "text": "A later record that reuses an id an earlier shard holds, and says so at length."}\n')
+    project = Project.at(root)
+    manifests = load_manifests(project.sources_dir)[0]
+    seen: list[str] = []
+    with LocalEngine(1) as engine:
+        out = run_sources(project, manifests, {m.id: "run-s" for m in manifests}, engine,
+                          on_source_done=lambda s: seen.append(f"done {s}"))  # fmt: skip
+    assert len(out["web"]) == 3 and len(out["forum"]) == 2
+    assert seen == ["done forum", "done web"]  # forum before web's repeat; each once
+    quarantined = pa.concat_tables(pq.read_table(r["outputs"]["quarantined_records"]) for r in out["web"])
+    assert "duplicate_source_id" in quarantined["reason"].to_pylist()
 
 
 def test_the_largest_shards_run_first_and_results_stay_in_task_order(tmp_path: Path) -> None:
