@@ -290,8 +290,8 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], engine_confi
 
 def _run_jobs(project: Project, manifests: list[Any], specs: list[Any], run_ids: dict[str, str], phase: ShardPhase, *,
               echo: Callable[[str], None]) -> bool:  # fmt: skip
-    """The Dagster runs of every scope, in the registry's order; the shards (already running) are
-    waited for before the first per-source run."""
+    """The Dagster runs of every scope, in the registry's order; with the shards already running,
+    each source's run follows its shards (`_as_they_finish`)."""
     home = _prepare_dagster_home(project)
     definitions = _load_definitions(project)
     defs = definitions.build_definitions(project)
