@@ -7,6 +7,7 @@ reads the project's files and lineage and never imports Dagster.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -280,12 +281,32 @@ def _run_pipeline(project: Project, *, echo: Callable[[str], None], engine_confi
 
     # the shards need no Dagster, git or DVC: they run while this process sets those up and runs the catalog
     run_ids = {m.id: str(uuid.uuid4()) for m in manifests}  # the ids the per-source runs will have
-    phase = ShardPhase(project, manifests, run_ids, engine_config, echo)
-    phase.start()
+    with _cluster_connection(engine_config):
+        phase = ShardPhase(project, manifests, run_ids, engine_config, echo)
+        phase.start()
+        try:
+            return _run_jobs(project, manifests, specs, run_ids, phase, echo=echo) and not problems
+        finally:
+            phase.stop()  # a setup that failed does not wait for every shard, only for those in flight
+
+
+@contextlib.contextmanager
+def _cluster_connection(engine_config: Any) -> Iterator[None]:
+    """On Ray, one connection for the whole run, made here (the main thread): the shards' thread
+    and every step reuse it. Each engine that connected itself would disconnect the others
+    when it ended, and every step would pay for its own `ray.init`."""
+    if engine_config.kind != "ray":
+        yield
+        return
+    from curaline.engine.ray import RayEngine, RayUnavailable
+
+    engine = RayEngine(engine_config.resolved_address)
     try:
-        return _run_jobs(project, manifests, specs, run_ids, phase, echo=echo) and not problems
-    finally:
-        phase.stop()  # a setup that failed does not wait for every shard, only for those in flight
+        engine.connect()
+    except RayUnavailable as exc:
+        raise UserError(str(exc)) from None
+    with engine:
+        yield
 
 
 def _run_jobs(project: Project, manifests: list[Any], specs: list[Any], run_ids: dict[str, str], phase: ShardPhase, *,
@@ -397,11 +418,8 @@ class ShardPhase:
             # one worker too is a process: this one's thread is busy with Dagster meanwhile (sharing the GIL
             # with it, the shards of a 100k-document run ended 0.8 s later than without the overlap)
             with make_engine(engine_config, preload=WORKER_MODULES, in_process=False) as engine:
-                # on Ray the sources' runs wait for the whole phase: its connection, which they would share,
-                # ends with it
-                streamed = self._finished.put if engine_config.kind == "local" else None
                 run_sources(project, manifests, run_ids, engine, progress=StoppableProgress("per-source shards", 0),
-                            on_source_done=streamed)  # fmt: skip
+                            on_source_done=self._finished.put)  # fmt: skip
         except _PhaseStopped:
             pass
         except (TaskError, ValueError) as exc:

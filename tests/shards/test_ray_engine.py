@@ -351,6 +351,15 @@ def test_curaline_run_refuses_a_bad_address_naming_it(tmp_path: Path) -> None:
     assert out.returncode != 0 and "--address: 'nowhere' is not a Ray address" in out.stderr + out.stdout
 
 
+def test_curaline_run_refuses_an_address_where_no_cluster_answers_before_any_shard(tmp_path: Path) -> None:
+    root = write_project(tmp_path / "p")
+    out = subprocess.run([str(CURALINE), "run", "--project", str(root), "--engine", "ray", "--address", "127.0.0.1:1"],
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+                         timeout=120)  # fmt: skip
+    assert out.returncode != 0 and "no Ray cluster at '127.0.0.1:1'" in out.stderr + out.stdout
+    assert not (root / "data").exists() or not any((root / "data").rglob("*.parquet"))  # refused up front
+
+
 # ---- global stages as shuffles on Ray -------------------------------------------------------
 
 
