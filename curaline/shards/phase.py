@@ -18,11 +18,8 @@ skips a committed shard exactly when none of these changed.
 from __future__ import annotations
 
 import hashlib
-import inspect
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +42,16 @@ def marker_dir(project: Project, source_id: str) -> Path:
     return project.root / ".curaline" / "shards" / source_id
 
 
-@lru_cache(maxsize=64)
-def _module_digest(module: str) -> str:
-    mod = sys.modules.get(module)
-    try:
-        text = inspect.getsource(mod) if mod is not None else module
-    except (OSError, TypeError):
-        text = module
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def chain_fingerprint(chain: Sequence[ChainStage], ingest: Any, takedown_requests: Sequence[Any]) -> str:
-    """What, besides its input, a shard's outputs depend on."""
+    """What, besides its input, a shard's outputs depend on: for each stage its kernel, the
+    registry's code version (its code modules and model files, as Dagster sees them: a rebuilt
+    model reruns the shards) and its settings."""
+    from curaline.stages import code_version
+
     h = hashlib.sha256(f"layout {LAYOUT_VERSION}\x1e{ingest!r}".encode())
     for stage in chain:
         kernel = f"{stage.kernel.__module__}.{stage.kernel.__qualname__}"
-        h.update(f"\x1e{stage.name}\x1f{kernel}\x1f{_module_digest(stage.kernel.__module__)}\x1f{stage.config!r}"
+        h.update(f"\x1e{stage.name}\x1f{kernel}\x1f{code_version(stage.name)}\x1f{stage.config!r}"
                  f"\x1f{sorted((k, str(v)) for k, v in stage.signal_columns.items())}".encode())  # fmt: skip
         digest = getattr(stage.config, "content_digest", None)  # settings whose repr does not show all they hold
         if callable(digest):

@@ -138,6 +138,22 @@ def test_each_source_is_reported_done_once_as_soon_as_its_shards_are_final(tmp_p
     assert "duplicate_source_id" in quarantined["reason"].to_pylist()
 
 
+def test_a_changed_code_version_of_a_stage_reruns_its_shards(sharded: tuple[Path, list[dict]],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The shard key carries the registry's code version, model files included: a rebuilt language
+    model must not leave committed shards labelled by the old one."""
+    from curaline import stages
+
+    root, _ = sharded
+    project, manifest = load(root)
+    chain = record_chain(manifest, project)
+    before = [t.key for t in source_tasks(project, manifest, "run-k", chain)]
+    real = stages.code_version
+    monkeypatch.setattr(stages, "code_version", lambda name: "rebuilt" if name == "language_checked" else real(name))
+    after = [t.key for t in source_tasks(project, manifest, "run-k", chain)]
+    assert len(set(before) & set(after)) == 0
+
+
 def test_the_largest_shards_run_first_and_results_stay_in_task_order(tmp_path: Path) -> None:
     root = write_project(tmp_path)
     project, manifest = load(root)
