@@ -33,7 +33,7 @@ from curaline.kernels.dedup import (
     near_duplicates,
     needed_rows,
 )
-from curaline.kernels.minhash import MinHashConfig, shingle_sets, string_hashes
+from curaline.kernels.minhash import MinHashConfig, shingle_sets, squashed_hashes
 from curaline.licenses import CLASSES, classify
 from curaline.minhash_bands import SIGNATURE_STAGE as SIGNATURE_STAGE  # re-exported: the stage dedup reads
 from curaline.minhash_bands import band_files, banded, dedup_text
@@ -50,8 +50,7 @@ INPUT_STAGE = stages.records_input(OUTPUT_STAGE)
 
 def normalized_hash(texts: pa.Array) -> pa.Array:
     """Exact-dup key: case and whitespace do not make two records different."""
-    squashed = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(texts), r"\s+", " "))
-    return pa.array(string_hashes(squashed).astype(np.uint64).view(np.int64)).cast(pa.string())
+    return pa.array(squashed_hashes(texts).view(np.int64)).cast(pa.string())
 
 
 def _batches(project: Project, manifest: SourceManifest) -> Iterator[pa.Table]:
@@ -276,8 +275,7 @@ def pair_similarity(
     texts = pa.concat_arrays([part.take(pa.array(pair_rows)) for part in parts])  # part k of row i at k*m + i
     sets = shingle_sets(texts, config=minhash)
     empty = sets.sizes() == 0
-    squashed = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(texts), r"\s+", " "))
-    key = string_hashes(squashed)
+    key = squashed_hashes(texts)
     at = np.full(n, -1, dtype=np.int64)  # meta row -> i
     at[pair_rows] = np.arange(m)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pj
 import pyarrow.parquet as pq
 import pytest
@@ -19,6 +20,7 @@ from curaline.kernels.minhash import (
     shingle_sets,
     signatures_from_table,
     signatures_table,
+    squashed_hashes,
     string_hashes,
 )
 
@@ -137,3 +139,19 @@ def test_string_hashes_and_set_concat(texts: pa.Array) -> None:
     )
     assert np.array_equal(whole.offsets, parts.offsets)
     assert np.array_equal(whole.hashes, parts.hashes)
+
+
+def test_squashed_hashes_equal_hashing_the_regex_rewrite(texts: pa.Array) -> None:
+    """The exact-dup key squashes whitespace inside the hash loop; it must equal hashing the
+    rewrite it replaced (RE2's \\s: tab, LF, FF, CR, space; Unicode spaces only trimmed at the ends)."""
+    odd = ["", None, "   ", "A  b", " a b ", "a\tb", "a\n\n\r b", "a\vb", "a\x0bb ", "a\u00a0b", "\u00a0 a \u2003",
+           "a \u00a0 b", "\u3000x\u3000", "x\x0c\x0cy", "ÀB  ç", "\n\tA\n", "ﬁ  Σ", "a\x85b", "tab\t"]
+    reference = string_hashes(pc.utf8_trim_whitespace(pc.replace_substring_regex(
+        pc.utf8_lower(pa.array(odd)), r"\s+", " ")))  # fmt: skip
+    assert np.array_equal(squashed_hashes(pa.array(odd)), reference)
+    assert np.array_equal(squashed_hashes(pa.array(odd), backend="numpy"), reference)
+    h = squashed_hashes(pa.array(["A  b", "a b", "a\tb", "ab", " a b\n", "a\u00a0b"]))
+    assert h[0] == h[1] == h[2] == h[4] and h[3] != h[0] and h[5] != h[0]  # NBSP inside is not squashed
+    corpus = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_lower(texts), r"\s+", " "))
+    assert np.array_equal(squashed_hashes(texts), string_hashes(corpus))
+    assert np.array_equal(squashed_hashes(pa.chunked_array([texts.slice(0, 10), texts.slice(10)])), string_hashes(corpus))
