@@ -124,7 +124,7 @@ def release(context: dg.AssetExecutionContext, project: ProjectResource, lineage
             if f["kind"]:
                 run.output(folder / f["path"], asset_key=KEY, version=f["md5"], rows=f["rows"],
                            removals=removals if f is manifest["files"][0] else None)  # fmt: skip
-    leaks = split_leaks(folder)
+    leaks = split_leaks(folder, project=proj)
     schema_reports = [validate_file(folder / f["path"], RELEASE_MODELS[f["kind"]]) for f in manifest["files"] if f["kind"]]
     failing = [r for r in schema_reports if not r.passed]
     yield dg.MaterializeResult(

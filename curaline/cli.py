@@ -509,13 +509,12 @@ def release_outcome(result: Any) -> str:
 
 def ingest_summary(project: Project) -> list[dict[str, Any]]:
     """Per source: records read, quarantined by reason, dropped per stage, kept at the end."""
-    import duckdb
-
+    from curaline.database import connect
     from curaline.sources import load_manifests
     from curaline.stages import GLOBAL_STAGES, PER_SOURCE_STAGES
 
     manifests, _ = load_manifests(project.sources_dir, strict=False)
-    con = duckdb.connect()
+    con = connect(project)
     out = []
     for m in manifests:
         quarantine = project.stage_path("quarantined_records", m.id)
@@ -576,9 +575,11 @@ def _example_doc(project: Project) -> str | None:
     """A record worth tracing: one that a global stage removed, else any ingested record."""
     import duckdb
 
+    from curaline.database import connect
+
     ledger = project.lineage_dir / "ledger"
     try:
-        with duckdb.connect() as con:
+        with connect(project) as con:
             row = con.execute(
                 "SELECT doc_id FROM read_parquet(?, hive_partitioning = false) "
                 "WHERE stage IN ('deduplicated', 'decontaminated') ORDER BY stage, doc_id LIMIT 1",

@@ -81,9 +81,9 @@ class Components:
 
 
 def _connect() -> Any:
-    import duckdb
+    from curaline.database import connect
 
-    con = duckdb.connect()
+    con = connect()
     con.execute("SET threads TO 1")  # the engine runs the partitions in parallel; one thread per task
     con.execute("SET preserve_insertion_order = false")
     return con

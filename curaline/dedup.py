@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curaline import stages
+from curaline.database import connect
 from curaline.kernels.dedup import (
     DedupConfig,
     Similarity,
@@ -40,6 +40,7 @@ from curaline.minhash_bands import band_files, banded, dedup_text
 from curaline.minhash_bands import source_signatures as source_signatures
 from curaline.project import Project
 from curaline.sources import SourceManifest
+from curaline.sql import literal_list
 from curaline.stage import BATCH_ROWS
 from curaline.store import parquet_files, write_parquet
 
@@ -139,13 +140,10 @@ def deduplicate(
         stats.candidate_pairs = shuffled.candidate_edges  # verified edges: reducers send no unverified pair
         stats.shuffle_bytes = shuffled.shuffle_bytes
     else:
-        exact = exact_duplicates(meta)
-        con = duckdb.connect()
-        try:
-            listing = ", ".join(f"'{f}'" for f in band_files(project, [m.id for m in training]))
-            pairs = candidate_pairs(con, f"read_parquet([{listing}])", max_bucket_pairs=dedup.max_bucket_pairs)
-        finally:
-            con.close()
+        with connect(project) as con:  # within engine.duckdb_memory: past it, DuckDB spills
+            exact = exact_duplicates(meta, con=con)
+            listing = literal_list(band_files(project, [m.id for m in training]))
+            pairs = candidate_pairs(con, f"read_parquet({listing})", max_bucket_pairs=dedup.max_bucket_pairs)
         gone = exact["doc_id"]
         pairs = pairs.filter(pc.invert(pc.or_(pc.is_in(pairs["a"], value_set=gone), pc.is_in(pairs["b"], value_set=gone))))
         stats.candidate_pairs = pairs.num_rows

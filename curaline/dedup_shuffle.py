@@ -209,14 +209,14 @@ def _texts(sources: Sequence[SourceInput], ids: pa.Array) -> tuple[pa.Array, pa.
 
 def reduce_near(task: ReduceTask) -> pa.Table:
     """Verified edges (a, b, jaccard >= threshold) among the candidate pairs of one band partition."""
-    import duckdb
+    from curaline.database import connect
 
     assert task.minhash is not None and task.dedup is not None
     empty = pa.table({"a": pa.array([], pa.string()), "b": pa.array([], pa.string()),
                       "jaccard": pa.array([], pa.float64())})  # fmt: skip
     if not any(Path(task.part).glob("*.parquet")):
         return empty
-    with duckdb.connect() as con:
+    with connect() as con:
         pairs = candidate_pairs(con, f"read_parquet('{Path(task.part) / '*.parquet'}')",
                                 max_bucket_pairs=task.dedup.max_bucket_pairs)  # fmt: skip
     gone = pq.read_table(task.gone)["doc_id"]
@@ -243,9 +243,9 @@ def reduce_near_to_file(task: ReduceTask) -> int:
 
 def group_edges(task: GroupTask) -> int:
     """Each edge (a < b) of this node partition to the partition of its component's label; returns edge rows."""
-    import duckdb
+    from curaline.database import connect
 
-    with duckdb.connect() as con:
+    with connect() as con:
         con.execute("SET threads TO 1")
         edges = con.sql(f"""
             SELECT e.u AS a, e.v AS b, hash(l.label) % {task.partitions} AS p
@@ -285,14 +285,13 @@ def keep_policy(task: ReduceTask) -> tuple[pa.Table, int]:
     doc id), so the order it gives a component's documents does not depend on which other
     documents are in the table: the removals equal those of near_duplicates on all edges.
     """
-    import duckdb
-
+    from curaline.database import connect
     from curaline.dedup import near_empty
 
     assert task.minhash is not None and task.dedup is not None
     if not any(Path(task.part).glob("*.parquet")):
         return near_empty(), 0
-    with duckdb.connect() as con:
+    with connect() as con:
         con.execute("SET threads TO 1")
         edges = con.sql(f"SELECT DISTINCT a, b FROM read_parquet('{Path(task.part) / '*.parquet'}')").to_arrow_table()
     ids = pc.unique(pa.concat_arrays([edges["a"].combine_chunks(), edges["b"].combine_chunks()]))

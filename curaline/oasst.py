@@ -85,7 +85,7 @@ def _flatten(trees: list[tuple[int, dict[str, Any]]]) -> tuple[dict[str, list[An
 
 
 def _pairs(trees: list[tuple[int, dict[str, Any]]], rel: str, stats: IngestStats) -> Iterator[dict[str, Any]]:
-    import duckdb
+    from curaline.database import connect
 
     cols, prompts = _flatten(trees)
     ranked = pa.table({  # noqa: F841 (DuckDB scans it by name)
@@ -94,7 +94,7 @@ def _pairs(trees: list[tuple[int, dict[str, Any]]], rel: str, stats: IngestStats
         "text": pa.array(cols["text"], pa.string()), "rank": pa.array(cols["rank"], pa.int64()),
         "seq": pa.array(cols["seq"], pa.int64()),
     })  # fmt: skip
-    with duckdb.connect() as con:
+    with connect() as con:
         pairs = con.sql(
             """SELECT a.line, a.parent, a.msg AS chosen_id, b.msg AS rejected_id, a.text AS chosen,
                       b.text AS rejected, b.rank - a.rank AS margin

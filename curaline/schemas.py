@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandera.polars as pa
 import polars as pl
 import pyarrow as pa_types
 import pyarrow.parquet as pq
 
+from curaline.database import connect
 from curaline.ingest import QUARANTINE_REASONS
 from curaline.sources import FORMATS, OBTAINED, WEB_FORMATS
 
@@ -290,7 +290,7 @@ def validate_file(
         report.add_batch(batch, schema)
     unique = [name for name, col in schema.columns.items() if col.unique]
     if unique and report.rows:
-        con = duckdb.connect()
+        con = connect()
         for name in unique:
             dupes = con.execute(
                 f"SELECT {name} AS v, count(*) AS n FROM read_parquet(?) GROUP BY 1 HAVING n > 1",

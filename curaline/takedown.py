@@ -429,14 +429,14 @@ def _takedown_files(project: Project) -> list[str]:
 def _ledger_hits(project: Project) -> pa.Table:
     """Distinct (request id, doc id, stage, reason, near copy of, similarity) of every takedown
     row in the whole ledger history, as Arrow; ``detail`` is the request id alone."""
-    import duckdb
+    from curaline.database import connect
 
     files = _takedown_files(project)
     if not files:
         return pa.table({c: pa.array([], t) for c, t in (("detail", pa.string()), ("doc_id", pa.string()),
                          ("stage", pa.string()), ("reason", pa.string()), ("near_copy_of", pa.string()),
                          ("similarity", pa.float64()))})  # fmt: skip
-    with duckdb.connect() as con:
+    with connect(project) as con:
         return con.sql("""
             SELECT split_part(detail, ';', 1) AS detail, doc_id, any_value(stage) AS stage, any_value(reason) AS reason,
                    max(nullif(regexp_extract(detail, 'near_copy_of=([^;]+)', 1), '')) AS near_copy_of,
@@ -455,8 +455,7 @@ def near_copy_events(project: Project, present: pa.Array, *, threshold: float | 
     known after the original is gone. Only records a request named are followed, not the
     copies of copies. One row per copy: the request, the original and the similarity.
     """
-    import duckdb
-
+    from curaline.database import connect
     from curaline.ledger import ledger_dir
 
     empty = EVENT_SCHEMA.empty_table()
@@ -466,7 +465,7 @@ def near_copy_events(project: Project, present: pa.Array, *, threshold: float | 
     taken = taken.filter(pc.equal(taken["reason"], REASON))
     if not dedup_files or not taken.num_rows or not len(present):
         return empty
-    with duckdb.connect() as con:
+    with connect(project) as con:
         con.register("taken", taken.select(["detail", "doc_id"]))
         con.register("present", pa.table({"doc_id": present}))
         rows = con.sql("""
@@ -643,14 +642,13 @@ def takedown_trace(project: Project, doc_id: str) -> list[dict[str, Any]]:
     ``releases``: {release: {"last_with": N, "first_without": M or None}} for every
     release that ever held the record (None: no version without it yet).
     """
-    import duckdb
-
+    from curaline.database import connect
     from curaline.ledger import ledger_dir
 
     root = ledger_dir(project)
     ids: list[str] = []
     if any(root.glob("stage=*/partition=*/*.parquet")):
-        with duckdb.connect() as con:
+        with connect(project) as con:
             rows = con.sql("SELECT DISTINCT split_part(detail, ';', 1) FROM read_parquet($glob, hive_partitioning = false) "
                            "WHERE doc_id = $doc AND action = $action ORDER BY 1",
                            params={"glob": str(root / "stage=*" / "partition=*" / "*.parquet"), "doc": doc_id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -48,11 +48,16 @@ def default_workers() -> int:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """`engine: {kind: local, workers: N}` or `{kind: ray, address: ADDR}`; workers None means every core."""
+    """`engine: {kind: local, workers: N}` or `{kind: ray, address: ADDR}`; workers None means every core.
+
+    duckdb_memory: the budget of each DuckDB connection a process opens (curaline.database),
+    past which its joins and sorts spill to disk; None means curaline.database.DEFAULT_MEMORY.
+    """
 
     kind: str = "local"
     workers: int | None = None
     address: str | None = None  # ray only; None there means "auto"
+    duckdb_memory: str | None = None
 
     @classmethod
     def parse(cls, raw: object, where: str = "curaline.yaml") -> EngineConfig:
@@ -61,9 +66,10 @@ class EngineConfig:
             return cls()
         if not isinstance(raw, Mapping):
             raise ValueError(f"{where}: engine: must be a mapping like {{kind: local, workers: 4}}")
-        unknown = sorted(set(map(str, raw)) - {"kind", "workers", "address"})
+        allowed = ("kind", "workers", "address", "duckdb_memory")
+        unknown = sorted(set(map(str, raw)) - set(allowed))
         if unknown:
-            raise ValueError(f"{where}: engine: unknown key(s) {', '.join(unknown)}; allowed: kind, workers, address")
+            raise ValueError(f"{where}: engine: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
         kind = raw.get("kind", "local")
         if kind not in ENGINE_KINDS:
             raise ValueError(f"{where}: engine.kind: {kind!r} is not one of {', '.join(ENGINE_KINDS)}")
@@ -77,7 +83,12 @@ class EngineConfig:
             if not isinstance(address, str):
                 raise ValueError(f"{where}: engine.address: must be a string like auto or 127.0.0.1:6379")
             address = check_address(address, f"{where}: engine.address")
-        return cls(kind=str(kind), workers=workers, address=address)
+        memory = raw.get("duckdb_memory")
+        if memory is not None:
+            from curaline.database import check_memory
+
+            memory = check_memory(memory, f"{where}: engine.duckdb_memory")
+        return cls(kind=str(kind), workers=workers, address=address, duckdb_memory=memory)
 
     def with_engine(self, kind: str | None, address: str | None = None) -> EngineConfig:
         """The config with `--engine KIND --address ADDR` applied (an address alone implies ray)."""
@@ -90,8 +101,7 @@ class EngineConfig:
             raise ValueError("--address: only the ray engine has an address")
         if address is not None:
             address = check_address(address, "--address")
-        return EngineConfig(kind=kind, workers=self.workers,
-                            address=address or (self.address if kind == self.kind else None))  # fmt: skip
+        return replace(self, kind=kind, address=address or (self.address if kind == self.kind else None))
 
     def with_environment(self) -> EngineConfig:
         """The config with what `curaline run` put in the environment for its steps (CURALINE_ENGINE...)."""
@@ -114,7 +124,7 @@ class EngineConfig:
             return self
         if workers < 1:
             raise ValueError(f"--workers must be at least 1, got {workers}")
-        return EngineConfig(kind=self.kind, workers=workers, address=self.address)
+        return replace(self, workers=workers)
 
     @property
     def resolved_workers(self) -> int:

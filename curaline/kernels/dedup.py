@@ -123,11 +123,15 @@ def keep_rank(meta: pa.Table) -> np.ndarray:
     return rank
 
 
-def exact_duplicates(meta: pa.Table) -> pa.Table:
-    """(doc_id, duplicate_of) for each document whose content hash a better one holds."""
+def exact_duplicates(meta: pa.Table, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
+    """(doc_id, duplicate_of) for each document whose content hash a better one holds.
+
+    con: a connection to run in (e.g. one with a memory budget); default a fresh one.
+    """
     import duckdb
 
-    con = duckdb.connect()
+    own = con is None
+    con = duckdb.connect() if con is None else con
     try:
         con.register("meta", meta.select(list(META_COLUMNS)))
         out = con.sql(
@@ -140,7 +144,9 @@ def exact_duplicates(meta: pa.Table) -> pa.Table:
             """
         ).to_arrow_table()
     finally:
-        con.close()
+        con.unregister("meta")
+        if own:
+            con.close()
     return out.cast(EXACT_SCHEMA)
 
 

@@ -185,9 +185,9 @@ def resolve_release(project: Project, spec: str) -> tuple[str, int]:
 
 def _sources_report(project: Project, *, release: str | None = None,
                    license_classes: dict[str, str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    import duckdb
+    from curaline.database import connect
 
-    con = duckdb.connect()
+    con = connect(project)
     try:
         catalog = source_catalog(project, con)
         if not catalog:
@@ -535,7 +535,9 @@ def impact(project: Project, source_id: str) -> dict[str, Any]:
 def _impact(project: Project, source_id: str) -> dict[str, Any]:
     import duckdb
 
-    con = duckdb.connect()
+    from curaline.database import connect
+
+    con = connect(project)
     try:
         catalog = source_catalog(project, con)
         files = _candidate_files(project, source_id)
@@ -643,9 +645,9 @@ def _runs_report(project: Project, *, asset: str | None = None, limit: int = 50)
             known = sorted({p.parent.name.split("=", 1)[1] for p in event_files(project)})
             raise LineageQueryError(f"no runs of asset {asset!r} (assets with runs: {', '.join(known)})")
         raise LineageQueryError(f"no materialization events yet in {project.root}: run `curaline run` first")
-    import duckdb
+    from curaline.database import connect
 
-    con = duckdb.connect()
+    con = connect(project)
     try:
         rel = con.sql(f"""
             SELECT run_id, any_value(job) AS asset, any_value(partition) AS partition,

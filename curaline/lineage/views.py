@@ -356,9 +356,9 @@ def _events_sql(project: Project) -> str:
 def open_events(project: Project) -> duckdb.DuckDBPyConnection:
     """An in-memory connection with the `events` view only: what a report's lineage questions
     need, without listing every stage's and ledger's files for views it does not ask about."""
-    import duckdb
+    from curaline.database import connect
 
-    con = duckdb.connect()
+    con = connect(project)
     con.execute(f"CREATE VIEW events AS {_events_sql(project)}")
     return con
 
@@ -433,9 +433,9 @@ def _releases_view_sql(project: Project) -> str:
 def open_views(project: Project, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory connection (or `con`) with the stage and lineage views; refuses nothing by
     itself: `curaline.lineage.sandbox.open_query_views` is what user SQL runs on."""
-    import duckdb
+    from curaline.database import connect
 
-    con = con if con is not None else duckdb.connect()
+    con = con if con is not None else connect(project)
     for name, pattern in stage_views(project).items():
         if name in LINEAGE_VIEWS:
             continue  # a stage cannot shadow a lineage view

@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from curaline.database import connect
 from curaline.kernels.base import EVENT_SCHEMA
 from curaline.licenses import (
     ALLOWED_CLASSES,
@@ -137,10 +138,7 @@ def build_release(project: Project, spec: ReleaseSpec, manifests: list[SourceMan
     if missing:
         raise ReleaseError(f"release {spec.name}: no {stage} output for source(s) {', '.join(missing)}; "
                            "run the pipeline first (curaline run)")  # fmt: skip
-    con = duckdb.connect()
-    tmp = project.data_dir / ".tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = {_sql(tmp)}")
+    con = connect(project)  # within engine.duckdb_memory, spilling to data/.tmp past it
     con.execute("SET preserve_insertion_order = true")
     _load_meta(con, project, spec, sources, stage)
     _rights(con, spec)

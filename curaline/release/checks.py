@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
-
+from curaline.database import connect
 from curaline.records import TEXT_COLUMNS
 from curaline.sql import literal_list
 
+if TYPE_CHECKING:
+    from curaline.project import Project
 
-def split_leaks(folder: Path, *, limit: int = 50) -> list[str]:
+
+def split_leaks(folder: Path, *, limit: int = 50, project: Project | None = None) -> list[str]:
     """Records, texts or prompts found in more than one split (exact, after lower/trim).
 
     The builder assigns splits by duplicate cluster and prompt; this re-derives leakage
-    from the shards alone, so a bug there (or a hand-edited shard) cannot hide.
+    from the shards alone, so a bug there (or a hand-edited shard) cannot hide. project: whose
+    DuckDB memory budget and spill folder to use (curaline.database).
     """
-    con = duckdb.connect()
+    con = connect(project)
     leaks: list[str] = []
     for kind, cols in (("document", ("text",)), ("instruction", ("prompt",)), ("preference", ("prompt",))):
         files = sorted((folder / kind).glob("*.parquet"))

@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 
+from curaline.database import connect
 from curaline.project import CONFIG_FILE, Project
 from curaline.sql import literal, literal_list
 
@@ -228,7 +229,7 @@ class ReleaseData:
             return None
         if not ids:
             return DomainSizes(domains=[], rows_without_url=0)
-        con = duckdb.connect()
+        con = connect(self.project)
         try:
             scan = f"read_parquet({_files(files)}, union_by_name = true)"
             names = {r[0] for r in con.sql(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
@@ -395,7 +396,7 @@ class ReleaseData:
         checked: list[str] = []
         not_checked: list[dict[str, str]] = []
         raw: list[Path] = []
-        con = duckdb.connect()
+        con = connect(self.project)
         try:
             for s in sorted(self.sources, key=lambda s: str(s["id"])):
                 sid, d = str(s["id"]), self.declaration(s)
@@ -474,7 +475,7 @@ class ReleaseData:
         chosen = self.pipeline_ledger_files()
         out: dict[str, dict[str, Any]] = {}
         if chosen:
-            con = duckdb.connect()
+            con = connect(self.project)
             try:
                 rows = con.sql(f"SELECT file_name, decode(value) FROM parquet_kv_metadata({_files(chosen)}) "
                                f"WHERE key = {_q(LEDGER_SUMMARY_KEY)}::BLOB").fetchall()  # fmt: skip

@@ -314,7 +314,7 @@ def _cross_shard_duplicates(tasks: Sequence[ShardTask], results: Sequence[dict[s
     removed count as well, through their doc ids in the raw ledger files. Only sources
     whose records have ids of their own can repeat one (a position is unique).
     """
-    import duckdb
+    from curaline.database import connect
 
     by_source: dict[str, list[int]] = {}
     for i, t in enumerate(tasks):
@@ -333,7 +333,7 @@ def _cross_shard_duplicates(tasks: Sequence[ShardTask], results: Sequence[dict[s
             parts[-2] = parts[-2].append_column("source_record_id", kept["source_record_id"])
             parts[-1] = parts[-1].append_column("source_record_id", pa.nulls(gone.num_rows, pa.string()))
         ids = pa.concat_tables(parts)  # noqa: F841 (DuckDB reads it by name)
-        with duckdb.connect() as con:
+        with connect() as con:
             rows = con.sql(
                 "SELECT i.task, i.source_record_id FROM ids i JOIN "
                 "(SELECT doc_id, min(task) AS first FROM ids GROUP BY doc_id HAVING count(DISTINCT task) > 1) d "

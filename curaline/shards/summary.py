@@ -76,12 +76,12 @@ def summarize_stage(results: Sequence[dict[str, Any]], stage: str) -> StageSumma
 
 def check_unique_doc_ids(folder: Path, report: ValidationReport) -> ValidationReport:
     """Add doc ids repeated across the folder's shards to report (each shard checked its own)."""
-    import duckdb
+    from curaline.database import connect
 
     files = sorted(folder.glob("shard-*.parquet"))
     if len(files) < 2:
         return report
-    with duckdb.connect() as con:
+    with connect() as con:
         dupes = con.execute("SELECT doc_id, count(*) AS n FROM read_parquet(?) GROUP BY 1 HAVING n > 1",
                             [[str(f) for f in files]]).fetchall()  # fmt: skip
     if dupes:

@@ -58,6 +58,8 @@ def test_engine_config_from_curaline_yaml_and_the_override(tmp_path) -> None:
     ({"workers": 0}, "engine.workers: must be a positive integer, got 0"),
     ({"workers": "many"}, "engine.workers: must be a positive integer"),
     ({"cores": 2}, "engine: unknown key"),
+    ({"duckdb_memory": "lots"}, "engine.duckdb_memory: 'lots' is not a memory size; write it like 512MiB"),
+    ({"duckdb_memory": 512}, "engine.duckdb_memory: 512 is not a memory size"),
     ("local", "engine: must be a mapping"),
 ])  # fmt: skip
 def test_engine_config_errors_name_the_key(raw: object, message: str) -> None:
