@@ -24,7 +24,7 @@ from curaline.ledger import write_ledger
 from curaline.project import Project
 from curaline.schemas import stage_schema, validate_file
 from curaline.sources import SourceManifest
-from curaline.store import file_digest
+from curaline.store import file_digest, release_unused_memory
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
 
@@ -109,6 +109,7 @@ def global_stage_asset(
                 run.output(path, asset_key=key, model=stage_schema(kind_of[source_id], dict(signal_columns or {})),
                            version=file_digest(path), rows=kept, rows_in=rows_in,
                            removals=dict(outcome.dropped_by_source.get(source_id, {})))  # fmt: skip
+        release_unused_memory()  # the step's tables are gone: the next step (the release) need not stack on them
         by_reason = outcome.dropped_by_reason()
         report = "\n\n".join([
             f"### `{name}` over {len(outcome.by_source)} source(s)\n\n{outcome.rows_in} in, "

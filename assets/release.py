@@ -29,6 +29,7 @@ from curaline.release.spec import load_spec, spec_digest
 from curaline.release.versions import publish, record_blocked, signals_path
 from curaline.reports.plots import SERIES_COLORS, grouped_bar_svg, svg_markdown
 from curaline.schemas import validate_file
+from curaline.store import release_unused_memory
 from resources.lineage import LineageResource
 from resources.project import ProjectResource
 
@@ -114,6 +115,7 @@ def release(context: dg.AssetExecutionContext, project: ProjectResource, lineage
                              metadata={"status": "blocked", "spec": dg.MetadataValue.path(str(spec_path)),
                                        "spec_digest": digest, "violations": violations, "fix": fix})  # fmt: skip
         published = publish(proj, build)
+        release_unused_memory()
         manifest = published.manifest
         folder = release_dir(proj, name)
         removals: dict[str, int] = {}

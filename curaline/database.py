@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from curaline.project import Project
 
 #: The budget of each connection when curaline.yaml names none (at least PER_THREAD for each
-#: of DuckDB's threads): a few times what the driver's largest join needs at 100k documents,
-#: a third of the per-worker goal of 1.5 GiB.
-DEFAULT_MEMORY = "512MiB"
+#: of DuckDB's threads). Under 1 GiB the release's record table of the 1M-document benchmark
+#: (125k records) took twice as long to build (5.0 s at 768 MiB, 2.6 s at 1 GiB or unbounded).
+DEFAULT_MEMORY = "1GiB"
 #: What one DuckDB thread needs to spill rather than fail: under about this, a sort or a
 #: distinct on 2 threads ran out of memory instead of spilling (48 MiB failed, 96 MiB did not).
 PER_THREAD = 128 * 2**20

@@ -42,7 +42,7 @@ from curaline.project import Project
 from curaline.sources import SourceManifest
 from curaline.sql import literal_list
 from curaline.stage import BATCH_ROWS
-from curaline.store import parquet_files, write_parquet
+from curaline.store import parquet_files, release_unused_memory, write_parquet
 
 OUTPUT_STAGE = "deduplicated"
 #: the stage whose output dedup reads: the last per-source stage (the registry's upstream)
@@ -132,6 +132,7 @@ def deduplicate(
         return stats, merge_events(exact_duplicates_empty(), near_empty(), dedup)
     meta = pa.concat_tables(metas)
     stats.rows_in = meta.num_rows
+    release_unused_memory()  # the texts the pass read are gone: their pages need not stay under the join's
 
     if on_engine:  # shuffles on the engine (Ray): same removals
         del pref_parts

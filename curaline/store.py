@@ -97,3 +97,13 @@ def file_digest(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def release_unused_memory() -> None:
+    """Hand the memory Arrow's pool keeps after a step back to the system.
+
+    `curaline run` runs every global step and the release in one process. Arrow's allocator
+    (mimalloc) kept what dedup had freed: 240 MiB at 1M documents, which the release then
+    stacked its own on top of. Call between steps, when nothing large is alive.
+    """
+    pa.default_memory_pool().release_unused()

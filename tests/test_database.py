@@ -32,7 +32,7 @@ def test_the_budget_comes_from_curaline_yaml_and_survives_the_overrides(tmp_path
     assert EngineConfig.parse({}).duckdb_memory is None
     with connect() as con:  # no project: the default budget (at least PER_THREAD a thread)
         threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
-        assert _mib(con) == max(512, threads * PER_THREAD / 2**20)
+        assert _mib(con) == max(1024, threads * PER_THREAD / 2**20)
     with connect(project, memory="200MiB") as con:  # a named budget is kept; the threads fit it
         assert _mib(con) == 200
         assert int(con.execute("SELECT current_setting('threads')").fetchone()[0]) == 1

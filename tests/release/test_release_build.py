@@ -277,3 +277,39 @@ def test_a_reproduction_without_a_lock_publishes_nothing_and_says_so(tmp_path: P
     folder = json.loads((release_dir(project, "r") / "manifest.json").read_text())
     assert folder["content_md5"] == published.manifest["content_md5"]  # the same shards
     assert versions(project, "r") == [] and not (project.lineage_dir / "releases").exists()
+
+
+def test_a_release_larger_than_the_duckdb_budget_builds_within_it_in_the_seeded_order(tmp_path: Path) -> None:
+    """12,000 documents of 16 KB (190 MB of text) under a 192 MiB DuckDB budget. Sorting these
+    texts in DuckDB, as the builder did, runs out of memory under 192 and 256 MiB (DuckDB 2,
+    checked by hand); ordering the keys, then each 10,000-record part in Arrow, does not.
+    The order is the seeded one, and the row groups are whole."""
+    import duckdb
+
+    from curaline.release.build import ORDER_PART_ROWS, _u
+
+    block = " ".join(WORDS) * 230  # about 16 KB
+    texts = [f"document {i} {block} {i}" for i in range(12_000)]
+    ids = _source(tmp_path, "big", n=len(texts), texts=texts)
+    stage_file = tmp_path / "data" / "decontaminated" / "big.parquet"
+    pq.write_table(pq.read_table(stage_file), stage_file, row_group_size=1_000)  # as the stages write: small groups
+    (tmp_path / "curaline.yaml").write_text("engine:\n  duckdb_memory: 192MiB\n")
+    project = Project.at(tmp_path)
+    spec = load_spec(_spec(tmp_path, "big",
+                           splits={"train": 0.98, "validation": 0.01, "test": 0.01, "seed": 7}))  # fmt: skip
+    build = build_release(project, spec, _manifests(tmp_path))
+    train = pq.ParquetFile(build.folder / "document" / "train-00000.parquet")
+    got = train.read(columns=["doc_id", "text"])
+    assert ORDER_PART_ROWS < got.num_rows  # two parts at least
+    in_train = set(got["doc_id"].to_pylist())
+    key = _u(7, "order", "m.doc_id || '#' || 0")  # the builder's order: seeded md5 of (doc id, copy)
+    expected = [d for (d,) in duckdb.sql(
+        "SELECT doc_id FROM (SELECT unnest($ids) AS doc_id) m WHERE doc_id IN (SELECT unnest($train)) "
+        f"ORDER BY {key}, doc_id",
+        params={"ids": ids, "train": sorted(in_train)}).fetchall()]  # fmt: skip
+    assert got["doc_id"].to_pylist() == expected
+    by_id = dict(zip(ids, texts, strict=True))
+    assert all(by_id[d] == t for d, t in zip(got["doc_id"].to_pylist(), got["text"].to_pylist(), strict=True))
+    sizes = [train.metadata.row_group(i).num_rows for i in range(train.metadata.num_row_groups)]
+    assert all(s == 10_000 for s in sizes[:-1]) and sum(sizes) == got.num_rows
+    assert not any((project.data_dir / ".tmp").iterdir())  # the part files are gone
