@@ -62,7 +62,11 @@ def connect(project: Project | None = None, *, memory: str | None = None) -> duc
     """
     named = memory or (project.config.engine.duckdb_memory if project is not None else None)
     folder = spill_dir(project)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only copy of a project (a compliance query) still answers
+        folder = spill_dir(None)
+        folder.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])  # type: ignore[index]
     if named is None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from curaline.database import PER_THREAD, connect, size_bytes
+from curaline.database import PER_THREAD, connect, size_bytes, spill_dir
 from curaline.engine import EngineConfig
 from curaline.project import Project
 
@@ -54,3 +54,14 @@ def test_a_query_past_the_budget_spills_and_leaves_no_file(tmp_path: Path) -> No
     assert spilled[0] == 2_500_000
     assert not any((project.data_dir / ".tmp").iterdir())
     assert pa.array([spilled[1]]).type == pa.string()
+
+
+def test_a_project_where_no_spill_folder_can_be_made_spills_to_the_system_temp_folder(tmp_path: Path) -> None:
+    """Compliance staff query a read-only copy of a project: no data/.tmp can be made there (here:
+    `data` is a file, which even root cannot make a folder in), and the query still runs."""
+    (tmp_path / "data").write_text("not a folder")
+    project = Project.at(tmp_path)
+    with connect(project) as con:
+        where = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+        assert con.execute("SELECT 42").fetchone()[0] == 42
+    assert where == spill_dir(None)
