@@ -68,7 +68,7 @@ def connect(project: Project | None = None, *, memory: str | None = None) -> duc
         folder = spill_dir(None)
         folder.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])  # type: ignore[index]
+    threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
     if named is None:
         budget = max(size_bytes(DEFAULT_MEMORY), PER_THREAD * threads)
     else:

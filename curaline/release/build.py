@@ -147,6 +147,14 @@ def build_release(project: Project, spec: ReleaseSpec, manifests: list[SourceMan
         raise ReleaseError(f"release {spec.name}: no {stage} output for source(s) {', '.join(missing)}; "
                            "run the pipeline first (curaline run)")  # fmt: skip
     con = connect(project)  # within engine.duckdb_memory, spilling to data/.tmp past it
+    try:
+        return _build(con, project, spec, sources, stage, staging)
+    finally:
+        con.close()  # also on a failure: DuckDB removes its spill files when the connection closes
+
+
+def _build(con: duckdb.DuckDBPyConnection, project: Project, spec: ReleaseSpec, sources: list[SourceManifest],
+           stage: str, staging: Path | None) -> ReleaseBuild:  # fmt: skip
     con.execute("SET preserve_insertion_order = true")
     _load_meta(con, project, spec, sources, stage)
     _rights(con, spec)
