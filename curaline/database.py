@@ -4,8 +4,9 @@ An in-memory DuckDB database may by default take 80 % of the machine's memory, a
 to `.tmp` in whatever directory the process runs in. The driver's global stages (dedup's
 band join, the release's record table, the split-leak check) then grew with the corpus:
 the band join of the 1M-document benchmark took 560 MiB for 35 MiB of band files. With a
-budget DuckDB spills its joins, sorts and aggregates to disk past it instead, so the
-driver's memory stays flat as the corpus grows (`engine.duckdb_memory` in curaline.yaml).
+budget DuckDB spills its joins, sorts and aggregates to disk past it instead, so what it
+holds is bounded by a setting rather than by the corpus (`engine.duckdb_memory` in
+curaline.yaml).
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ _UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
 
 
 def check_memory(value: object, where: str = "engine.duckdb_memory") -> str:
-    """A DuckDB memory size such as 512MiB or 2GB; anything else is refused by name."""
+    """A DuckDB memory size such as 512MiB or 2GB, at least PER_THREAD (one thread's need);
+    anything else is refused by name."""
     if not isinstance(value, str) or not _SIZE.match(value):
         raise ValueError(f"{where}: {value!r} is not a memory size; write it like 512MiB or 2GB")
+    if size_bytes(value) < PER_THREAD:
+        raise ValueError(f"{where}: {value!r} is below {PER_THREAD >> 20}MiB, what one DuckDB thread needs "
+                         "to spill instead of failing")  # fmt: skip
     return value.strip()
 
 

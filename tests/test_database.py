@@ -18,14 +18,14 @@ def _mib(con) -> float:
 
 
 def test_the_budget_comes_from_curaline_yaml_and_survives_the_overrides(tmp_path: Path) -> None:
-    (tmp_path / "curaline.yaml").write_text("engine:\n  workers: 2\n  duckdb_memory: 64MiB\n")
+    (tmp_path / "curaline.yaml").write_text("engine:\n  workers: 2\n  duckdb_memory: 192MiB\n")
     project = Project.at(tmp_path)
-    assert project.config.engine.duckdb_memory == "64MiB"
+    assert project.config.engine.duckdb_memory == "192MiB"
     config = project.config.engine
-    assert config.with_workers(1).duckdb_memory == "64MiB"  # --workers / --engine keep it
-    assert config.with_engine("ray", "127.0.0.1:6379").duckdb_memory == "64MiB"
+    assert config.with_workers(1).duckdb_memory == "192MiB"  # --workers / --engine keep it
+    assert config.with_engine("ray", "127.0.0.1:6379").duckdb_memory == "192MiB"
     with connect(project) as con:
-        assert 60 <= _mib(con) <= 64
+        assert _mib(con) == 192
         assert Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0]) == project.data_dir / ".tmp"
     with connect(project, memory="32MiB") as con:
         assert _mib(con) <= 32

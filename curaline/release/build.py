@@ -56,8 +56,9 @@ from curaline.store import AtomicParquetWriter, file_digest, release_unused_memo
 
 MAX_REPEAT = 4
 SHARD_ROWS = 50_000
-#: A release shard's rows are ordered ORDER_PART_ROWS at a time (one row group): the memory a
-#: shard's texts take to order stays that of 10,000 records, whatever the release's size.
+#: A release shard's rows are ordered ORDER_PART_ROWS at a time, one row group each (SHARD_ROWS
+#: is a multiple of it, so row groups stay whole): the memory a shard's texts take to order
+#: stays that of 10,000 records, whatever the release's size.
 ORDER_PART_ROWS = 10_000
 PART_ROW_GROUP = 2_048  # the part files' row groups: what each open part holds before it writes
 PART_ROW_GROUP_BYTES = "4MB"  # and at most this many bytes (records of 16 KB: 32 MB for 2,048)
@@ -537,7 +538,7 @@ def _write_split(reader: Iterable[pa.RecordBatch], folder: Path, kind: str, spli
         while start < batch.num_rows:
             if writer is None:
                 writer = AtomicParquetWriter(folder / kind / f"{split}-{shard:05d}.parquet", schema,
-                                             row_group_size=10_000).__enter__()  # fmt: skip
+                                             row_group_size=ORDER_PART_ROWS).__enter__()  # fmt: skip
             take = min(batch.num_rows - start, SHARD_ROWS - writer.rows)
             writer.write(batch.slice(start, take))
             start += take

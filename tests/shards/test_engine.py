@@ -60,6 +60,8 @@ def test_engine_config_from_curaline_yaml_and_the_override(tmp_path) -> None:
     ({"cores": 2}, "engine: unknown key"),
     ({"duckdb_memory": "lots"}, "engine.duckdb_memory: 'lots' is not a memory size; write it like 512MiB"),
     ({"duckdb_memory": 512}, "engine.duckdb_memory: 512 is not a memory size"),
+    ({"duckdb_memory": "0MiB"}, "engine.duckdb_memory: '0MiB' is below 128MiB, what one DuckDB thread needs"),
+    ({"duckdb_memory": "64MB"}, "engine.duckdb_memory: '64MB' is below 128MiB"),
     ("local", "engine: must be a mapping"),
 ])  # fmt: skip
 def test_engine_config_errors_name_the_key(raw: object, message: str) -> None:
