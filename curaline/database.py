@@ -11,7 +11,12 @@ curaline.yaml).
 
 from __future__ import annotations
 
+import atexit
+import fcntl
+import os
 import re
+import secrets
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,8 +60,91 @@ def size_bytes(value: str) -> int:
 
 
 def spill_dir(project: Project | None) -> Path:
-    """Where DuckDB writes what does not fit: beside the project's data, else the system's temp folder."""
+    """Where DuckDB writes what does not fit: beside the project's data, else the system's temp folder.
+    Each process spills into a folder of its own inside (`process_spill_dir`)."""
     return project.data_dir / ".tmp" if project is not None else Path(tempfile.gettempdir()) / "curaline-duckdb"
+
+
+#: the spill folder of this process in each base: (base, pid) -> (folder, the fd holding its lock)
+_OWN: dict[tuple[Path, int], tuple[Path, int]] = {}
+LOCK_NAME = ".lock"
+
+
+def process_spill_dir(base: Path) -> Path:
+    """This process's spill folder inside `base` (`duckdb-<pid>-<random>`), made on first use and
+    locked (flock) for as long as the process lives.
+
+    DuckDB deletes its temporary files when a connection closes, and the release deletes its
+    part files, but a process that is killed (kill -9, out of memory) leaves them: at 1M
+    documents, gigabytes. A folder whose lock nobody holds belongs to a process that is gone,
+    on this machine or any other sharing the project, so it is deleted here, when the next
+    process makes its own; a live process's folder is never touched (its lock is held, also
+    by a forked child that inherited it).
+    """
+    key = (base.resolve(), os.getpid())
+    if key in _OWN:
+        folder = _OWN[key][0]
+        if folder.is_dir():
+            return folder
+        _release(key)  # deleted under us (by hand): a new one
+    base.mkdir(parents=True, exist_ok=True)
+    # made under a name the sweep ignores, locked, then renamed: no sweep sees it unlocked
+    name = f"duckdb-{os.getpid()}-{secrets.token_hex(4)}"
+    staging = base / f".new-{name}"
+    staging.mkdir()
+    fd = os.open(staging / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    folder = staging.rename(base / name)
+    _OWN[key] = (folder, fd)
+    # at exit: atexit in a main process, multiprocessing's finalizers in a pool's worker (which
+    # ends with os._exit, skipping atexit)
+    atexit.register(_release, key)
+    from multiprocessing.util import Finalize
+
+    Finalize(None, _release, args=(key,), exitpriority=0)
+    sweep_spill_folders(base)
+    return folder
+
+
+def sweep_spill_folders(base: Path) -> list[Path]:
+    """Delete the spill folders in `base` whose lock is free (their process is gone); returns them.
+    A folder still being made (`.new-…`) is left to its maker, unless a minute old and unlocked."""
+    import time
+
+    gone = []
+    for entry in sorted(base.iterdir()) if base.is_dir() else []:
+        fresh = entry.name.startswith(".new-duckdb-")
+        if not entry.is_dir() or not (entry.name.startswith("duckdb-") or fresh):
+            continue
+        if any(entry == own for own, _ in _OWN.values()):
+            continue
+        try:
+            if fresh and time.time() - entry.stat().st_mtime < 60:
+                continue
+            fd = os.open(entry / LOCK_NAME, os.O_RDWR)
+        except OSError:  # no lock file: not one of these folders, or deleted meanwhile
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: its process lives
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(entry, ignore_errors=True)
+            gone.append(entry)
+        finally:
+            os.close(fd)
+    return gone
+
+
+def _release(key: tuple[Path, int]) -> None:
+    """At exit: this process's folder goes (what DuckDB and the release left in it is done with).
+    Once: both exit hooks call it; a forked child that inherited them leaves its parent's folder."""
+    if key[1] != os.getpid() or key not in _OWN:
+        return
+    folder, fd = _OWN.pop(key)
+    shutil.rmtree(folder, ignore_errors=True)
+    os.close(fd)
 
 
 def connect(project: Project | None = None, *, memory: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -66,12 +154,10 @@ def connect(project: Project | None = None, *, memory: str | None = None) -> duc
     curaline.yaml is kept, and the threads are cut to what it gives PER_THREAD each.
     """
     named = memory or (project.config.engine.duckdb_memory if project is not None else None)
-    folder = spill_dir(project)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = process_spill_dir(spill_dir(project))
     except OSError:  # a read-only copy of a project (a compliance query) still answers
-        folder = spill_dir(None)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = process_spill_dir(spill_dir(None))
     con = duckdb.connect()
     threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
     if named is None:
