@@ -371,10 +371,31 @@ def _open_repo(root: Path) -> Iterator[Any]:
 
     with _chdir(root):
         repo = Repo(str(root))
+        if not repo.config["core"].get("checksum_jobs"):  # the user's own setting is kept
+            repo.fs.hash_jobs = hash_jobs()
         try:
             yield repo
         finally:
             repo.close()
+
+
+#: at most this many threads hash a stage's files (md5 of big files releases the GIL)
+MAX_HASH_JOBS = 8
+
+
+def hash_jobs() -> int:
+    """Threads for DVC's hashing: every core this process may use (up to MAX_HASH_JOBS).
+
+    DVC's default is half the cores (max 4): one thread on 2 cores, where the first run's
+    tracking of a 1M-document source (4 GB of stage outputs, hashed and copied into the cache)
+    took 9.6-11.6 s, serial after the shards; on 2 threads 5.4-6.6 s (same window, alternated).
+    The driver tracks a stage once its shards are done, when the workers' cores are free.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_HASH_JOBS))
 
 
 def _retry_dvc_lock(action: Callable[[], Any], *, patience_s: float = 60.0) -> Any:

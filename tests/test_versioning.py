@@ -287,6 +287,21 @@ def test_ensure_repo_is_idempotent_cheap_and_keeps_a_configured_remote(tmp_path:
     assert "s3://bucket/path" in config and ".dvc-store" not in config
 
 
+def test_dvc_hashes_on_every_core_unless_the_project_says_otherwise(tmp_path: Path) -> None:
+    """DVC's default is half the cores (one thread on 2); a project's own core.checksum_jobs is kept."""
+    from curaline.versioning import _open_repo, hash_jobs
+
+    project = Project.at(tmp_path / "p")
+    ensure_repo(project)
+    cores = len(os.sched_getaffinity(0))
+    assert hash_jobs() == max(1, min(cores, 8))
+    with _open_repo(project.root) as repo:
+        assert repo.fs.hash_jobs == hash_jobs()
+    assert _dvc(project.root, "config", "core.checksum_jobs", "1").returncode == 0
+    with _open_repo(project.root) as repo:
+        assert repo.fs.hash_jobs == 1
+
+
 @pytest.mark.last_in_module  # it materializes raw_records@chat: new lineage files the status checks above would see
 def test_track_after_a_change_updates_the_lock_and_the_dagster_data_version(project: Project) -> None:
     import dagster as dg
