@@ -137,6 +137,15 @@ def sweep_spill_folders(base: Path) -> list[Path]:
     return gone
 
 
+def own_spill_dir(project: Project | None) -> Path:
+    """This process's spill folder for the project: in its data/.tmp, else (a read-only copy of a
+    project, queried for compliance) in the system's temp folder."""
+    try:
+        return process_spill_dir(spill_dir(project))
+    except OSError:
+        return process_spill_dir(spill_dir(None))
+
+
 def _release(key: tuple[Path, int]) -> None:
     """At exit: this process's folder goes (what DuckDB and the release left in it is done with).
     Once: both exit hooks call it; a forked child that inherited them leaves its parent's folder."""
@@ -154,10 +163,7 @@ def connect(project: Project | None = None, *, memory: str | None = None) -> duc
     curaline.yaml is kept, and the threads are cut to what it gives PER_THREAD each.
     """
     named = memory or (project.config.engine.duckdb_memory if project is not None else None)
-    try:
-        folder = process_spill_dir(spill_dir(project))
-    except OSError:  # a read-only copy of a project (a compliance query) still answers
-        folder = process_spill_dir(spill_dir(None))
+    folder = own_spill_dir(project)
     con = duckdb.connect()
     threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
     if named is None:

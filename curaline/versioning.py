@@ -391,11 +391,9 @@ def hash_jobs() -> int:
     took 9.6-11.6 s, serial after the shards; on 2 threads 5.4-6.6 s (same window, alternated).
     The driver tracks a stage once its shards are done, when the workers' cores are free.
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_HASH_JOBS))
+    from curaline.engine.base import default_workers
+
+    return min(default_workers(), MAX_HASH_JOBS)
 
 
 def _retry_dvc_lock(action: Callable[[], Any], *, patience_s: float = 60.0) -> Any:

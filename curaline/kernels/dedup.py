@@ -126,12 +126,13 @@ def keep_rank(meta: pa.Table) -> np.ndarray:
 def exact_duplicates(meta: pa.Table, con: duckdb.DuckDBPyConnection | None = None) -> pa.Table:
     """(doc_id, duplicate_of) for each document whose content hash a better one holds.
 
-    con: a connection to run in (e.g. one with a memory budget); default a fresh one.
+    con: a connection to run in (the caller's, with its project's budget); default a fresh one
+    with the default budget.
     """
-    import duckdb
+    from curaline.database import connect
 
     own = con is None
-    con = duckdb.connect() if con is None else con
+    con = connect() if con is None else con
     try:
         con.register("meta", meta.select(list(META_COLUMNS)))
         out = con.sql(

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curaline.database import connect, process_spill_dir, spill_dir
+from curaline.database import connect, own_spill_dir
 from curaline.kernels.base import EVENT_SCHEMA
 from curaline.licenses import (
     ALLOWED_CLASSES,
@@ -488,7 +488,7 @@ def _write_shards(con: duckdb.DuckDBPyConnection, spec: ReleaseSpec, sources: li
 def _ordered_batches(con: duckdb.DuckDBPyConnection, project: Project, paths: list[Path],
                      cols: str) -> Iterator[pa.RecordBatch]:  # fmt: skip
     """release_order's rows with their texts, in `pos` order, one batch per part (ORDER_PART_ROWS rows)."""
-    parts = Path(tempfile.mkdtemp(prefix="release-parts-", dir=process_spill_dir(spill_dir(project))))
+    parts = Path(tempfile.mkdtemp(prefix="release-parts-", dir=own_spill_dir(project)))
     try:
         # keys on the hash join's build side, texts streamed past them: DuckDB's optimizer put
         # the texts there (the two sides have about as many rows), +450 MiB at 1M documents
