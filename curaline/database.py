@@ -1,4 +1,5 @@
-"""DuckDB connections inside a memory budget, spilling to the project's own folder.
+"""DuckDB connections inside a memory budget, spilling to the project's own folder
+(`.curaline/tmp`, one locked folder per process).
 
 An in-memory DuckDB database may by default take 80 % of the machine's memory, and spills
 to `.tmp` in whatever directory the process runs in. The driver's global stages (dedup's
@@ -60,9 +61,15 @@ def size_bytes(value: str) -> int:
 
 
 def spill_dir(project: Project | None) -> Path:
-    """Where DuckDB writes what does not fit: beside the project's data, else the system's temp folder.
-    Each process spills into a folder of its own inside (`process_spill_dir`)."""
-    return project.data_dir / ".tmp" if project is not None else Path(tempfile.gettempdir()) / "curaline-duckdb"
+    """Where DuckDB writes what does not fit: the project's machine-local `.curaline/tmp`, else the
+    system's temp folder. Each process spills into a folder of its own inside (`process_spill_dir`).
+
+    Not under data/: the stage views and versioning list data/'s folders, and a process's folder
+    appears and goes while they do (a `lineage sql` beside a run failed on one that went).
+    """
+    if project is None:
+        return Path(tempfile.gettempdir()) / "curaline-duckdb"
+    return project.root / ".curaline" / "tmp"
 
 
 #: the spill folder of this process in each base: (base, pid) -> (folder, the fd holding its lock)
@@ -138,7 +145,7 @@ def sweep_spill_folders(base: Path) -> list[Path]:
 
 
 def own_spill_dir(project: Project | None) -> Path:
-    """This process's spill folder for the project: in its data/.tmp, else (a read-only copy of a
+    """This process's spill folder for the project: in its .curaline/tmp, else (a read-only copy of a
     project, queried for compliance) in the system's temp folder."""
     try:
         return process_spill_dir(spill_dir(project))

@@ -1,4 +1,4 @@
-"""DuckDB connections stay inside the project's memory budget and spill to its data/.tmp."""
+"""DuckDB connections stay inside the project's memory budget and spill to its .curaline/tmp."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_the_budget_comes_from_curaline_yaml_and_survives_the_overrides(tmp_path
     with connect(project) as con:
         assert _mib(con) == 192
         folder = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
-        assert folder.parent == project.data_dir / ".tmp" and folder.name.startswith(f"duckdb-{os.getpid()}-")
+        assert folder.parent == spill_dir(project) and folder.name.startswith(f"duckdb-{os.getpid()}-")
     with connect(project, memory="32MiB") as con:
         assert _mib(con) <= 32
     assert EngineConfig.parse({}).duckdb_memory is None
@@ -46,7 +46,7 @@ def test_the_budget_comes_from_curaline_yaml_and_survives_the_overrides(tmp_path
 
 def test_a_query_past_the_budget_spills_and_leaves_no_file(tmp_path: Path) -> None:
     """A distinct sort of ~230 MB of strings under a 160 MiB budget completes (DuckDB spills to
-    the project's data/.tmp), with the same answer as without a budget."""
+    the project's .curaline/tmp), with the same answer as without a budget."""
     (tmp_path / "curaline.yaml").write_text("engine:\n  duckdb_memory: 160MiB\n")
     project = Project.at(tmp_path)
     sql = ("SELECT count(*), min(k), max(k) FROM (SELECT DISTINCT md5(i::VARCHAR) || repeat('x', 60) AS k "
@@ -57,14 +57,14 @@ def test_a_query_past_the_budget_spills_and_leaves_no_file(tmp_path: Path) -> No
     with connect(project, memory="4GiB") as con:
         assert con.execute(sql).fetchone() == spilled
     assert spilled[0] == 2_500_000
-    assert [p.name for p in (project.data_dir / ".tmp").rglob("*") if p.is_file()] == [".lock"]
+    assert [p.name for p in (spill_dir(project)).rglob("*") if p.is_file()] == [".lock"]
     assert pa.array([spilled[1]]).type == pa.string()
 
 
 def test_a_project_where_no_spill_folder_can_be_made_spills_to_the_system_temp_folder(tmp_path: Path) -> None:
-    """Compliance staff query a read-only copy of a project: no data/.tmp can be made there (here:
-    `data` is a file, which even root cannot make a folder in), and the query still runs."""
-    (tmp_path / "data").write_text("not a folder")
+    """Compliance staff query a read-only copy of a project: no .curaline/tmp can be made there (here:
+    `.curaline` is a file, which even root cannot make a folder in), and the query still runs."""
+    (tmp_path / ".curaline").write_text("not a folder")
     project = Project.at(tmp_path)
     with connect(project) as con:
         where = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
@@ -120,7 +120,7 @@ def test_the_spill_folder_goes_when_its_process_exits(tmp_path: Path) -> None:
     code = ("import sys\nfrom curaline.database import connect\nfrom curaline.project import Project\n"
             "con = connect(Project.at(sys.argv[1]))\ncon.close()\n")  # fmt: skip
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, timeout=120)
-    assert list((tmp_path / "data" / ".tmp").iterdir()) == []
+    assert list((tmp_path / ".curaline" / "tmp").iterdir()) == []
 
 
 def _spill_folder_of_this_worker(root: str) -> str:

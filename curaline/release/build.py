@@ -147,7 +147,7 @@ def build_release(project: Project, spec: ReleaseSpec, manifests: list[SourceMan
     if missing:
         raise ReleaseError(f"release {spec.name}: no {stage} output for source(s) {', '.join(missing)}; "
                            "run the pipeline first (curaline run)")  # fmt: skip
-    con = connect(project)  # within engine.duckdb_memory, spilling to data/.tmp past it
+    con = connect(project)  # within engine.duckdb_memory, spilling to .curaline/tmp past it
     try:
         return _build(con, project, spec, sources, stage, staging)
     finally:

@@ -313,4 +313,4 @@ def test_a_release_larger_than_the_duckdb_budget_builds_within_it_in_the_seeded_
     sizes = [train.metadata.row_group(i).num_rows for i in range(train.metadata.num_row_groups)]
     assert all(s == 10_000 for s in sizes[:-1]) and sum(sizes) == got.num_rows
     # the part files are gone: only this process's spill folder and its lock are left
-    assert [p.name for p in (project.data_dir / ".tmp").rglob("*") if p.is_file()] == [".lock"]
+    assert [p.name for p in (project.root / ".curaline" / "tmp").rglob("*") if p.is_file()] == [".lock"]

@@ -145,7 +145,7 @@ def test_kill_9_during_dedup_and_during_the_release_resumes_byte_identical(ran: 
         assert digests(root, folder) == digests(ran, folder), folder
     assert dvc_outs(root) == dvc_outs(ran) and release_md5s(root) == release_md5s(ran)
     # what the killed runs left in their spill folders (DuckDB's files, the release's parts) is gone
-    spill = root / "data" / ".tmp"
+    spill = root / ".curaline" / "tmp"
     leftovers = [p.relative_to(spill) for p in spill.rglob("*") if p.is_file() and p.name != ".lock"] if spill.exists() else []
     assert leftovers == []
     with dg.DagsterInstance.from_config(str(root / ".dagster")) as instance:  # no run left STARTED by the kills
